@@ -1,0 +1,1 @@
+"""Python client library (gRPC and REST transports) and CLI."""

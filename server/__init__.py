@@ -1,0 +1,1 @@
+"""The Determined-compatible gRPC service."""
