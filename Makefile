@@ -39,7 +39,7 @@ fmt: ## apply ruff formatting and fixes
 EDITABLE := build/__editable__.protogw-0.1.0-py3-none-any
 
 dev-install: ## re-link the editable install after adding or removing modules (strict editable mode)
-	$(PY) -m pip install -e . --no-deps --config-settings editable_mode=strict -q
+	@$(PY) -m pip install -e . --no-deps --config-settings editable_mode=strict -q 2>&1 | grep -iE "^error" || true
 
 typecheck: dev-install ## mypy --strict on our code (run inside the editable link tree so protogw.* resolves)
 	cd $(EDITABLE) && $(abspath $(BIN))/mypy --config-file $(abspath pyproject.toml) -p protogw.gateway -p protogw.server -p protogw.clients
