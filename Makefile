@@ -4,17 +4,23 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help install dev-install gen gen-check lint fmt typecheck test test-pg proto-lint run bench check
+.PHONY: help system-deps install dev-install proto-breaking gen gen-check lint fmt typecheck test test-pg proto-lint run bench check
 
 help:
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
-$(PY):
-	python3 -m venv $(VENV)
+STAMP := $(VENV)/.installed
 
-install: $(PY) ## create the virtualenv and install the project with its dev tools
-	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -e '.[dev]' --config-settings editable_mode=strict
+$(STAMP): pyproject.toml setup.py
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]' --config-settings editable_mode=strict
+	touch $@
+
+install: $(STAMP) ## create the virtualenv and install the project with its dev tools (idempotent)
+
+system-deps: ## install the system packages the tests need (PostgreSQL, Chromium) if missing
+	scripts/system-deps.sh
 
 gen: ## regenerate protogw.gen (messages, stubs, descriptor sets, OpenAPI) from proto/
 	$(PY) scripts/gen_protos.py
@@ -27,6 +33,13 @@ gen-check: gen ## fail if generated code drifted from the protos
 proto-lint: ## buf lint + format check (+ breaking against main when main has protos)
 	$(BIN)/buf lint
 	$(BIN)/buf format -d --exit-code
+
+proto-breaking: ## buf breaking against the last commit whose protos differ (skipped when it has none)
+	@base=$$(git merge-base HEAD origin/main 2>/dev/null || true); \
+	if [ -z "$$base" ] || [ "$$base" = "$$(git rev-parse HEAD)" ]; then base=$$(git rev-parse -q --verify HEAD~1 || true); fi; \
+	if [ -n "$$base" ] && git cat-file -e "$$base:proto/determined" 2>/dev/null; then \
+		echo "buf breaking against $$base"; $(BIN)/buf breaking --against ".git#ref=$$base"; \
+	else echo "buf breaking: no earlier protos to compare against"; fi
 
 lint: ## ruff lint + format check
 	$(BIN)/ruff check .
@@ -44,10 +57,10 @@ dev-install: ## re-link the editable install after adding or removing modules (s
 typecheck: dev-install ## mypy --strict on our code (run inside the editable link tree so protogw.* resolves)
 	cd $(EDITABLE) && $(abspath $(BIN))/mypy --config-file $(abspath pyproject.toml) -p protogw.gateway -p protogw.server -p protogw.clients
 
-test: ## run the test suite (SQLite; PostgreSQL too when PROTOGW_TEST_POSTGRES is set or a server can be started)
+test: install system-deps ## run the whole test suite (every database test on SQLite and on a real PostgreSQL)
 	$(BIN)/pytest
 
-run: ## run the stack on the embedded default (SQLite, REST + gRPC + Swagger UI)
+run: install ## run the stack on the embedded default (SQLite, REST + gRPC + Swagger UI)
 	$(BIN)/protogw serve
 
 bench: ## run the benchmarks (not tests); each prints ratios against a peer measured in the same run
