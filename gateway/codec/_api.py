@@ -1,6 +1,8 @@
-"""Codec interface and a reference implementation on top of ``json_format``.
+"""Codec interface, the compiled implementation's entry point, and the json_format reference codec.
 
-The compiled implementation replaces :func:`_build` without changing this interface.
+:func:`codec_for` hands out compiled codecs (see ``_compiled``); the ``json_format``-backed
+:class:`ReferenceCodec` stays as the oracle for tests and as the fallback for extendable (proto2)
+message types.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
+from protogw.gateway.codec._compiled import CompiledCodec, Compiler
+from protogw.gateway.codec._errors import CodecError
 
-class CodecError(ValueError):
-    """The JSON does not fit the message; ``str(err)`` names the field (e.g. ``thing.labels``)."""
+__all__ = ["Codec", "CodecError", "JsonOptions", "ReferenceCodec", "codec_for", "dumps", "loads"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +49,7 @@ class Codec(Protocol):
     def decode(self, value: Any) -> Message: ...
 
 
-class _ReferenceCodec:
+class ReferenceCodec:
     """json_format-backed codec: correct and slow. Kept as the oracle for tests."""
 
     def __init__(self, descriptor: Descriptor, options: JsonOptions) -> None:
@@ -71,8 +74,24 @@ class _ReferenceCodec:
         return msg
 
 
+@functools.cache
+def _compiler(options: JsonOptions) -> Compiler:
+    # One compiler per option set: it caches the generated code of every type it has seen.
+    return Compiler(
+        emit_unpopulated=options.emit_unpopulated,
+        unset_message_as_null=options.unset_message_as_null,
+        use_proto_names=options.use_proto_names,
+        use_enum_numbers=options.use_enum_numbers,
+        discard_unknown=options.discard_unknown,
+    )
+
+
 def _build(descriptor: Descriptor, options: JsonOptions) -> Codec:
-    return _ReferenceCodec(descriptor, options)
+    if descriptor.is_extendable:
+        # Extensions print as "[full.name]" keys; json_format handles them and they are rare enough
+        # (proto2 only) not to warrant generated code.
+        return ReferenceCodec(descriptor, options)
+    return CompiledCodec(descriptor, _compiler(options))
 
 
 @functools.cache

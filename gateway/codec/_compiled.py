@@ -1,0 +1,830 @@
+"""The compiled codec: per-message-type encoders and decoders built once from descriptors.
+
+Encoders are generated Python source, one function per message type, compiled with ``exec``: reading
+fields as attributes in straight-line code is much faster than walking ``ListFields()`` with a
+dispatch per field (json_format's approach), and the generated code mirrors json_format's output
+exactly, key order included, so ``orjson.dumps`` of both is byte-identical:
+
+* fields that are present come first, in field-number order (json_format walks ``ListFields()``);
+* then, when unpopulated fields are emitted, the absent ones without presence in declaration order.
+
+Decoders are closures over a per-type dispatch table (JSON key -> field setter). They write into the
+target message in place, like json_format, so its merge semantics carry over unchanged (for example
+``{"fooBar": {...}, "foo_bar": {...}}`` merges both objects into one sub-message).
+
+Fallbacks to json_format, where reproducing it is not worth the code: extendable (proto2) message
+types use the reference codec wholesale, and ``google.protobuf.Any`` is parsed by json_format (its
+encoder is native). Duration and FieldMask use the runtime's own ``ToJsonString``/``FromJsonString``.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Callable
+from typing import Any, Final
+
+from google.protobuf import descriptor_pool, json_format
+from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
+from google.protobuf.message import Message
+from google.protobuf.message_factory import GetMessageClass
+
+from protogw.gateway.codec import _scalars as sc
+from protogw.gateway.codec._errors import CodecError, Fail
+
+FD = FieldDescriptor
+MAX_DEPTH: Final = 100  # json_format's default max_recursion_depth
+_EXTENSION_KEY = re.compile(r"\[[a-zA-Z0-9._]*\]$")
+
+EncodeFn = Callable[[Message], Any]
+DecodeFn = Callable[[Any, Message, int], None]
+Setter = Callable[[Message, Any, int], None]
+
+_INT64_TYPES = frozenset({FD.TYPE_INT64, FD.TYPE_UINT64, FD.TYPE_SINT64, FD.TYPE_FIXED64, FD.TYPE_SFIXED64})
+_INT32_TYPES = frozenset({FD.TYPE_INT32, FD.TYPE_UINT32, FD.TYPE_SINT32, FD.TYPE_FIXED32, FD.TYPE_SFIXED32})
+_INT_DECODERS: dict[int, Callable[[Any], int]] = {
+    FD.TYPE_INT32: sc.decode_int32,
+    FD.TYPE_SINT32: sc.decode_int32,
+    FD.TYPE_SFIXED32: sc.decode_int32,
+    FD.TYPE_UINT32: sc.decode_uint32,
+    FD.TYPE_FIXED32: sc.decode_uint32,
+    FD.TYPE_INT64: sc.decode_int64,
+    FD.TYPE_SINT64: sc.decode_int64,
+    FD.TYPE_SFIXED64: sc.decode_int64,
+    FD.TYPE_UINT64: sc.decode_uint64,
+    FD.TYPE_FIXED64: sc.decode_uint64,
+}
+
+_WRAPPERS_FILE = "google/protobuf/wrappers.proto"
+_TIMESTAMP = "google.protobuf.Timestamp"
+_DURATION = "google.protobuf.Duration"
+_FIELD_MASK = "google.protobuf.FieldMask"
+_STRUCT = "google.protobuf.Struct"
+_VALUE = "google.protobuf.Value"
+_LIST_VALUE = "google.protobuf.ListValue"
+_ANY = "google.protobuf.Any"
+_NULL_VALUE = "google.protobuf.NullValue"
+_SPECIAL = frozenset({_TIMESTAMP, _DURATION, _FIELD_MASK, _STRUCT, _VALUE, _LIST_VALUE, _ANY})
+
+
+def is_special(desc: Descriptor) -> bool:
+    """Well-known types whose JSON form is not an object of their fields."""
+    return desc.full_name in _SPECIAL or desc.file.name == _WRAPPERS_FILE
+
+
+def _msg_type(field: FieldDescriptor) -> Descriptor:
+    assert field.message_type is not None, field.full_name
+    return field.message_type
+
+
+def _enum_type(field: FieldDescriptor) -> EnumDescriptor:
+    assert field.enum_type is not None, field.full_name
+    return field.enum_type
+
+
+def is_map(field: FieldDescriptor) -> bool:
+    return field.message_type is not None and field.message_type.GetOptions().map_entry
+
+
+def real_oneof(field: FieldDescriptor) -> Any:
+    """The field's oneof unless it is the synthetic one of a proto3 ``optional`` field."""
+    oneof = field.containing_oneof
+    if oneof is None or getattr(oneof, "is_synthetic", False):
+        return None
+    return oneof
+
+
+def _is_proto2(desc: Descriptor) -> bool:
+    return getattr(desc.file, "syntax", "proto3") == "proto2"
+
+
+def _attr(name: str) -> str:
+    # A field called e.g. "from" cannot be read as m.from; getattr works for any name.
+    return f"getattr(m, {name!r})" if keyword.iskeyword(name) else f"m.{name}"
+
+
+class Compiler:
+    """Builds and caches the encoders and decoders of every message type for one set of options."""
+
+    def __init__(
+        self,
+        *,
+        emit_unpopulated: bool,
+        unset_message_as_null: bool,
+        use_proto_names: bool,
+        use_enum_numbers: bool,
+        discard_unknown: bool,
+    ) -> None:
+        self.emit_unpopulated = emit_unpopulated
+        self.unset_message_as_null = unset_message_as_null and emit_unpopulated
+        self.use_proto_names = use_proto_names
+        self.use_enum_numbers = use_enum_numbers
+        self.discard_unknown = discard_unknown
+        self._globals: dict[str, Any] = {
+            "__builtins__": __builtins__,
+            "_f32": sc.encode_float32,
+            "_fsp": sc.float_special,
+            "_b64": sc.encode_bytes,
+            "_nz": sc.negative_zero,
+        }
+        self._encoder_names: dict[Descriptor, str] = {}
+        self._enum_tables: dict[EnumDescriptor, str] = {}
+        self._decoders: dict[Descriptor, DecodeFn] = {}
+        self._enum_decoders: dict[EnumDescriptor, Callable[[Any], Any]] = {}
+
+    # -----------------------------------------------------------------------------------------------
+    # Encoding
+
+    def encoder(self, desc: Descriptor) -> EncodeFn:
+        fn: EncodeFn = self._globals[self._encoder_name(desc)]
+        return fn
+
+    def _encoder_name(self, desc: Descriptor) -> str:
+        name = self._encoder_names.get(desc)
+        if name is not None:
+            return name
+        name = f"_e{len(self._encoder_names)}"
+        # Registered before the body is built so that recursive types refer to themselves; generated
+        # code looks its callees up as globals at call time.
+        self._encoder_names[desc] = name
+        special = self._special_encoder(desc)
+        if special is not None:
+            self._globals[name] = special
+        else:
+            source = self._encoder_source(desc, name)
+            exec(compile(source, f"<protogw codec encoder {desc.full_name}>", "exec"), self._globals)
+        return name
+
+    def _enum_table(self, enum: EnumDescriptor) -> str:
+        name = self._enum_tables.get(enum)
+        if name is None:
+            name = f"_n{len(self._enum_tables)}"
+            self._enum_tables[enum] = name
+            # With aliases (allow_alias) json_format prints whichever name the runtime's
+            # values_by_number holds for the number; take the same one.
+            table = {number: value.name for number, value in enum.values_by_number.items()}
+            self._globals[name] = table
+            if enum.is_closed:
+                self._globals[name + "c"] = _closed_enum_encoder(enum.full_name, table)
+        return name
+
+    def _value_expr(self, field: FieldDescriptor, x: str) -> str:
+        """Python expression turning the field value held in variable ``x`` into its JSON value."""
+        t = field.type
+        if t in _INT32_TYPES or t == FD.TYPE_BOOL or t == FD.TYPE_STRING:
+            return x
+        if t in _INT64_TYPES:
+            return f"str({x})"
+        if t == FD.TYPE_DOUBLE:
+            return f"({x} if {x} - {x} == 0 else _fsp({x}))"
+        if t == FD.TYPE_FLOAT:
+            return f"_f32({x})"
+        if t == FD.TYPE_BYTES:
+            return f"_b64({x})"
+        if t == FD.TYPE_ENUM:
+            if self.use_enum_numbers:
+                return x
+            if _enum_type(field).full_name == _NULL_VALUE:
+                return "None"
+            table = self._enum_table(_enum_type(field))
+            if _enum_type(field).is_closed:
+                return f"{table}c({x})"
+            return f"{table}.get({x}, {x})"
+        if t == FD.TYPE_MESSAGE:
+            return f"{self._encoder_name(_msg_type(field))}({x})"
+        raise TypeError(f"unsupported field type {t} for {field.full_name}")
+
+    def _list_expr(self, field: FieldDescriptor, v: str) -> str:
+        t = field.type
+        if t in _INT32_TYPES or t == FD.TYPE_BOOL or t == FD.TYPE_STRING:
+            return f"list({v})"
+        if t in _INT64_TYPES:
+            return f"list(map(str, {v}))"
+        if t == FD.TYPE_MESSAGE:
+            return f"list(map({self._encoder_name(_msg_type(field))}, {v}))"
+        if t == FD.TYPE_BYTES:
+            return f"list(map(_b64, {v}))"
+        if t == FD.TYPE_FLOAT:
+            return f"list(map(_f32, {v}))"
+        return f"[{self._value_expr(field, 'x')} for x in {v}]"
+
+    def _map_expr(self, field: FieldDescriptor, v: str) -> str:
+        key_field = _msg_type(field).fields_by_name["key"]
+        value_field = _msg_type(field).fields_by_name["value"]
+        if key_field.type == FD.TYPE_STRING:
+            key = "k"
+        elif key_field.type == FD.TYPE_BOOL:
+            key = "('true' if k else 'false')"
+        else:
+            key = "str(k)"
+        value = self._value_expr(value_field, "x")
+        if key == "k" and value == "x":
+            return f"dict({v})"
+        return f"{{{key}: {value} for k, x in {v}.items()}}"
+
+    def _default_expr(self, field: FieldDescriptor) -> str:
+        """The JSON value json_format prints for an absent field without presence."""
+        if is_map(field):
+            return "{}"
+        if field.is_repeated:
+            return "[]"
+        default = field.default_value
+        t = field.type
+        if t == FD.TYPE_ENUM:
+            if self.use_enum_numbers:
+                return repr(default)
+            if _enum_type(field).full_name == _NULL_VALUE:
+                return "None"
+            table: dict[int, str] = self._globals[self._enum_table(_enum_type(field))]
+            return repr(table.get(default, default))
+        if t in _INT64_TYPES:
+            return repr(str(default))
+        if t == FD.TYPE_BYTES:
+            return repr(sc.encode_bytes(default))
+        if t == FD.TYPE_FLOAT:
+            return repr(sc.encode_float32(float(default)))
+        if t == FD.TYPE_DOUBLE:
+            return repr(sc.encode_double(float(default)))
+        return repr(default)
+
+    def _encoder_source(self, desc: Descriptor, fname: str) -> str:
+        lines = [f"def {fname}(m):", "    d = {}"]
+        oneof_vars: dict[str, str] = {}
+        for index, oneof in enumerate(desc.oneofs):
+            if getattr(oneof, "is_synthetic", False):
+                continue
+            oneof_vars[oneof.name] = f"w{index}"
+            lines.append(f"    w{index} = m.WhichOneof({oneof.name!r})")
+        # Per field: the local that holds its value or presence, and whether a truthy test of it
+        # means "present" (floats need a sign-bit test as well, for -0.0).
+        present: dict[int, str] = {}
+        for field in sorted(desc.fields, key=lambda f: f.number):
+            key = field.name if self.use_proto_names else field.json_name
+            v = f"v{field.index}"
+            oneof = real_oneof(field)
+            if is_map(field):
+                lines += [
+                    f"    {v} = {_attr(field.name)}",
+                    f"    if {v}:",
+                    f"        d[{key!r}] = {self._map_expr(field, v)}",
+                ]
+                present[field.index] = v
+            elif field.is_repeated:
+                lines += [
+                    f"    {v} = {_attr(field.name)}",
+                    f"    if {v}:",
+                    f"        d[{key!r}] = {self._list_expr(field, v)}",
+                ]
+                present[field.index] = v
+            elif oneof is not None:
+                lines += [
+                    f"    if {oneof_vars[oneof.name]} == {field.name!r}:",
+                    f"        x = {_attr(field.name)}",
+                    f"        d[{key!r}] = {self._value_expr(field, 'x')}",
+                ]
+            elif field.has_presence:
+                lines += [
+                    f"    {v} = m.HasField({field.name!r})",
+                    f"    if {v}:",
+                    f"        x = {_attr(field.name)}",
+                    f"        d[{key!r}] = {self._value_expr(field, 'x')}",
+                ]
+                present[field.index] = v
+            else:
+                test = f"({v} or _nz({v}))" if field.type in (FD.TYPE_FLOAT, FD.TYPE_DOUBLE) else v
+                lines += [
+                    f"    {v} = {_attr(field.name)}",
+                    f"    if {test}:",
+                    f"        d[{key!r}] = {self._value_expr(field, v)}",
+                ]
+                present[field.index] = test
+        if self.emit_unpopulated:
+            for field in desc.fields:
+                key = field.name if self.use_proto_names else field.json_name
+                if field.has_presence:
+                    # protojson's EmitUnpopulated writes null for absent singular messages (and proto2
+                    # scalars) outside any oneof; json_format has no such mode.
+                    if (
+                        self.unset_message_as_null
+                        and field.containing_oneof is None
+                        and (field.type == FD.TYPE_MESSAGE or _is_proto2(desc))
+                    ):
+                        lines += [f"    if not {present[field.index]}:", f"        d[{key!r}] = None"]
+                    continue
+                lines += [f"    if not {present[field.index]}:", f"        d[{key!r}] = {self._default_expr(field)}"]
+        lines.append("    return d")
+        return "\n".join(lines) + "\n"
+
+    def _special_encoder(self, desc: Descriptor) -> EncodeFn | None:
+        full = desc.full_name
+        if desc.file.name == _WRAPPERS_FILE:
+            field = desc.fields_by_name["value"]
+            source = f"def _w(m):\n    x = m.value\n    return {self._value_expr(field, 'x')}\n"
+            scope: dict[str, Any] = {}
+            exec(compile(source, f"<protogw codec encoder {full}>", "exec"), self._globals, scope)
+            wrapper: EncodeFn = scope["_w"]
+            return wrapper
+        if full == _TIMESTAMP:
+            return _encode_timestamp
+        if full in (_DURATION, _FIELD_MASK):
+            return _encode_with_runtime
+        if full == _STRUCT:
+            return _encode_struct
+        if full == _VALUE:
+            return _encode_value
+        if full == _LIST_VALUE:
+            return _encode_list_value
+        if full == _ANY:
+            return self._encode_any
+        return None
+
+    def _encode_any(self, message: Message) -> Any:
+        if not message.ListFields():
+            return {}
+        type_url: str = message.type_url  # type: ignore[attr-defined]
+        try:
+            inner_desc = descriptor_pool.Default().FindMessageTypeByName(type_url.split("/")[-1])
+        except KeyError:
+            raise Fail(f"cannot resolve Any type URL {type_url!r}") from None
+        inner = GetMessageClass(inner_desc)()
+        inner.ParseFromString(message.value)  # type: ignore[attr-defined]
+        encoded = self.encoder(inner_desc)(inner)
+        if is_special(inner_desc):
+            return {"@type": type_url, "value": encoded}
+        return {"@type": type_url, **encoded}
+
+    # -----------------------------------------------------------------------------------------------
+    # Decoding
+
+    def decoder(self, desc: Descriptor) -> DecodeFn:
+        found = self._decoders.get(desc)
+        if found is not None:
+            return found
+        special = self._special_decoder(desc)
+        if special is not None:
+            self._decoders[desc] = special
+            return special
+        table: dict[str, tuple[str | None, Setter]] = {}
+        decode = _message_decoder(desc, table, self.discard_unknown)
+        # Registered before the table is filled, so recursive types find themselves.
+        self._decoders[desc] = decode
+        setters: dict[FieldDescriptor, Setter] = {field: self._setter(field) for field in desc.fields}
+        for field in desc.fields:
+            oneof = field.containing_oneof.name if field.containing_oneof is not None else None
+            table[field.name] = (oneof, setters[field])
+        # JSON names win over proto names when both match different fields, as in json_format.
+        for field in desc.fields:
+            oneof = field.containing_oneof.name if field.containing_oneof is not None else None
+            table[field.json_name] = (oneof, setters[field])
+        return decode
+
+    def _enum_decoder(self, enum: EnumDescriptor) -> Callable[[Any], Any]:
+        found = self._enum_decoders.get(enum)
+        if found is None:
+            by_name = {value.name: value.number for value in enum.values}
+            numbers = frozenset(value.number for value in enum.values)
+            found = sc.enum_decoder(enum.full_name, by_name, numbers, enum.is_closed, self.discard_unknown)
+            self._enum_decoders[enum] = found
+        return found
+
+    def scalar_decoder(self, field: FieldDescriptor) -> Callable[[Any], Any]:
+        t = field.type
+        if t in _INT_DECODERS:
+            return _INT_DECODERS[t]
+        if t == FD.TYPE_DOUBLE:
+            return sc.decode_double
+        if t == FD.TYPE_FLOAT:
+            return sc.decode_float
+        if t == FD.TYPE_BOOL:
+            return sc.decode_bool
+        if t == FD.TYPE_STRING:
+            return sc.decode_string
+        if t == FD.TYPE_BYTES:
+            return sc.decode_bytes
+        if t == FD.TYPE_ENUM:
+            return self._enum_decoder(_enum_type(field))
+        raise TypeError(f"not a scalar field: {field.full_name}")
+
+    def _setter(self, field: FieldDescriptor) -> Setter:
+        name = field.name
+        if is_map(field):
+            return self._map_setter(field)
+        if field.is_repeated:
+            if field.type == FD.TYPE_MESSAGE:
+                return self._repeated_message_setter(field)
+            return _repeated_scalar_setter(name, self.scalar_decoder(field), field.type == FD.TYPE_ENUM)
+        if field.type == FD.TYPE_MESSAGE:
+            return self._message_setter(field)
+        if field.type == FD.TYPE_ENUM and _enum_type(field).full_name == _NULL_VALUE:
+            return _null_value_setter(name, self.scalar_decoder(field))
+        return _scalar_setter(name, self.scalar_decoder(field))
+
+    def _message_setter(self, field: FieldDescriptor) -> Setter:
+        name = field.name
+        sub_desc = _msg_type(field)
+        is_value = sub_desc.full_name == _VALUE
+        decoders = self._decoders
+        compiler = self
+
+        def set_message(msg: Message, value: Any, depth: int) -> None:
+            if value is None:
+                if is_value:
+                    getattr(msg, name).null_value = 0
+                else:
+                    msg.ClearField(name)
+                return
+            sub = getattr(msg, name)
+            sub.SetInParent()
+            decode = decoders.get(sub_desc) or compiler.decoder(sub_desc)
+            decode(value, sub, depth + 1)
+
+        return set_message
+
+    def _repeated_message_setter(self, field: FieldDescriptor) -> Setter:
+        name = field.name
+        sub_desc = _msg_type(field)
+        allow_null = sub_desc.full_name == _VALUE
+        decoders = self._decoders
+        compiler = self
+
+        def set_repeated_message(msg: Message, value: Any, depth: int) -> None:
+            msg.ClearField(name)
+            if value is None:
+                return
+            if not isinstance(value, list | tuple):
+                raise Fail(f"expected an array, got {sc.show(value)}")
+            decode = decoders.get(sub_desc) or compiler.decoder(sub_desc)
+            container = getattr(msg, name)
+            for index, item in enumerate(value):
+                try:
+                    if item is None and not allow_null:
+                        raise Fail("null is not allowed in a repeated field")
+                    decode(item, container.add(), depth + 1)
+                except Fail as exc:
+                    exc.segments.append(f"[{index}]")
+                    raise
+
+        return set_repeated_message
+
+    def _map_setter(self, field: FieldDescriptor) -> Setter:
+        name = field.name
+        key_field = _msg_type(field).fields_by_name["key"]
+        value_field = _msg_type(field).fields_by_name["value"]
+        if key_field.type == FD.TYPE_BOOL:
+            decode_key: Callable[[Any], Any] = sc.map_key_bool
+        else:
+            decode_key = self.scalar_decoder(key_field)
+        if value_field.type == FD.TYPE_MESSAGE:
+            sub_desc = _msg_type(value_field)
+            decoders = self._decoders
+            compiler = self
+
+            def set_message_map(msg: Message, value: Any, depth: int) -> None:
+                msg.ClearField(name)
+                if value is None:
+                    return
+                if not isinstance(value, dict):
+                    raise Fail(f"expected an object, got {sc.show(value)}")
+                decode = decoders.get(sub_desc) or compiler.decoder(sub_desc)
+                container = getattr(msg, name)
+                for key, item in value.items():
+                    try:
+                        decode(item, container[decode_key(key)], depth + 1)
+                    except Fail as exc:
+                        exc.segments.append(f"[{key}]")
+                        raise
+
+            return set_message_map
+        decode_value = self.scalar_decoder(value_field)
+
+        def set_scalar_map(msg: Message, value: Any, depth: int) -> None:
+            msg.ClearField(name)
+            if value is None:
+                return
+            if not isinstance(value, dict):
+                raise Fail(f"expected an object, got {sc.show(value)}")
+            container = getattr(msg, name)
+            for key, item in value.items():
+                try:
+                    converted = decode_value(item)
+                    if converted is not sc.SKIP:
+                        container[decode_key(key)] = converted
+                except Fail as exc:
+                    exc.segments.append(f"[{key}]")
+                    raise
+                except (ValueError, TypeError) as exc:
+                    raise Fail(str(exc)) from None
+
+        return set_scalar_map
+
+    def _special_decoder(self, desc: Descriptor) -> DecodeFn | None:
+        full = desc.full_name
+        if desc.file.name == _WRAPPERS_FILE:
+            return _wrapper_decoder(self.scalar_decoder(desc.fields_by_name["value"]))
+        if full == _TIMESTAMP:
+            return _decode_timestamp
+        if full in (_DURATION, _FIELD_MASK):
+            return _decode_with_runtime
+        if full == _STRUCT:
+            return _decode_struct
+        if full == _VALUE:
+            return _decode_value
+        if full == _LIST_VALUE:
+            return _decode_list_value
+        if full == _ANY:
+            return self._decode_any
+        return None
+
+    def _decode_any(self, value: Any, msg: Message, depth: int) -> None:
+        # Any is rare on hot paths and its JSON form interleaves "@type" with the packed message's
+        # own fields; json_format's parser is used as is. The depth budget left is handed over so
+        # the overall nesting limit stays that of one json_format parse.
+        if depth > MAX_DEPTH:
+            raise Fail(f"message nested deeper than {MAX_DEPTH} levels")
+        try:
+            json_format.ParseDict(
+                value, msg, ignore_unknown_fields=self.discard_unknown, max_recursion_depth=MAX_DEPTH + 1 - depth
+            )
+        except Exception as exc:  # json_format raises ParseError, TypeError, KeyError, ... here
+            raise Fail(f"invalid Any: {exc}") from None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Decoder building blocks (closures, so each field's setter carries its own constants)
+
+
+def _message_decoder(desc: Descriptor, table: dict[str, tuple[str | None, Setter]], discard_unknown: bool) -> DecodeFn:
+    full_name = desc.full_name
+
+    def decode(value: Any, msg: Message, depth: int) -> None:
+        if type(value) is not dict and not isinstance(value, dict):
+            # json_format iterates whatever it is given; a string or a list of unknown names would
+            # "parse" as an empty message there. An object is required here.
+            raise Fail(f"expected an object for {full_name}, got {sc.show(value)}")
+        if depth > MAX_DEPTH:
+            raise Fail(f"message nested deeper than {MAX_DEPTH} levels")
+        seen: set[str] | None = None
+        for key, item in value.items():
+            entry = table.get(key)
+            if entry is None:
+                if not isinstance(key, str):
+                    raise Fail(f"object keys must be strings, got {key!r}")
+                if _EXTENSION_KEY.match(key):
+                    # Extension syntax; json_format rejects it even when ignoring unknown fields.
+                    raise Fail(f"{full_name} has no extensions: {key}")
+                if discard_unknown:
+                    continue
+                fail = Fail(f"unknown field for {full_name}")
+                fail.segments.append(key)
+                raise fail
+            oneof, setter = entry
+            if oneof is not None and item is not None:
+                if seen is None:
+                    seen = {oneof}
+                elif oneof in seen:
+                    fail = Fail(f"more than one field of oneof {oneof!r} is set")
+                    fail.segments.append(key)
+                    raise fail
+                else:
+                    seen.add(oneof)
+            try:
+                setter(msg, item, depth)
+            except Fail as exc:
+                exc.segments.append(key)
+                raise
+
+    return decode
+
+
+def _scalar_setter(name: str, convert: Callable[[Any], Any]) -> Setter:
+    def set_scalar(msg: Message, value: Any, depth: int) -> None:
+        if value is None:
+            msg.ClearField(name)
+            return
+        converted = convert(value)
+        if converted is not sc.SKIP:
+            setattr(msg, name, converted)
+
+    return set_scalar
+
+
+def _null_value_setter(name: str, convert: Callable[[Any], Any]) -> Setter:
+    def set_null_value(msg: Message, value: Any, depth: int) -> None:
+        converted = 0 if value is None else convert(value)
+        if converted is not sc.SKIP:
+            setattr(msg, name, converted)
+
+    return set_null_value
+
+
+def _repeated_scalar_setter(name: str, convert: Callable[[Any], Any], may_skip: bool) -> Setter:
+    def set_repeated(msg: Message, value: Any, depth: int) -> None:
+        msg.ClearField(name)
+        if value is None:
+            return
+        if not isinstance(value, list | tuple):
+            raise Fail(f"expected an array, got {sc.show(value)}")
+        try:
+            items = [convert(item) for item in value]
+        except Fail:
+            for index, item in enumerate(value):
+                try:
+                    if item is None:
+                        raise Fail("null is not allowed in a repeated field") from None
+                    convert(item)
+                except Fail as exc:
+                    exc.segments.append(f"[{index}]")
+                    raise
+            raise
+        if may_skip and any(item is sc.SKIP for item in items):
+            items = [item for item in items if item is not sc.SKIP]
+        getattr(msg, name).extend(items)
+
+    return set_repeated
+
+
+def _wrapper_decoder(convert: Callable[[Any], Any]) -> DecodeFn:
+    def decode(value: Any, msg: Message, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            raise Fail(f"message nested deeper than {MAX_DEPTH} levels")
+        converted = convert(value)
+        if converted is not sc.SKIP:
+            msg.value = converted  # type: ignore[attr-defined]
+
+    return decode
+
+
+def _decode_timestamp(value: Any, msg: Message, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise Fail(f"message nested deeper than {MAX_DEPTH} levels")
+    parts = sc.parse_timestamp_fast(value) if type(value) is str else None
+    if parts is not None:
+        msg.seconds, msg.nanos = parts  # type: ignore[attr-defined]
+        return
+    try:
+        msg.FromJsonString(value)  # type: ignore[attr-defined]
+    except (ValueError, TypeError) as exc:
+        raise Fail(f"invalid timestamp {sc.show(value)}: {exc}") from None
+
+
+def _decode_with_runtime(value: Any, msg: Message, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise Fail(f"message nested deeper than {MAX_DEPTH} levels")
+    try:
+        msg.FromJsonString(value)  # type: ignore[attr-defined]
+    except (ValueError, TypeError) as exc:
+        raise Fail(f"invalid {msg.DESCRIPTOR.name} {sc.show(value)}: {exc}") from None
+
+
+def _decode_struct(value: Any, msg: Message, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise Fail(f"message nested deeper than {MAX_DEPTH} levels")
+    if not isinstance(value, dict):
+        raise Fail(f"expected an object, got {sc.show(value)}")
+    msg.Clear()
+    fields = msg.fields  # type: ignore[attr-defined]
+    for key, item in value.items():
+        try:
+            if not isinstance(key, str):
+                raise Fail(f"object keys must be strings, got {key!r}")
+            _decode_value(item, fields[key], depth + 1)
+        except Fail as exc:
+            exc.segments.append(key)
+            raise
+
+
+def _decode_list_value(value: Any, msg: Message, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise Fail(f"message nested deeper than {MAX_DEPTH} levels")
+    if not isinstance(value, list | tuple):
+        raise Fail(f"expected an array, got {sc.show(value)}")
+    msg.ClearField("values")
+    values = msg.values  # type: ignore[attr-defined]
+    for index, item in enumerate(value):
+        try:
+            _decode_value(item, values.add(), depth + 1)
+        except Fail as exc:
+            exc.segments.append(f"[{index}]")
+            raise
+
+
+def _decode_value(value: Any, msg: Message, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise Fail(f"message nested deeper than {MAX_DEPTH} levels")
+    kind = type(value)
+    if kind is str:
+        msg.string_value = value  # type: ignore[attr-defined]
+    elif kind is dict:
+        _decode_struct(value, msg.struct_value, depth + 1)  # type: ignore[attr-defined]
+    elif kind is float or kind is int:
+        try:
+            msg.number_value = value  # type: ignore[attr-defined]
+        except (OverflowError, ValueError, TypeError):
+            raise Fail(f"number out of range: {sc.show(value)}") from None
+    elif value is None:
+        msg.null_value = 0  # type: ignore[attr-defined]
+    elif kind is bool:
+        msg.bool_value = value  # type: ignore[attr-defined]
+    elif kind is list or kind is tuple:
+        _decode_list_value(value, msg.list_value, depth + 1)  # type: ignore[attr-defined]
+    elif isinstance(value, dict):
+        _decode_struct(value, msg.struct_value, depth + 1)  # type: ignore[attr-defined]
+    elif isinstance(value, list | tuple):
+        _decode_list_value(value, msg.list_value, depth + 1)  # type: ignore[attr-defined]
+    elif isinstance(value, str):
+        msg.string_value = value  # type: ignore[attr-defined]
+    elif isinstance(value, int | float):
+        try:
+            msg.number_value = value  # type: ignore[attr-defined]
+        except (OverflowError, ValueError, TypeError):
+            raise Fail(f"number out of range: {sc.show(value)}") from None
+    else:
+        raise Fail(f"not a JSON value: {sc.show(value)}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Well-known type encoders
+
+
+def _closed_enum_encoder(full_name: str, table: dict[int, str]) -> Callable[[int], str]:
+    def encode(number: int) -> str:
+        name = table.get(number)
+        if name is None:
+            raise Fail(f"value {number} is not a member of closed enum {full_name}")
+        return name
+
+    return encode
+
+
+def _encode_timestamp(message: Message) -> str:
+    return sc.encode_timestamp_parts(message.seconds, message.nanos)  # type: ignore[attr-defined]
+
+
+def _encode_with_runtime(message: Message) -> str:
+    try:
+        text: str = message.ToJsonString()  # type: ignore[attr-defined]
+    except ValueError as exc:
+        raise Fail(str(exc)) from None
+    return text
+
+
+def _encode_value(message: Message) -> Any:
+    kind = message.WhichOneof("kind")
+    if kind == "string_value":
+        return message.string_value  # type: ignore[attr-defined]
+    if kind == "number_value":
+        number: float = message.number_value  # type: ignore[attr-defined]
+        if number - number != 0:
+            raise Fail(f"Value.number_value cannot be {sc.float_special(number)} in JSON")
+        return number
+    if kind == "bool_value":
+        return message.bool_value  # type: ignore[attr-defined]
+    if kind == "struct_value":
+        return _encode_struct(message.struct_value)  # type: ignore[attr-defined]
+    if kind == "list_value":
+        return [_encode_value(item) for item in message.list_value.values]  # type: ignore[attr-defined]
+    return None
+
+
+def _encode_struct(message: Message) -> dict[str, Any]:
+    return {key: _encode_value(item) for key, item in message.fields.items()}  # type: ignore[attr-defined]
+
+
+def _encode_list_value(message: Message) -> list[Any]:
+    return [_encode_value(item) for item in message.values]  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------------------------------
+# The codec objects
+
+
+class CompiledCodec:
+    """Encoder and decoder of one message type; ``encode``/``decode`` follow the ``Codec`` protocol."""
+
+    __slots__ = ("_cls", "_decode", "_encode", "descriptor")
+
+    def __init__(self, descriptor: Descriptor, compiler: Compiler) -> None:
+        self.descriptor = descriptor
+        self._cls = GetMessageClass(descriptor)
+        self._encode = compiler.encoder(descriptor)
+        self._decode = compiler.decoder(descriptor)
+
+    def encode(self, message: Message) -> Any:
+        try:
+            return self._encode(message)
+        except Fail as exc:
+            raise exc.to_codec_error() from None
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise CodecError(f"cannot encode {self.descriptor.full_name}: {exc}") from None
+
+    def decode(self, value: Any) -> Message:
+        msg = self._cls()
+        try:
+            self._decode(value, msg, 1)
+        except Fail as exc:
+            raise exc.to_codec_error() from None
+        except (ValueError, TypeError, OverflowError) as exc:
+            # The runtime's own setters have the last word on a few values (e.g. a map key that is
+            # out of range); report those like our own checks.
+            raise CodecError(str(exc)) from None
+        return msg
