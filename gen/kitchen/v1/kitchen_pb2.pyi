@@ -1018,3 +1018,85 @@ class FailRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___FailRequest: _TypeAlias = FailRequest  # noqa: Y015
+
+@_typing.final
+class MetadataEcho(_message.Message):
+    """What the service saw of a call's metadata and context (for header tests)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class MetadataEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class BinaryMetadataEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.bytes
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.bytes = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    BINARY_METADATA_FIELD_NUMBER: _builtins.int
+    PEER_FIELD_NUMBER: _builtins.int
+    HAS_DEADLINE_FIELD_NUMBER: _builtins.int
+    INTERCEPTOR_VALUE_FIELD_NUMBER: _builtins.int
+    peer: _builtins.str
+    """context.peer()."""
+    has_deadline: _builtins.bool
+    """Whether context.time_remaining() had a deadline."""
+    interceptor_value: _builtins.str
+    """A value an interceptor put in a contextvar."""
+    @_builtins.property
+    def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Text metadata, keys lower-case; repeated keys joined with ", "."""
+
+    @_builtins.property
+    def binary_metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.bytes]:
+        """Binary metadata (keys ending in -bin)."""
+
+    def __init__(
+        self,
+        *,
+        metadata: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        binary_metadata: _abc.Mapping[_builtins.str, _builtins.bytes] | None = ...,
+        peer: _builtins.str = ...,
+        has_deadline: _builtins.bool = ...,
+        interceptor_value: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["binary_metadata", b"binary_metadata", "has_deadline", b"has_deadline", "interceptor_value", b"interceptor_value", "metadata", b"metadata", "peer", b"peer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MetadataEcho: _TypeAlias = MetadataEcho  # noqa: Y015

@@ -121,6 +121,11 @@ class KitchenServiceStub:
                 request_serializer=kitchen_dot_v1_dot_kitchen__pb2.FailRequest.SerializeToString,
                 response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                 _registered_method=True)
+        self.EchoMetadata = channel.unary_unary(
+                '/kitchen.v1.KitchenService/EchoMetadata',
+                request_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+                response_deserializer=kitchen_dot_v1_dot_kitchen__pb2.MetadataEcho.FromString,
+                _registered_method=True)
         self.Hidden = channel.unary_unary(
                 '/kitchen.v1.KitchenService/Hidden',
                 request_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
@@ -251,6 +256,13 @@ class KitchenServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EchoMetadata(self, request, context):
+        """Echo the call's metadata; replies with header and trailer metadata of its own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Hidden(self, request, context):
         """No HTTP rule: unreachable over REST.
         """
@@ -345,6 +357,11 @@ def add_KitchenServiceServicer_to_server(servicer, server):
                     servicer.Fail,
                     request_deserializer=kitchen_dot_v1_dot_kitchen__pb2.FailRequest.FromString,
                     response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'EchoMetadata': grpc.unary_unary_rpc_method_handler(
+                    servicer.EchoMetadata,
+                    request_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                    response_serializer=kitchen_dot_v1_dot_kitchen__pb2.MetadataEcho.SerializeToString,
             ),
             'Hidden': grpc.unary_unary_rpc_method_handler(
                     servicer.Hidden,
@@ -812,6 +829,33 @@ class KitchenService:
             '/kitchen.v1.KitchenService/Fail',
             kitchen_dot_v1_dot_kitchen__pb2.FailRequest.SerializeToString,
             google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EchoMetadata(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kitchen.v1.KitchenService/EchoMetadata',
+            google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            kitchen_dot_v1_dot_kitchen__pb2.MetadataEcho.FromString,
             options,
             channel_credentials,
             insecure,

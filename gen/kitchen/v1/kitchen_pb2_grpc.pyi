@@ -72,6 +72,8 @@ class KitchenServiceStub:
     """Echo typed path parameters."""
     Fail: _grpc.UnaryUnaryMultiCallable[_kitchen_pb2.FailRequest, _empty_pb2.Empty]
     """Fail with a code."""
+    EchoMetadata: _grpc.UnaryUnaryMultiCallable[_empty_pb2.Empty, _kitchen_pb2.MetadataEcho]
+    """Echo the call's metadata; replies with header and trailer metadata of its own."""
     Hidden: _grpc.UnaryUnaryMultiCallable[_empty_pb2.Empty, _empty_pb2.Empty]
     """No HTTP rule: unreachable over REST."""
 
@@ -114,6 +116,8 @@ class KitchenServiceAsyncStub(KitchenServiceStub):
     """Echo typed path parameters."""
     Fail: _aio.UnaryUnaryMultiCallable[_kitchen_pb2.FailRequest, _empty_pb2.Empty]  # type: ignore[assignment]
     """Fail with a code."""
+    EchoMetadata: _aio.UnaryUnaryMultiCallable[_empty_pb2.Empty, _kitchen_pb2.MetadataEcho]  # type: ignore[assignment]
+    """Echo the call's metadata; replies with header and trailer metadata of its own."""
     Hidden: _aio.UnaryUnaryMultiCallable[_empty_pb2.Empty, _empty_pb2.Empty]  # type: ignore[assignment]
     """No HTTP rule: unreachable over REST."""
 
@@ -255,6 +259,14 @@ class KitchenServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
         """Fail with a code."""
+
+    @_abc_1.abstractmethod
+    def EchoMetadata(
+        self,
+        request: _empty_pb2.Empty,
+        context: _ServicerContext,
+    ) -> _typing.Union[_kitchen_pb2.MetadataEcho, _abc.Awaitable[_kitchen_pb2.MetadataEcho]]:
+        """Echo the call's metadata; replies with header and trailer metadata of its own."""
 
     @_abc_1.abstractmethod
     def Hidden(
