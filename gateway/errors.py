@@ -1,0 +1,196 @@
+"""gRPC status -> HTTP status, the gateway's error type and the pluggable error body renderer.
+
+The status table follows grpc-gateway v2 (``runtime/errors.go``) exactly. The body is produced by an
+:class:`ErrorRenderer`; the default writes ``google.rpc.Status`` JSON (``{"code","message","details"}``,
+with ``details`` rendered as ``Any`` JSON). A service with its own error envelope passes another
+renderer to the application factory - see :class:`StatusRenderer` for the shape to follow.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import grpc
+from google.protobuf import any_pb2, json_format
+from google.rpc import status_pb2
+
+from protogw.gateway.codec import dumps
+
+__all__ = [
+    "DEFAULT_RENDERER",
+    "ErrorRenderer",
+    "GatewayError",
+    "Headers",
+    "StatusRenderer",
+    "http_status_from_code",
+    "status_details_from_trailers",
+]
+
+log = logging.getLogger(__name__)
+
+Headers = list[tuple[bytes, bytes]]
+
+# The one mapping table. Keys are gRPC code numbers; anything missing (including custom codes above 16)
+# is a 500, as in grpc-gateway.
+_HTTP_STATUS: dict[int, int] = {
+    grpc.StatusCode.OK.value[0]: 200,
+    # 499 is nginx's "Client Closed Request": the caller gave up, which is what CANCELLED means.
+    grpc.StatusCode.CANCELLED.value[0]: 499,
+    grpc.StatusCode.UNKNOWN.value[0]: 500,
+    grpc.StatusCode.INVALID_ARGUMENT.value[0]: 400,
+    grpc.StatusCode.DEADLINE_EXCEEDED.value[0]: 504,
+    grpc.StatusCode.NOT_FOUND.value[0]: 404,
+    grpc.StatusCode.ALREADY_EXISTS.value[0]: 409,
+    grpc.StatusCode.PERMISSION_DENIED.value[0]: 403,
+    grpc.StatusCode.UNAUTHENTICATED.value[0]: 401,
+    # 429 Too Many Requests: quota and rate limits are the common cause of RESOURCE_EXHAUSTED.
+    grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]: 429,
+    # Deliberately not 412 Precondition Failed: that status is about HTTP conditional headers
+    # (If-Match, ...), while FAILED_PRECONDITION means the system is not in a state for the call.
+    grpc.StatusCode.FAILED_PRECONDITION.value[0]: 400,
+    # ABORTED is a concurrency conflict (e.g. a read-modify-write race), hence 409 like ALREADY_EXISTS.
+    grpc.StatusCode.ABORTED.value[0]: 409,
+    # OUT_OF_RANGE is a client error about the arguments (e.g. reading past the end), so 400, not 416.
+    grpc.StatusCode.OUT_OF_RANGE.value[0]: 400,
+    grpc.StatusCode.UNIMPLEMENTED.value[0]: 501,
+    grpc.StatusCode.INTERNAL.value[0]: 500,
+    grpc.StatusCode.UNAVAILABLE.value[0]: 503,
+    grpc.StatusCode.DATA_LOSS.value[0]: 500,
+}
+
+_CODE_BY_NUMBER: dict[int, grpc.StatusCode] = {c.value[0]: c for c in grpc.StatusCode}
+
+
+def http_status_from_code(code: grpc.StatusCode | int) -> int:
+    """The HTTP status grpc-gateway uses for a gRPC code (500 for codes it does not know)."""
+    number = code.value[0] if isinstance(code, grpc.StatusCode) else code
+    return _HTTP_STATUS.get(number, 500)
+
+
+def code_number(code: grpc.StatusCode | int) -> int:
+    """The numeric value of a gRPC code."""
+    return code.value[0] if isinstance(code, grpc.StatusCode) else code
+
+
+def status_code(number: int) -> grpc.StatusCode:
+    """The :class:`grpc.StatusCode` for a number (UNKNOWN for numbers gRPC does not define)."""
+    return _CODE_BY_NUMBER.get(number, grpc.StatusCode.UNKNOWN)
+
+
+@dataclass(slots=True)
+class GatewayError(Exception):
+    """A failed call, from the gateway itself (bad request, unknown route) or from the backend.
+
+    ``http_status`` overrides the status that :func:`http_status_from_code` would give (grpc-gateway's
+    ``HTTPStatusError``), e.g. 413 for an oversized body or 405 when that option is on.
+    """
+
+    code: grpc.StatusCode
+    message: str
+    details: Sequence[any_pb2.Any] = ()
+    http_status: int | None = None
+    # Metadata the backend sent before failing (returned as Grpc-Metadata-* / Grpc-Trailer-* headers).
+    header_metadata: Sequence[tuple[str, str | bytes]] = field(default=())
+    trailing_metadata: Sequence[tuple[str, str | bytes]] = field(default=())
+
+    def __str__(self) -> str:
+        return f"{self.code.name}: {self.message}"
+
+    @property
+    def status(self) -> int:
+        """The HTTP status to answer with."""
+        return self.http_status if self.http_status is not None else http_status_from_code(self.code)
+
+
+class ErrorRenderer(Protocol):
+    """Turns a failed call into response headers and body.
+
+    ``streaming`` is true for an error that ends a stream: the body then becomes one line of the stream
+    (the default wraps it as ``{"error": ...}``). Headers returned must include the content type.
+    """
+
+    def __call__(
+        self,
+        code: grpc.StatusCode,
+        message: str,
+        details: Sequence[any_pb2.Any],
+        http_status: int,
+        *,
+        pretty: bool = False,
+    ) -> tuple[Headers, Any]: ...
+
+
+def any_to_json(detail: any_pb2.Any) -> Any:
+    """An ``Any`` as protojson renders it, or its raw form when its type is not known here."""
+    try:
+        return json_format.MessageToDict(detail, always_print_fields_with_no_presence=True)
+    except Exception:  # the packed type is not in this process's descriptor pool
+        return {"@type": detail.type_url, "value": base64.b64encode(detail.value).decode("ascii")}
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRenderer:
+    """The default renderer: the ``google.rpc.Status`` JSON object grpc-gateway writes.
+
+    For UNAUTHENTICATED, the message is also put in ``WWW-Authenticate`` as grpc-gateway does.
+    Subclass or wrap it to add fields: ``status_json`` returns the dict before serialisation.
+    """
+
+    content_type: bytes = b"application/json"
+
+    def status_json(self, code: grpc.StatusCode, message: str, details: Sequence[any_pb2.Any]) -> dict[str, Any]:
+        """The ``google.rpc.Status`` JSON value (details as ``Any`` JSON; always present)."""
+        return {"code": code_number(code), "message": message, "details": [any_to_json(d) for d in details]}
+
+    def __call__(
+        self,
+        code: grpc.StatusCode,
+        message: str,
+        details: Sequence[any_pb2.Any],
+        http_status: int,
+        *,
+        pretty: bool = False,
+    ) -> tuple[Headers, Any]:
+        headers: Headers = [(b"content-type", self.content_type)]
+        if code is grpc.StatusCode.UNAUTHENTICATED:
+            headers.append((b"www-authenticate", _header_safe(message)))
+        return headers, self.status_json(code, message, details)
+
+
+def _header_safe(text: str) -> bytes:
+    """A header value that cannot break the response: control characters dropped, non-ASCII escaped."""
+    cleaned = "".join(ch for ch in text if ch >= " " and ch != "\x7f")
+    return cleaned.encode("ascii", "backslashreplace")
+
+
+DEFAULT_RENDERER: ErrorRenderer = StatusRenderer()
+
+# What grpc-gateway writes when the error itself cannot be marshalled.
+FALLBACK_BODY = b'{"code": 13, "message": "failed to marshal error message"}'
+
+
+def render_error(renderer: ErrorRenderer, err: GatewayError, *, pretty: bool = False) -> tuple[int, Headers, bytes]:
+    """Run ``renderer`` over ``err``; a renderer that fails gives grpc-gateway's fallback 500 body."""
+    status = err.status
+    try:
+        headers, value = renderer(err.code, err.message, err.details, status, pretty=pretty)
+        body = value if isinstance(value, bytes) else dumps(value, pretty=pretty)
+    except Exception:
+        log.exception("error renderer failed for %s", err)
+        return 500, [(b"content-type", b"application/json")], FALLBACK_BODY
+    return status, headers, body
+
+
+def status_details_from_trailers(trailers: Sequence[tuple[str, str | bytes]]) -> tuple[any_pb2.Any, ...]:
+    """The ``details`` of a rich status sent as ``grpc-status-details-bin`` trailing metadata."""
+    for key, value in trailers:
+        if key == "grpc-status-details-bin" and isinstance(value, bytes):
+            try:
+                return tuple(status_pb2.Status.FromString(value).details)
+            except Exception:
+                log.warning("ignoring malformed grpc-status-details-bin")
+    return ()

@@ -1,0 +1,157 @@
+"""The proxy backend: calls any gRPC server over one reused ``grpc.aio`` channel.
+
+It needs no generated stubs: message classes come from the routes' descriptors
+(``message_factory.GetMessageClass``), requests are serialised here and sent as raw bytes through
+generic multi-callables built once per method, and responses are parsed here. HTTP/2 multiplexes all
+calls on the single channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import grpc
+import grpc.aio
+from google.protobuf.message import Message
+
+from protogw.gateway.backend import CallInfo, UnaryResult
+from protogw.gateway.errors import GatewayError, status_details_from_trailers
+from protogw.gateway.headers import Metadata
+from protogw.gateway.routes import MethodInfo
+
+__all__ = ["ProxyBackend"]
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+def _metadata(md: Any) -> Metadata:
+    return [(k, v) for k, v in md] if md else []
+
+
+def _failure(exc: grpc.aio.AioRpcError) -> GatewayError:
+    trailing = _metadata(exc.trailing_metadata())
+    return GatewayError(
+        exc.code(),
+        exc.details() or "",
+        status_details_from_trailers(trailing),
+        header_metadata=_metadata(exc.initial_metadata()),
+        trailing_metadata=trailing,
+    )
+
+
+class ProxyBackend:
+    """Forwards calls to the gRPC server at ``target`` (``host:port``)."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        credentials: grpc.ChannelCredentials | None = None,
+        options: Sequence[tuple[str, Any]] = (),
+    ) -> None:
+        self._target = target
+        self._credentials = credentials
+        self._options = tuple(options)
+        self._channel: grpc.aio.Channel | None = None
+        self._unary: dict[str, grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]] = {}
+        self._stream: dict[str, grpc.aio.UnaryStreamMultiCallable[bytes, bytes]] = {}
+
+    @property
+    def target(self) -> str:
+        """The server address."""
+        return self._target
+
+    def _open(self) -> grpc.aio.Channel:
+        if self._channel is None:
+            if self._credentials is None:
+                self._channel = grpc.aio.insecure_channel(self._target, options=self._options)
+            else:
+                self._channel = grpc.aio.secure_channel(self._target, self._credentials, options=self._options)
+        return self._channel
+
+    async def start(self) -> None:
+        """Open the channel (it connects lazily on the first call)."""
+        self._open()
+
+    async def close(self) -> None:
+        """Close the channel; calls in flight are cancelled."""
+        channel, self._channel = self._channel, None
+        self._unary.clear()
+        self._stream.clear()
+        if channel is not None:
+            await channel.close()
+
+    def _unary_callable(self, path: str) -> grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]:
+        mc = self._unary.get(path)
+        if mc is None:
+            mc = self._open().unary_unary(path, request_serializer=_identity, response_deserializer=_identity)
+            self._unary[path] = mc
+        return mc
+
+    def _stream_callable(self, path: str) -> grpc.aio.UnaryStreamMultiCallable[bytes, bytes]:
+        mc = self._stream.get(path)
+        if mc is None:
+            mc = self._open().unary_stream(path, request_serializer=_identity, response_deserializer=_identity)
+            self._stream[path] = mc
+        return mc
+
+    async def unary(self, method: MethodInfo, request: Message, call: CallInfo) -> UnaryResult:
+        """Send one request, wait for the response."""
+        rpc = self._unary_callable(method.grpc_path)(
+            request.SerializeToString(), metadata=call.metadata or None, timeout=call.timeout
+        )
+        try:
+            raw = await rpc
+            header = _metadata(await rpc.initial_metadata())
+            trailing = _metadata(await rpc.trailing_metadata())
+        except grpc.aio.AioRpcError as exc:
+            raise _failure(exc) from None
+        try:
+            response = method.response_class.FromString(raw)
+        except Exception as exc:
+            raise GatewayError(
+                grpc.StatusCode.INTERNAL, f"cannot parse the {method.full_name} response: {exc}"
+            ) from exc
+        return UnaryResult(response, header, trailing)
+
+    def server_stream(self, method: MethodInfo, request: Message, call: CallInfo) -> _ProxyStream:
+        """Start a server-streaming call."""
+        rpc = self._stream_callable(method.grpc_path)(
+            request.SerializeToString(), metadata=call.metadata or None, timeout=call.timeout
+        )
+        return _ProxyStream(method, rpc)
+
+
+class _ProxyStream:
+    def __init__(self, method: MethodInfo, rpc: grpc.aio.UnaryStreamCall[bytes, bytes]) -> None:
+        self._method = method
+        self._rpc = rpc
+        self._header: Metadata = []
+        self._trailing: Metadata = []
+
+    def header_metadata(self) -> Metadata:
+        return self._header
+
+    def trailing_metadata(self) -> Metadata:
+        return self._trailing
+
+    async def cancel(self) -> None:
+        self._rpc.cancel()
+
+    async def __aiter__(self) -> AsyncIterator[Message]:
+        parse = self._method.response_class.FromString
+        rpc = self._rpc
+        try:
+            self._header = _metadata(await rpc.initial_metadata())
+            async for raw in rpc:
+                yield parse(raw)
+            self._trailing = _metadata(await rpc.trailing_metadata())
+        except grpc.aio.AioRpcError as exc:
+            raise _failure(exc) from None
+        except (asyncio.CancelledError, GeneratorExit):
+            rpc.cancel()
+            raise

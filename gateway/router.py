@@ -1,0 +1,253 @@
+"""A segment trie that maps (HTTP method, path) to a route and its captured path values.
+
+Each template is flattened to atoms (:mod:`protogw.gateway.template`) and inserted into a trie keyed by
+atom. Matching walks the request's path segments, trying at every node the literal child first, then
+``*``, then ``**`` (which may swallow zero or more segments), and backtracks when a branch dead-ends.
+So a literal beats a variable whatever the registration order (unlike grpc-gateway's mux, where the
+last registered handler wins), and lookup cost depends on the path's length, not on the number of
+routes. Two routes with the same method, atoms and verb are a conflict and raise at insertion.
+
+The verb: if the last segment contains ":", the router first tries the text after the last colon as a
+verb (only routes registered with that verb can match), then the whole segment with no verb, so an
+unregistered ":x" stays part of the path. A last segment that is *only* ":verb" is a 404, as in
+grpc-gateway.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from protogw.gateway.template import Capture, Literal, Template, Wildcard
+
+__all__ = ["ConflictError", "MalformedPathError", "Match", "MatchResult", "Router", "UnescapingMode"]
+
+T = TypeVar("T")
+
+
+class UnescapingMode(enum.Enum):
+    """How percent-escapes in captured path values are decoded (grpc-gateway's ``UnescapingMode``).
+
+    The default is ``ALL_EXCEPT_RESERVED``: a single-segment variable is fully unescaped, a multi-segment
+    one (``{x=a/*}``, ``{x=**}``) keeps RFC 6570 reserved characters (``%2F`` among them) escaped, so an
+    encoded slash can be told apart from a separator. This is grpc-gateway's stated v3 default and what
+    Envoy's transcoder does. ``LEGACY`` (grpc-gateway v2's default) unescapes the whole path before
+    splitting, so ``%2F`` acts as a separator; ``ALL_EXCEPT_SLASH`` and ``ALL_CHARACTERS`` are the other
+    two grpc-gateway modes (for multi-segment values).
+    """
+
+    LEGACY = "legacy"
+    ALL_EXCEPT_RESERVED = "all-except-reserved"
+    ALL_EXCEPT_SLASH = "all-except-slash"
+    ALL_CHARACTERS = "all-characters"
+
+
+class ConflictError(ValueError):
+    """Two routes with the same HTTP method, path shape and verb."""
+
+
+class MalformedPathError(ValueError):
+    """A captured path value holds a bad percent-escape or is not UTF-8 (answered with 400)."""
+
+
+_RESERVED = frozenset(b":/?#[]@!$&'()*+,;=")
+_ESCAPE_RE = re.compile(rb"%([0-9A-Fa-f]{2})?")
+
+
+def unescape(raw: str, mode: UnescapingMode, multi_segment: bool) -> str:
+    """Decode the percent-escapes of one captured value according to ``mode``."""
+    if mode is UnescapingMode.LEGACY:
+        return raw
+    if "%" not in raw:
+        return raw
+    if not multi_segment:
+        mode = UnescapingMode.ALL_CHARACTERS
+    data = raw.encode("utf-8")
+
+    def repl(m: re.Match[bytes]) -> bytes:
+        hexpair = m.group(1)
+        if hexpair is None:
+            raise MalformedPathError(f"invalid URL escape {data[m.start() : m.start() + 3].decode('latin-1')!r}")
+        byte = int(hexpair, 16)
+        if mode is UnescapingMode.ALL_EXCEPT_RESERVED and byte in _RESERVED:
+            return m.group(0)
+        if mode is UnescapingMode.ALL_EXCEPT_SLASH and byte == 0x2F:
+            return m.group(0)
+        return bytes((byte,))
+
+    try:
+        return _ESCAPE_RE.sub(repl, data).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedPathError(f"path value is not valid UTF-8: {raw!r}") from exc
+
+
+@dataclass(slots=True)
+class _Node(Generic[T]):
+    literals: dict[str, _Node[T]] = field(default_factory=dict)
+    wildcard: _Node[T] | None = None
+    deep: _Node[T] | None = None
+    # verb -> HTTP method -> (value, captures)
+    leaves: dict[str, dict[str, tuple[T, tuple[Capture, ...]]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Match(Generic[T]):
+    """A found route and its path values (field path -> unescaped text)."""
+
+    value: T
+    params: dict[tuple[str, ...], str]
+
+
+class MatchResult(enum.Enum):
+    """Why a lookup found nothing."""
+
+    NOT_FOUND = 404
+    METHOD_NOT_ALLOWED = 405
+
+
+class Router(Generic[T]):
+    """Routes keyed by HTTP method and template; see the module docstring for the matching rules."""
+
+    def __init__(self, unescaping: UnescapingMode = UnescapingMode.ALL_EXCEPT_RESERVED) -> None:
+        self._root: _Node[T] = _Node()
+        self._unescaping = unescaping
+        self._verbs: set[str] = set()
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def unescaping(self) -> UnescapingMode:
+        """The mode captured values are decoded with."""
+        return self._unescaping
+
+    def add(self, http_method: str, template: Template, value: T) -> None:
+        """Register ``value`` for ``http_method`` + ``template``; raise :class:`ConflictError` on a clash."""
+        node = self._root
+        for atom in template.atoms:
+            if isinstance(atom, Literal):
+                node = node.literals.setdefault(atom.value, _Node())
+            elif isinstance(atom, Wildcard):
+                if node.wildcard is None:
+                    node.wildcard = _Node()
+                node = node.wildcard
+            else:
+                if node.deep is None:
+                    node.deep = _Node()
+                node = node.deep
+        by_method = node.leaves.setdefault(template.verb, {})
+        if http_method in by_method:
+            raise ConflictError(f"{http_method} {template.source} is already bound")
+        by_method[http_method] = (value, template.captures)
+        if template.verb:
+            self._verbs.add(template.verb)
+        self._count += 1
+
+    def existing(self, http_method: str, template: Template) -> T | None:
+        """The value already registered for exactly this method and path shape, if any."""
+        node: _Node[T] | None = self._root
+        for atom in template.atoms:
+            if node is None:
+                return None
+            if isinstance(atom, Literal):
+                node = node.literals.get(atom.value)
+            elif isinstance(atom, Wildcard):
+                node = node.wildcard
+            else:
+                node = node.deep
+        if node is None:
+            return None
+        entry = node.leaves.get(template.verb, {}).get(http_method)
+        return entry[0] if entry else None
+
+    def lookup(self, http_method: str, path: str) -> Match[T] | MatchResult:
+        """Find the route for ``path`` (raw, percent-encoded, starting with "/").
+
+        Returns a :class:`Match`, or why there is none. Raises :class:`MalformedPathError` for a bad
+        escape inside a captured value.
+        """
+        segments = path[1:].split("/")
+        last = segments[-1]
+        colon = last.rfind(":")
+        if colon == 0 and last[1:] in self._verbs:
+            return MatchResult.NOT_FOUND
+        allowed_elsewhere = False
+        if colon > 0:
+            verb = last[colon + 1 :]
+            if verb in self._verbs:
+                trimmed = [*segments[:-1], last[:colon]]
+                found = self._find(trimmed, verb, http_method)
+                if isinstance(found, Match):
+                    return found
+                allowed_elsewhere = found is MatchResult.METHOD_NOT_ALLOWED
+        found = self._find(segments, "", http_method)
+        if isinstance(found, Match):
+            return found
+        if allowed_elsewhere:
+            return MatchResult.METHOD_NOT_ALLOWED
+        return found
+
+    def _find(self, segments: list[str], verb: str, http_method: str) -> Match[T] | MatchResult:
+        ends: list[int] = []
+        other_method = False
+        for leaf in self._walk(self._root, segments, 0, ends, verb):
+            entry = leaf.get(http_method)
+            if entry is None:
+                other_method = True
+                continue
+            value, captures = entry
+            return Match(value, self._bind(segments, ends, captures))
+        return MatchResult.METHOD_NOT_ALLOWED if other_method else MatchResult.NOT_FOUND
+
+    def _walk(
+        self, node: _Node[T], segs: list[str], pos: int, ends: list[int], verb: str
+    ) -> Iterator[dict[str, tuple[T, tuple[Capture, ...]]]]:
+        """Yield the leaves matching ``segs[pos:]``, best first; ``ends`` records, per atom on the
+        current branch, the segment index where that atom's match ended."""
+        if pos == len(segs):
+            leaf = node.leaves.get(verb)
+            if leaf:
+                yield leaf
+        else:
+            child = node.literals.get(segs[pos])
+            if child is not None:
+                ends.append(pos + 1)
+                yield from self._walk(child, segs, pos + 1, ends, verb)
+                ends.pop()
+            if node.wildcard is not None:
+                ends.append(pos + 1)
+                yield from self._walk(node.wildcard, segs, pos + 1, ends, verb)
+                ends.pop()
+        if node.deep is not None:
+            # Longest first: "**" is greedy, and a literal tail after it then matches the final segments.
+            for end in range(len(segs), pos - 1, -1):
+                ends.append(end)
+                yield from self._walk(node.deep, segs, end, ends, verb)
+                ends.pop()
+
+    def _bind(self, segs: list[str], ends: list[int], captures: tuple[Capture, ...]) -> dict[tuple[str, ...], str]:
+        params: dict[tuple[str, ...], str] = {}
+        for cap in captures:
+            start = ends[cap.start - 1] if cap.start > 0 else 0
+            raw = "/".join(segs[start : ends[cap.end - 1]])
+            params[cap.field_path] = unescape(raw, self._unescaping, cap.multi_segment)
+        return params
+
+    def all_methods_at(self, path: str) -> set[str]:
+        """HTTP methods that have a route for ``path`` (used for 405 ``Allow`` headers)."""
+        methods: set[str] = set()
+        segments = path[1:].split("/")
+        verbs = [""]
+        last = segments[-1]
+        colon = last.rfind(":")
+        if colon > 0 and last[colon + 1 :] in self._verbs:
+            verbs.insert(0, last[colon + 1 :])
+        for verb in verbs:
+            segs = segments if not verb else [*segments[:-1], last[:colon]]
+            for leaf in self._walk(self._root, segs, 0, [], verb):
+                methods.update(leaf)
+        return methods
