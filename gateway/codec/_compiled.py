@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable
 from typing import Any, Final
 
-from google.protobuf import descriptor_pool, json_format
+from google.protobuf import descriptor_pb2, descriptor_pool, json_format
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
@@ -95,7 +95,9 @@ def real_oneof(field: FieldDescriptor) -> Any:
 
 
 def _is_proto2(desc: Descriptor) -> bool:
-    return getattr(desc.file, "syntax", "proto3") == "proto2"
+    # The upb FileDescriptor has no ``syntax`` attribute; the serialized file says it (empty = proto2).
+    syntax = descriptor_pb2.FileDescriptorProto.FromString(desc.file.serialized_pb).syntax
+    return syntax in ("", "proto2")
 
 
 def _attr(name: str) -> str:
@@ -299,6 +301,7 @@ class Compiler:
                 ]
                 present[field.index] = test
         if self.emit_unpopulated:
+            proto2 = _is_proto2(desc)
             for field in desc.fields:
                 key = field.name if self.use_proto_names else field.json_name
                 if field.has_presence:
@@ -307,7 +310,7 @@ class Compiler:
                     if (
                         self.unset_message_as_null
                         and field.containing_oneof is None
-                        and (field.type == FD.TYPE_MESSAGE or _is_proto2(desc))
+                        and (field.type == FD.TYPE_MESSAGE or proto2)
                     ):
                         lines += [f"    if not {present[field.index]}:", f"        d[{key!r}] = None"]
                     continue
