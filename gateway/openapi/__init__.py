@@ -1,0 +1,67 @@
+"""OpenAPI v2 (Swagger 2.0) documents from proto descriptors, compatible with protoc-gen-openapiv2.
+
+The library takes descriptor protos and returns documents as dicts::
+
+    files = load_descriptor_set("gen/descriptors/testing.binpb")
+    docs = generate(files, ["kitchen/v1/kitchen.proto"], Options(simple_operation_ids=True))
+    text = dumps(docs["kitchen/v1/kitchen.swagger.json"])
+
+Two thin fronts sit on top: the ``protoc-gen-openapiv2`` protoc/buf plugin (:mod:`.plugin`) and the
+``protogw openapi`` command (:mod:`.cli`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from google.protobuf import descriptor_pb2
+
+from protogw.gateway.openapi._encode import dumps, normalize
+from protogw.gateway.openapi._generator import generate as _generate
+from protogw.gateway.openapi._options import OptionError, Options, parse_parameter
+from protogw.gateway.openapi._registry import GenerationError
+
+__all__ = [
+    "GenerationError",
+    "OptionError",
+    "Options",
+    "dumps",
+    "generate",
+    "generate_document",
+    "load_descriptor_set",
+    "parse_parameter",
+]
+
+
+def load_descriptor_set(source: str | Path | bytes) -> list[descriptor_pb2.FileDescriptorProto]:
+    """The files of a serialized ``FileDescriptorSet`` (a path or its bytes)."""
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    fds = descriptor_pb2.FileDescriptorSet()
+    try:
+        fds.ParseFromString(data)
+    except Exception as exc:  # protobuf raises DecodeError; keep the message, name the problem.
+        raise GenerationError(f"not a FileDescriptorSet: {exc}") from None
+    return list(fds.file)
+
+
+def generate(
+    files: list[descriptor_pb2.FileDescriptorProto],
+    targets: list[str] | None = None,
+    options: Options | None = None,
+) -> dict[str, dict[str, object]]:
+    """Documents for ``targets`` (default: every file with a service), keyed by output file name,
+    each already in protoc-gen-openapiv2's key order."""
+    return {name: normalize(doc) for name, doc in _generate(files, targets, options).items()}
+
+
+def generate_document(
+    files: list[descriptor_pb2.FileDescriptorProto],
+    targets: list[str] | None = None,
+    options: Options | None = None,
+) -> dict[str, object]:
+    """One merged document over all ``targets`` (``allow_merge`` on, leader chosen as the plugin does)."""
+    import dataclasses
+
+    opts = dataclasses.replace(options or Options(), allow_merge=True)
+    (doc,) = generate(files, targets, opts).values()
+    return doc
