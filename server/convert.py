@@ -1,0 +1,188 @@
+"""Conversions between the store's plain values and the Determined protobuf messages.
+
+Everything here is pure: no I/O, no context. Responses fill every field Determined's swagger marks
+required (``jobId``, ``projectOwnerId``, ``originalConfig`` and the rest) so its generated clients
+can parse them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from typing import Any
+
+from google.protobuf import struct_pb2, timestamp_pb2, wrappers_pb2
+
+from protogw.gen.determined.api.v1 import pagination_pb2
+from protogw.gen.determined.experiment.v1 import experiment_pb2
+from protogw.gen.determined.log.v1 import log_pb2
+from protogw.gen.determined.user.v1 import user_pb2
+from protogw.server.logbuffer import LogRecordEntry
+from protogw.server.storage import models
+
+#: Determined blanks out notes in list responses (they can be long); it sends this marker instead.
+OMITTED_NOTES = "omitted"
+
+
+def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` reduced to what JSON (and ``google.protobuf.Struct``) can carry.
+
+    YAML can produce dates, non-string keys and non-finite floats; those become strings so the
+    configuration survives a JSON round trip unchanged in meaning.
+
+    >>> jsonable({1: date(2024, 1, 2), "x": [float("inf"), None, True]})
+    {'1': '2024-01-02', 'x': ['inf', None, True]}
+    """
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
+    result = struct_pb2.Struct()
+    result.update(jsonable(value))
+    return result
+
+
+def pagination(page: models.Pagination) -> pagination_pb2.Pagination:
+    return pagination_pb2.Pagination(
+        offset=page.offset,
+        limit=page.limit,
+        start_index=page.start_index,
+        end_index=page.end_index,
+        total=page.total,
+    )
+
+
+def user(value: models.User) -> user_pb2.User:
+    message = user_pb2.User(
+        id=value.id,
+        username=value.username,
+        admin=value.admin,
+        active=value.active,
+        display_name=value.display_name or "",
+        modified_at=timestamp(value.modified_at),
+        remote=value.remote,
+    )
+    if value.last_auth_at is not None:
+        message.last_auth_at.CopyFrom(timestamp(value.last_auth_at))
+    group = value.agent_user_group
+    if group is not None and not group.is_empty:
+        message.agent_user_group.SetInParent()
+        if group.uid is not None:
+            message.agent_user_group.agent_uid = group.uid
+        if group.gid is not None:
+            message.agent_user_group.agent_gid = group.gid
+        if group.user is not None:
+            message.agent_user_group.agent_user = group.user
+        if group.group is not None:
+            message.agent_user_group.agent_group = group.group
+    return message
+
+
+def agent_user_group(message: user_pb2.AgentUserGroup) -> models.AgentUserGroup:
+    return models.AgentUserGroup(
+        uid=message.agent_uid if message.HasField("agent_uid") else None,
+        gid=message.agent_gid if message.HasField("agent_gid") else None,
+        user=message.agent_user if message.HasField("agent_user") else None,
+        group=message.agent_group if message.HasField("agent_group") else None,
+    )
+
+
+def state(value: models.ExperimentState) -> experiment_pb2.State.ValueType:
+    return experiment_pb2.State.Value(f"STATE_{value.value}")
+
+
+def state_from_proto(value: int) -> models.ExperimentState:
+    """The stored state for a proto enum number; ValueError for unknown or UNSPECIFIED numbers."""
+    name = experiment_pb2.State.Name(
+        experiment_pb2.State.ValueType(value)
+    )  # raises ValueError for numbers the enum lacks
+    if value == experiment_pb2.STATE_UNSPECIFIED:
+        raise ValueError("STATE_UNSPECIFIED is not a state")
+    return models.ExperimentState(name.removeprefix("STATE_"))
+
+
+def experiment(value: models.Experiment, *, in_list: bool = False) -> experiment_pb2.Experiment:
+    """The proto form of an experiment; ``in_list`` applies Determined's list-response trimming."""
+    message = experiment_pb2.Experiment(
+        id=value.id,
+        name=value.name,
+        description=value.description,
+        labels=value.labels,
+        start_time=timestamp(value.start_time),
+        state=state(value.state),
+        archived=value.archived,
+        num_trials=value.num_trials,
+        display_name=value.display_name,
+        user_id=value.user_id,
+        username=value.username,
+        resource_pool=value.resource_pool,
+        searcher_type=value.searcher_type,
+        searcher_metric=value.searcher_metric,
+        hyperparameters=struct(value.hyperparameters),
+        notes=(OMITTED_NOTES if value.notes else "") if in_list else value.notes,
+        job_id=value.job_id,
+        project_id=value.project_id,
+        project_name=value.project_name,
+        workspace_id=value.workspace_id,
+        workspace_name=value.workspace_name,
+        parent_archived=value.parent_archived,
+        config=struct(value.config),
+        original_config=value.original_config,
+        project_owner_id=value.project_owner_id,
+        checkpoint_size=value.checkpoint_size,
+        checkpoint_count=value.checkpoint_count,
+    )
+    if value.end_time is not None:
+        message.end_time.CopyFrom(timestamp(value.end_time))
+        message.duration = max(0, int((value.end_time - value.start_time).total_seconds()))
+    if value.parent_id is not None:
+        message.forked_from.CopyFrom(wrappers_pb2.Int32Value(value=value.parent_id))
+    if value.progress is not None:
+        message.progress.CopyFrom(wrappers_pb2.DoubleValue(value=value.progress))
+    if value.best_searcher_metric is not None:
+        message.best_trial_searcher_metric = value.best_searcher_metric
+    if value.model_definition_size is not None:
+        message.model_definition_size = value.model_definition_size
+    return message
+
+
+def log_level(levelno: int) -> log_pb2.LogLevel.ValueType:
+    """Map a ``logging`` level number onto Determined's LogLevel (below DEBUG is TRACE)."""
+    if levelno >= 50:
+        return log_pb2.LOG_LEVEL_CRITICAL
+    if levelno >= 40:
+        return log_pb2.LOG_LEVEL_ERROR
+    if levelno >= 30:
+        return log_pb2.LOG_LEVEL_WARNING
+    if levelno >= 20:
+        return log_pb2.LOG_LEVEL_INFO
+    if levelno >= 10:
+        return log_pb2.LOG_LEVEL_DEBUG
+    return log_pb2.LOG_LEVEL_TRACE
+
+
+def log_entry(entry: LogRecordEntry) -> log_pb2.LogEntry:
+    return log_pb2.LogEntry(
+        id=entry.id, message=entry.message, timestamp=timestamp(entry.timestamp), level=log_level(entry.level)
+    )

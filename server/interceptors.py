@@ -1,0 +1,289 @@
+"""The server pipeline: small ``grpc.aio.ServerInterceptor`` classes, one concern each.
+
+The order used by ``build_service`` is::
+
+    RequestIdInterceptor -> LoggingInterceptor -> ErrorInterceptor -> AuthInterceptor -> servicer
+
+Request ids come first so every later step (and every log line) can name the call; logging wraps
+error mapping so it records the status the caller really gets; authentication sits innermost so its
+failures are mapped like any other domain error. Each interceptor wraps the handler's behaviour
+rather than acting in ``intercept_service`` itself: the wrapper runs in the task that serves the
+call, which is what makes the context variables it sets visible to the servicer. The REST gateway's
+in-process backend runs this same list, so REST requests pass the same checks.
+
+Unary-unary and unary-stream handlers (everything the Determined service has, plus health checks)
+are wrapped; client-streaming handlers such as server reflection pass through untouched.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+import grpc
+import grpc.aio
+
+from protogw.server.context import CallState, Principal, call_state, principal_var
+from protogw.server.errors import status_for, unauthenticated
+
+Context = grpc.aio.ServicerContext[Any, Any]
+UnaryBehavior = Callable[[Any, Context], Awaitable[Any]]
+StreamBehavior = Callable[[Any, Context], AsyncIterator[Any]]
+# The stubs make RpcMethodHandler generic; at runtime it is a plain class, so keep this as a string.
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable["grpc.RpcMethodHandler[Any, Any] | None"]]
+
+logger = logging.getLogger("protogw.server.access")
+error_logger = logging.getLogger("protogw.server.errors")
+
+#: Metadata key carrying the request id, both ways.
+REQUEST_ID_KEY = "x-request-id"
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+def metadata_value(context: Context, key: str) -> str | None:
+    """The first value of a text metadata key, or None. Keys are matched case-insensitively."""
+    for item in context.invocation_metadata() or ():
+        name, value = item[0], item[1]
+        if name.lower() == key:
+            return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+    return None
+
+
+class WrappingInterceptor(grpc.aio.ServerInterceptor):
+    """Base class: subclasses implement ``around_unary`` and ``around_stream``.
+
+    Unary-stream behaviours that are coroutines (they write with ``context.write``) are wrapped with
+    ``around_unary``, since to the pipeline they are just one awaited call.
+    """
+
+    async def around_unary(self, method: str, behavior: UnaryBehavior, request: Any, context: Context) -> Any:
+        return await behavior(request, context)
+
+    def around_stream(
+        self, method: str, behavior: StreamBehavior, request: Any, context: Context
+    ) -> AsyncIterator[Any]:
+        return behavior(request, context)
+
+    async def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.request_streaming:
+            return handler
+        method = handler_call_details.method
+        if not handler.response_streaming and handler.unary_unary is not None:
+            unary: UnaryBehavior = handler.unary_unary  # type: ignore[assignment]
+
+            async def wrapped_unary(request: Any, context: Context) -> Any:
+                return await self.around_unary(method, unary, request, context)
+
+            return grpc.unary_unary_rpc_method_handler(
+                wrapped_unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.response_streaming and handler.unary_stream is not None:
+            behavior: Any = handler.unary_stream
+            if inspect.isasyncgenfunction(behavior) or not inspect.iscoroutinefunction(behavior):
+                stream: StreamBehavior = behavior
+
+                # grpc.aio tells streaming behaviours apart with isasyncgenfunction, so the wrapper
+                # must itself be an async generator function, not a function returning one.
+                async def wrapped_stream(request: Any, context: Context) -> AsyncIterator[Any]:
+                    async for response in self.around_stream(method, stream, request, context):
+                        yield response
+
+                return grpc.unary_stream_rpc_method_handler(
+                    wrapped_stream,
+                    request_deserializer=handler.request_deserializer,
+                    response_serializer=handler.response_serializer,
+                )
+
+            async def wrapped_writer(request: Any, context: Context) -> Any:
+                return await self.around_unary(method, behavior, request, context)
+
+            return grpc.unary_stream_rpc_method_handler(
+                wrapped_writer,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+
+class RequestIdInterceptor(WrappingInterceptor):
+    """Gives every call a request id and a fresh ``CallState``.
+
+    A well-formed ``x-request-id`` from the caller (the gateway forwards the HTTP header) is kept so
+    a request can be traced across hops; otherwise one is generated. The id goes back to the caller
+    as initial metadata.
+    """
+
+    async def _begin(self, method: str, context: Context) -> CallState:
+        given = metadata_value(context, REQUEST_ID_KEY)
+        request_id = given if given is not None and _VALID_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        state = CallState(method=method, request_id=request_id)
+        call_state.set(state)
+        await context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))
+        return state
+
+    async def around_unary(self, method: str, behavior: UnaryBehavior, request: Any, context: Context) -> Any:
+        await self._begin(method, context)
+        return await behavior(request, context)
+
+    async def around_stream(
+        self, method: str, behavior: StreamBehavior, request: Any, context: Context
+    ) -> AsyncIterator[Any]:
+        await self._begin(method, context)
+        async for response in behavior(request, context):
+            yield response
+
+
+class LoggingInterceptor(WrappingInterceptor):
+    """Logs one line per finished call: method, status, duration, caller and request id."""
+
+    def _log(self, method: str, started: float, outcome: str | None) -> None:
+        state = call_state.get()
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        code = outcome or (state.code.name if state is not None else "OK")
+        user = state.principal.user.username if state is not None and state.principal is not None else "-"
+        request_id = state.request_id if state is not None else "-"
+        level = logging.INFO if code in ("OK", "CANCELLED") else logging.WARNING
+        logger.log(level, "%s %s %.1fms user=%s request_id=%s", method, code, elapsed_ms, user, request_id)
+
+    async def around_unary(self, method: str, behavior: UnaryBehavior, request: Any, context: Context) -> Any:
+        started = time.perf_counter()
+        outcome: str | None = None
+        try:
+            return await behavior(request, context)
+        except BaseException as exc:
+            # An abort was already classified by the error interceptor (CallState.code); anything
+            # else reaching this far is a cancellation.
+            outcome = None if isinstance(exc, grpc.aio.AbortError) else "CANCELLED"
+            raise
+        finally:
+            self._log(method, started, outcome)
+
+    async def around_stream(
+        self, method: str, behavior: StreamBehavior, request: Any, context: Context
+    ) -> AsyncIterator[Any]:
+        started = time.perf_counter()
+        outcome: str | None = None
+        try:
+            async for response in behavior(request, context):
+                yield response
+        except BaseException as exc:
+            outcome = None if isinstance(exc, grpc.aio.AbortError) else "CANCELLED"
+            raise
+        finally:
+            self._log(method, started, outcome)
+
+
+class ErrorInterceptor(WrappingInterceptor):
+    """Turns exceptions into gRPC statuses, the only place that does.
+
+    Known domain errors (``ServiceError`` and the storage errors) become their status with their
+    message. Anything else is a bug: its traceback is logged with the request id and the caller gets
+    INTERNAL with a generic message, so no internals leak.
+    """
+
+    async def _abort(self, method: str, exc: Exception, context: Context) -> None:
+        known = status_for(exc)
+        state = call_state.get()
+        if known is None:
+            request_id = state.request_id if state is not None else "-"
+            error_logger.error("unexpected error in %s (request_id=%s)", method, request_id, exc_info=exc)
+            code, details = grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})"
+        else:
+            code, details = known
+        if state is not None:
+            state.code, state.details = code, details
+        await context.abort(code, details)
+
+    async def around_unary(self, method: str, behavior: UnaryBehavior, request: Any, context: Context) -> Any:
+        try:
+            return await behavior(request, context)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await self._abort(method, exc, context)
+
+    async def around_stream(
+        self, method: str, behavior: StreamBehavior, request: Any, context: Context
+    ) -> AsyncIterator[Any]:
+        try:
+            async for response in behavior(request, context):
+                yield response
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await self._abort(method, exc, context)
+
+
+class Authenticator(Protocol):
+    """Resolves a bearer token to the caller, raising a ``ServiceError`` when it cannot."""
+
+    async def authenticate(self, token: str) -> Principal: ...
+
+
+#: Metadata keys a token may arrive in, in order of preference: gRPC clients and our gateway use
+#: ``authorization``; Determined's own gateway forwards ``grpcgateway-authorization``; Determined's
+#: internal clients use ``x-user-token``. Each carries ``Bearer <token>``.
+TOKEN_KEYS = ("authorization", "grpcgateway-authorization", "x-user-token")
+_BEARER = "Bearer "
+
+
+def bearer_token(context: Context) -> str:
+    """The token of the call, or a ServiceError worded as Determined words it."""
+    for key in TOKEN_KEYS:
+        value = metadata_value(context, key)
+        if value is None:
+            continue
+        if not value.startswith(_BEARER) or not value[len(_BEARER) :].strip():
+            raise unauthenticated("invalid credentials")
+        return value[len(_BEARER) :].strip()
+    raise unauthenticated("token missing")
+
+
+class AuthInterceptor(WrappingInterceptor):
+    """Requires a valid bearer token on every method except the public ones.
+
+    A method is public when its full name is in ``public_methods`` or its service is in
+    ``public_services`` (health checks and reflection). Everything else fails closed, including
+    methods added to the proto later. The caller is published through ``principal_var``.
+    """
+
+    def __init__(
+        self, authenticator: Authenticator, *, public_methods: Sequence[str], public_services: Sequence[str]
+    ) -> None:
+        self._authenticator = authenticator
+        self._public_methods = frozenset(public_methods)
+        self._public_services = frozenset(public_services)
+
+    def is_public(self, method: str) -> bool:
+        service = method.lstrip("/").rpartition("/")[0]
+        return method in self._public_methods or service in self._public_services
+
+    async def _authenticate(self, context: Context) -> None:
+        principal = await self._authenticator.authenticate(bearer_token(context))
+        principal_var.set(principal)
+        state = call_state.get()
+        if state is not None:
+            state.principal = principal
+
+    async def around_unary(self, method: str, behavior: UnaryBehavior, request: Any, context: Context) -> Any:
+        if not self.is_public(method):
+            await self._authenticate(context)
+        return await behavior(request, context)
+
+    async def around_stream(
+        self, method: str, behavior: StreamBehavior, request: Any, context: Context
+    ) -> AsyncIterator[Any]:
+        if not self.is_public(method):
+            await self._authenticate(context)
+        async for response in behavior(request, context):
+            yield response
