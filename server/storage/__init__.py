@@ -29,6 +29,7 @@ from protogw.server.storage.models import (
     UserQuery,
     UserSession,
     UserSortBy,
+    Workspace,
     sources_of,
 )
 from protogw.server.storage.store import Store, utc_now
@@ -63,6 +64,7 @@ __all__ = [
     "UserQuery",
     "UserSession",
     "UserSortBy",
+    "Workspace",
     "sources_of",
     "utc_now",
 ]

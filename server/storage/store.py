@@ -62,6 +62,7 @@ from protogw.server.storage.models import (
     UserQuery,
     UserSession,
     UserSortBy,
+    Workspace,
     sources_of,
 )
 from protogw.server.storage.pagination import experiments_window, generic_window
@@ -556,7 +557,57 @@ class Store:
             )
         return int(result.rowcount)
 
-    # -- projects --------------------------------------------------------------------------------
+    # -- workspaces and projects -----------------------------------------------------------------
+
+    async def create_workspace(self, name: str, owner_id: int) -> Workspace:
+        """Add a workspace; names are unique (``AlreadyExists``)."""
+        if not name.strip():
+            raise InvalidArgument("workspace name must not be empty")
+        w = t.workspaces
+        try:
+            async with self._write() as conn:
+                if await conn.scalar(sa.select(_users.c.id).where(_users.c.id == owner_id)) is None:
+                    raise NotFound(f"user {owner_id} not found")
+                stmt = (
+                    sa.insert(w)
+                    .values(name=name, user_id=owner_id)
+                    .returning(w.c.id, w.c.name, w.c.archived, w.c.user_id)
+                )
+                row = (await conn.execute(stmt)).one()
+        except IntegrityError as exc:
+            raise AlreadyExists(f"workspace {name!r} already exists") from exc
+        return Workspace(*row)
+
+    async def create_project(self, name: str, workspace_id: int, owner_id: int, description: str = "") -> Project:
+        """Add a project to a workspace; names are unique within the workspace (``AlreadyExists``)."""
+        if not name.strip():
+            raise InvalidArgument("project name must not be empty")
+        p = t.projects
+        try:
+            async with self._write() as conn:
+                if await conn.scalar(sa.select(_users.c.id).where(_users.c.id == owner_id)) is None:
+                    raise NotFound(f"user {owner_id} not found")
+                if await conn.scalar(sa.select(t.workspaces.c.id).where(t.workspaces.c.id == workspace_id)) is None:
+                    raise NotFound(f"workspace {workspace_id} not found")
+                stmt = sa.insert(p).values(
+                    name=name, description=description, workspace_id=workspace_id, user_id=owner_id
+                )
+                project_id = (await conn.execute(stmt.returning(p.c.id))).scalar_one()
+        except IntegrityError as exc:
+            raise AlreadyExists(f"project {name!r} already exists in workspace {workspace_id}") from exc
+        return await self.get_project(project_id)
+
+    async def set_workspace_archived(self, workspace_id: int, archived: bool) -> None:
+        async with self._write() as conn:
+            stmt = sa.update(t.workspaces).where(t.workspaces.c.id == workspace_id).values(archived=archived)
+            if (await conn.execute(stmt)).rowcount == 0:
+                raise NotFound(f"workspace {workspace_id} not found")
+
+    async def set_project_archived(self, project_id: int, archived: bool) -> None:
+        async with self._write() as conn:
+            stmt = sa.update(t.projects).where(t.projects.c.id == project_id).values(archived=archived)
+            if (await conn.execute(stmt)).rowcount == 0:
+                raise NotFound(f"project {project_id} not found")
 
     async def get_project(self, project_id: int) -> Project:
         p, w = t.projects, t.workspaces
@@ -721,7 +772,7 @@ class Store:
             .where(_l.c.experiment_id.in_(ids))
             .order_by(_l.c.experiment_id, _l.c.label)
         )
-        for experiment_id, label in (await conn.execute(stmt)).tuples():
+        for experiment_id, label in await conn.execute(stmt):
             out.setdefault(experiment_id, []).append(label)
         return out
 
@@ -833,7 +884,7 @@ class Store:
         if project_id:
             stmt = stmt.join(_e, _e.c.id == _l.c.experiment_id).where(_e.c.project_id == project_id)
         async with self._read() as conn:
-            rows = (await conn.execute(stmt)).tuples().all()
+            rows = (await conn.execute(stmt)).all()
         return [LabelUsage(label, int(n)) for label, n in rows]
 
     # -- experiments: write ----------------------------------------------------------------------
