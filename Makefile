@@ -24,8 +24,8 @@ system-deps: ## install the system packages the tests need (PostgreSQL, Chromium
 
 gen: ## regenerate protogw.gen (messages, stubs, descriptor sets, OpenAPI) from proto/
 	$(PY) scripts/gen_protos.py
-	$(MAKE) dev-install
 	@if [ -f scripts/gen_openapi.py ]; then $(PY) scripts/gen_openapi.py; fi
+	$(MAKE) dev-install
 
 gen-check: gen ## fail if generated code drifted from the protos
 	git add -N gen && git diff --exit-code -- gen

@@ -1,0 +1,15 @@
+// Starts Swagger UI on the spec named in the page's JSON config block. The config is data, not
+// code, so the server can fill it in without building JavaScript strings.
+window.addEventListener("load", function () {
+  var config = JSON.parse(document.getElementById("protogw-config").textContent);
+  window.ui = SwaggerUIBundle({
+    url: config.specUrl,
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    // Keeps a pasted "Bearer <token>" across reloads of the page.
+    persistAuthorization: true,
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+    plugins: [SwaggerUIBundle.plugins.DownloadUrl],
+    layout: "StandaloneLayout",
+  });
+});
