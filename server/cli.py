@@ -1,0 +1,143 @@
+"""The ``protogw`` command line.
+
+    protogw serve [--grpc-addr HOST:PORT] [--database URL] [--initial-password PW]
+    protogw seed [--database URL]            # the README walk-through experiments
+    protogw seed --demo [N]                  # N realistic demo experiments (default 300)
+
+Every option also reads a ``PROTOGW_*`` environment variable. Defaults run on a laptop: gRPC on
+127.0.0.1:8081 (8080 is left for the REST gateway, as Determined serves REST there) and a SQLite
+file in the user's data folder. ``protogw gateway`` and ``protogw openapi`` are the gateway's and
+OpenAPI generator's own commands, mounted here when those packages are installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from protogw.server.app import DEFAULT_GRACE, run
+from protogw.server.seed import AlreadySeeded, seed_walkthrough
+from protogw.server.service import ServiceConfig, build_service
+from protogw.server.storage.store import Store
+
+#: Default gRPC listening address.
+DEFAULT_GRPC_ADDR = "127.0.0.1:8081"
+#: How many experiments ``seed --demo`` creates when no count is given.
+DEFAULT_DEMO_COUNT = 300
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="protogw: a Determined-compatible API server.")
+
+
+def default_database_url() -> str:
+    """``sqlite+aiosqlite:///`` + ``$XDG_DATA_HOME/protogw/protogw.db`` (``~/.local/share`` by default)."""
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return f"sqlite+aiosqlite:///{base / 'protogw' / 'protogw.db'}"
+
+
+DatabaseOption = Annotated[
+    str,
+    typer.Option(
+        "--database",
+        envvar="PROTOGW_DATABASE",
+        help="SQLAlchemy async URL: sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB.",
+        default_factory=default_database_url,
+        show_default=False,
+    ),
+]
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def serve(
+    database: DatabaseOption,
+    grpc_addr: Annotated[
+        str, typer.Option("--grpc-addr", envvar="PROTOGW_GRPC_ADDR", help="gRPC listen address; port 0 picks one.")
+    ] = DEFAULT_GRPC_ADDR,
+    initial_password: Annotated[
+        str | None,
+        typer.Option(
+            "--initial-password",
+            envvar="PROTOGW_INITIAL_PASSWORD",
+            help="Password for the built-in admin and determined users of a fresh database.",
+        ),
+    ] = None,
+    cluster_name: Annotated[str, typer.Option("--cluster-name", envvar="PROTOGW_CLUSTER_NAME")] = "protogw",
+    max_model_definition_mb: Annotated[
+        int, typer.Option("--max-model-definition-mb", envvar="PROTOGW_MAX_MODEL_DEFINITION_MB", min=1)
+    ] = 96,
+    grace: Annotated[
+        float, typer.Option("--grace", envvar="PROTOGW_GRACE", help="Seconds in-flight calls get at shutdown.")
+    ] = DEFAULT_GRACE,
+    log_level: Annotated[str, typer.Option("--log-level", envvar="PROTOGW_LOG_LEVEL")] = "info",
+) -> None:
+    """Run the gRPC server until SIGTERM or SIGINT."""
+    configure_logging(log_level)
+    config = ServiceConfig(
+        database_url=database,
+        initial_password=initial_password or None,
+        cluster_name=cluster_name,
+        max_model_definition_bytes=max_model_definition_mb * 1024 * 1024,
+    )
+    service = build_service(config)
+    # The REST gateway joins here as an add-on once ``--http-addr`` is wired (see app.Addon).
+    asyncio.run(run(service, grpc_addr, grace=grace))
+
+
+async def _seed(database: str, demo: bool, count: int) -> str:
+    store = Store(database)
+    await store.start()
+    try:
+        if not demo:
+            ids = await seed_walkthrough(store)
+            return f"added {len(ids)} walk-through experiments (ids {ids[0]}-{ids[-1]})"
+        demo_module: Any = importlib.import_module("protogw.server.storage.demo")
+        ids = await demo_module.load_demo(store, count)
+        return f"added {len(ids)} demo experiments"
+    finally:
+        await store.close()
+
+
+@app.command()
+def seed(
+    database: DatabaseOption,
+    demo: Annotated[bool, typer.Option("--demo", help="Load the large demo set instead of the walk-through.")] = False,
+    count: Annotated[
+        int, typer.Argument(help="Number of demo experiments (with --demo).", min=1, show_default=True)
+    ] = DEFAULT_DEMO_COUNT,
+) -> None:
+    """Load sample experiments into the database."""
+    configure_logging("warning")
+    try:
+        typer.echo(asyncio.run(_seed(database, demo, count)))
+    except AlreadySeeded as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+
+
+def _mount(module_name: str, command_name: str, help_text: str) -> None:
+    """Add another package's typer command function as ``protogw <command_name>``, if it exists."""
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return
+    function = getattr(module, command_name, None) or getattr(module, "main", None)
+    if callable(function):
+        app.command(command_name, help=help_text)(function)
+
+
+_mount("protogw.gateway.cli", "gateway", "Run the REST gateway in front of a gRPC backend.")
+_mount("protogw.gateway.openapi.cli", "openapi", "Generate the OpenAPI v2 document from a descriptor set.")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

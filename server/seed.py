@@ -1,0 +1,104 @@
+"""Sample data: the README walk-through set and the storage layer's larger demo set.
+
+The walk-through set is small and fixed so the README's commands give the output it shows: a few
+experiments in different states owned by the built-in users, exactly one of them archived (a
+completed one), so "list archived experiments" returns one row with total 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from protogw.server.clock import Clock, utc_now
+from protogw.server.storage.models import ExperimentQuery, ExperimentState, NewExperiment
+from protogw.server.store_api import StoreAPI
+
+
+@dataclass(frozen=True, slots=True)
+class SeedExperiment:
+    name: str
+    owner: str
+    state: ExperimentState
+    labels: tuple[str, ...] = ()
+    archived: bool = False
+    description: str = ""
+    #: How long ago it started; terminal ones ended an hour after starting.
+    age_hours: int = 24
+
+
+WALKTHROUGH: tuple[SeedExperiment, ...] = (
+    SeedExperiment(
+        "mnist-baseline", "determined", ExperimentState.COMPLETED, ("mnist", "baseline"), True, "first run", 72
+    ),
+    SeedExperiment("mnist-cnn", "determined", ExperimentState.COMPLETED, ("mnist",), False, "small CNN", 48),
+    SeedExperiment("mnist-lr-sweep", "determined", ExperimentState.ACTIVE, ("mnist", "sweep"), False, "", 6),
+    SeedExperiment("cifar10-resnet", "admin", ExperimentState.PAUSED, ("cifar10",), False, "ResNet-18", 30),
+    SeedExperiment("cifar10-augment", "admin", ExperimentState.CANCELED, ("cifar10",), False, "", 20),
+    SeedExperiment("imagenet-vit", "admin", ExperimentState.ERROR, ("imagenet",), False, "ViT-B/16", 10),
+)
+
+_CONFIG = """\
+name: {name}
+description: {description}
+labels: {labels}
+hyperparameters:
+  global_batch_size: 64
+  learning_rate: 0.001
+searcher:
+  name: single
+  metric: validation_loss
+  max_length:
+    batches: 1000
+resources:
+  resource_pool: default
+"""
+
+
+class AlreadySeeded(Exception):
+    """The database already holds experiments, so seeding would mix sample data into real data."""
+
+
+async def seed_walkthrough(store: StoreAPI, clock: Clock = utc_now) -> list[int]:
+    """Insert the walk-through experiments into an experiment-free database; returns their ids."""
+    existing = (await store.list_experiments(ExperimentQuery(limit=-2))).pagination.total
+    if existing:
+        raise AlreadySeeded(f"the database already has {existing} experiments; nothing was added")
+    now = clock()
+    ids = []
+    for item in WALKTHROUGH:
+        owner = await store.get_user_by_username(item.owner)
+        start = now - timedelta(hours=item.age_hours)
+        terminal = item.state in (ExperimentState.COMPLETED, ExperimentState.CANCELED, ExperimentState.ERROR)
+        config = {
+            "name": item.name,
+            "description": item.description,
+            "labels": list(item.labels),
+            "hyperparameters": {"global_batch_size": 64, "learning_rate": 0.001},
+            "searcher": {"name": "single", "metric": "validation_loss", "max_length": {"batches": 1000}},
+            "resources": {"resource_pool": "default"},
+        }
+        created = await store.create_experiment(
+            NewExperiment(
+                owner_id=owner.id,
+                name=item.name,
+                description=item.description,
+                config=config,
+                original_config=_CONFIG.format(
+                    name=item.name, description=item.description or "''", labels=list(item.labels)
+                ),
+                state=item.state,
+                labels=item.labels,
+                archived=item.archived,
+                hyperparameters=config["hyperparameters"],
+                searcher_type="single",
+                searcher_metric="validation_loss",
+                resource_pool="default",
+                num_trials=1,
+                progress=1.0 if item.state is ExperimentState.COMPLETED else 0.25,
+                start_time=start,
+                end_time=start + timedelta(hours=1) if terminal else None,
+            )
+        )
+        ids.append(created.id)
+    return ids
