@@ -70,11 +70,12 @@ async def seed_walkthrough(store: StoreAPI, clock: Clock = utc_now) -> list[int]
         owner = await store.get_user_by_username(item.owner)
         start = now - timedelta(hours=item.age_hours)
         terminal = item.state in (ExperimentState.COMPLETED, ExperimentState.CANCELED, ExperimentState.ERROR)
-        config = {
+        hyperparameters = {"global_batch_size": 64, "learning_rate": 0.001}
+        config: dict[str, object] = {
             "name": item.name,
             "description": item.description,
             "labels": list(item.labels),
-            "hyperparameters": {"global_batch_size": 64, "learning_rate": 0.001},
+            "hyperparameters": hyperparameters,
             "searcher": {"name": "single", "metric": "validation_loss", "max_length": {"batches": 1000}},
             "resources": {"resource_pool": "default"},
         }
@@ -90,7 +91,7 @@ async def seed_walkthrough(store: StoreAPI, clock: Clock = utc_now) -> list[int]
                 state=item.state,
                 labels=item.labels,
                 archived=item.archived,
-                hyperparameters=config["hyperparameters"],
+                hyperparameters=hyperparameters,
                 searcher_type="single",
                 searcher_metric="validation_loss",
                 resource_pool="default",
