@@ -140,13 +140,12 @@ def parse_grpc_timeout(value: str) -> float:
 
 def _decode_bin(value: str) -> bytes:
     padded = value + "=" * (-len(value) % 4)
-    try:
-        return base64.b64decode(padded, validate=True)
-    except (binascii.Error, ValueError):
+    for altchars in (None, b"-_"):
         try:
-            return base64.urlsafe_b64decode(padded)
-        except (binascii.Error, ValueError) as exc:
-            raise MetadataError(f"invalid binary header value: {value!r}") from exc
+            return base64.b64decode(padded, altchars=altchars, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+    raise MetadataError(f"invalid binary header value: {value!r}")
 
 
 @dataclass(frozen=True, slots=True)

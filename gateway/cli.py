@@ -1,0 +1,134 @@
+"""The ``gateway`` command: serve the REST routes of a descriptor set in front of any gRPC server.
+
+``gateway`` is a typer command function; the main CLI mounts it as ``protogw gateway``. It can also run
+on its own: ``python -m protogw.gateway.cli --backend localhost:8081 --descriptor-set api.binpb``.
+Every flag has a ``PROTOGW_*`` environment variable. ``--http-addr HOST:0`` picks a free port; the log
+line ``gateway listening on http://HOST:PORT`` names the bound one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+import uvloop
+
+from protogw.gateway.app import GatewayOptions, RouteTable, create_app
+from protogw.gateway.proxy import ProxyBackend
+from protogw.gateway.routes import RouteConfigError
+from protogw.gateway.types import ASGIApp
+
+__all__ = ["bind", "gateway", "parse_addr", "serve"]
+
+log = logging.getLogger("protogw.gateway")
+
+
+def parse_addr(addr: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) as a pair; raises ValueError when malformed."""
+    host, sep, port = addr.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ValueError(f"expected HOST:PORT, got {addr!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    number = int(port)
+    if number > 65535:
+        raise ValueError(f"port out of range in {addr!r}")
+    return host, number
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (port 0 picks a free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(app: ASGIApp, sock: socket.socket, *, log_level: str = "info") -> None:
+    """Serve ``app`` on ``sock`` with uvicorn's httptools protocol until interrupted (run it on a uvloop
+    loop, as :func:`gateway` does)."""
+    config = uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        log_level=log_level,
+        access_log=False,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    log.warning("gateway listening on http://%s:%d", shown, port)
+    await server.serve(sockets=[sock])
+
+
+def gateway(
+    backend: Annotated[
+        str, typer.Option("--backend", envvar="PROTOGW_BACKEND", help="gRPC server to forward to, HOST:PORT.")
+    ],
+    descriptor_set: Annotated[
+        Path,
+        typer.Option(
+            "--descriptor-set",
+            envvar="PROTOGW_DESCRIPTOR_SET",
+            help="FileDescriptorSet (protoc --include_imports) with the services and their HTTP rules.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
+    http_addr: Annotated[
+        str, typer.Option("--http-addr", envvar="PROTOGW_HTTP_ADDR", help="Where to listen, HOST:PORT (port 0: any).")
+    ] = "127.0.0.1:8080",
+    service: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--service", envvar="PROTOGW_SERVICES", help="Serve only these services (full names; repeatable)."
+        ),
+    ] = None,
+    reject_unknown_query: Annotated[
+        bool,
+        typer.Option(
+            "--reject-unknown-query",
+            envvar="PROTOGW_REJECT_UNKNOWN_QUERY",
+            help="Answer unknown query parameters with 400 instead of ignoring them.",
+        ),
+    ] = False,
+    log_level: Annotated[str, typer.Option("--log-level", envvar="PROTOGW_LOG_LEVEL")] = "info",
+) -> None:
+    """Serve the google.api.http REST mapping of a descriptor set, proxying to a gRPC server."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        host, port = parse_addr(http_addr)
+        parse_addr(backend)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    options = GatewayOptions(reject_unknown_query=reject_unknown_query)
+    try:
+        routes = RouteTable.from_descriptor_set(str(descriptor_set), service or None, options)
+    except RouteConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    log.info("%d routes from %s, forwarding to %s", len(routes), descriptor_set, backend)
+    app = create_app(routes, ProxyBackend(backend))
+    sock = bind(host, port)
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(serve(app, sock, log_level=log_level.lower()))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+
+
+if __name__ == "__main__":
+    typer.run(gateway)

@@ -1,0 +1,89 @@
+"""Fixtures for the gateway tests: the kitchen service behind either backend, and an HTTP client.
+
+``gateway_env`` is parametrized over both backends: ``inprocess`` registers the servicer and its
+interceptors with an :class:`InProcessBackend`; ``proxy`` starts a real ``grpc.aio`` server on port 0
+with the same servicer and interceptors, and the gateway talks to it over one channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import grpc.aio
+import httpx
+import pytest
+from google.protobuf import descriptor_pool
+
+from protogw.gateway.app import Gateway, GatewayOptions, RouteTable, create_app
+from protogw.gateway.backend import Backend
+from protogw.gateway.inprocess import InProcessBackend
+from protogw.gateway.proxy import ProxyBackend
+from protogw.gen.kitchen.v1 import kitchen_pb2  # noqa: F401  (loads the kitchen descriptors)
+from tests.gateway.kitchen_service import SERVICE, ThingStore, add_kitchen, kitchen_interceptors
+
+BACKENDS = ["inprocess", "proxy"]
+
+
+@dataclass
+class GatewayEnv:
+    """A running kitchen service and a gateway in front of it."""
+
+    kind: str
+    store: ThingStore
+    backend: Backend
+    app: Gateway
+    client: httpx.AsyncClient
+    grpc_target: str | None
+
+
+def kitchen_routes(options: GatewayOptions | None = None) -> RouteTable:
+    return RouteTable.from_pool(descriptor_pool.Default(), [SERVICE], options)
+
+
+async def start_grpc_server(store: ThingStore) -> tuple[grpc.aio.Server, int]:
+    server = grpc.aio.server(interceptors=kitchen_interceptors())
+    await add_kitchen(server, store)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    return server, port
+
+
+EnvFactory = Callable[..., "AsyncIterator[GatewayEnv]"]
+
+
+async def _open_env(kind: str, options: GatewayOptions | None = None) -> AsyncIterator[GatewayEnv]:
+    store = ThingStore()
+    server: grpc.aio.Server | None = None
+    target = None
+    backend: Backend
+    if kind == "inprocess":
+        inproc = InProcessBackend(kitchen_interceptors())
+        await add_kitchen(inproc, store)
+        backend = inproc
+    else:
+        server, port = await start_grpc_server(store)
+        target = f"127.0.0.1:{port}"
+        backend = ProxyBackend(target)
+    app = create_app(kitchen_routes(options), backend)
+    transport = httpx.ASGITransport(app=app, client=("10.0.0.7", 5555))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as client:
+            yield GatewayEnv(kind, store, backend, app, client, target)
+    finally:
+        await app.shutdown()
+        if server is not None:
+            await server.stop(None)
+
+
+@pytest.fixture(params=BACKENDS)
+async def env(request: pytest.FixtureRequest) -> AsyncIterator[GatewayEnv]:
+    """The kitchen gateway with default options, once per backend."""
+    async for e in _open_env(request.param):
+        yield e
+
+
+@pytest.fixture
+def open_env() -> Callable[[str, GatewayOptions | None], AsyncIterator[GatewayEnv]]:
+    """Open a gateway with custom options: ``async for env in open_env(kind, options)``."""
+    return _open_env
