@@ -18,10 +18,13 @@ lets the body win over path values; those differences are Envoy's and are not pa
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from google.protobuf import descriptor_pb2
 
 
@@ -155,10 +158,38 @@ def envoy_config(
 
 
 def _is_ip(host: str) -> bool:
-    import ipaddress
-
     try:
         ipaddress.ip_address(host)
     except ValueError:
         return False
     return True
+
+
+def envoy_config_command(
+    backend: Annotated[str, typer.Option(help="gRPC backend HOST:PORT", envvar="PROTOGW_BACKEND")],
+    descriptor_set: Annotated[
+        Path, typer.Option(help="FileDescriptorSet with imports and source info", envvar="PROTOGW_DESCRIPTOR_SET")
+    ],
+    listen: Annotated[str, typer.Option(help="HOST:PORT Envoy listens on for REST")] = "0.0.0.0:8080",
+    service: Annotated[
+        list[str] | None, typer.Option(help="service to transcode (repeatable; default: every service of --package)")
+    ] = None,
+    package: Annotated[
+        list[str] | None, typer.Option(help="proto package whose services are transcoded (repeatable)")
+    ] = None,
+    admin_port: Annotated[int | None, typer.Option(help="port of Envoy's admin interface (off by default)")] = None,
+) -> None:
+    """Print an Envoy bootstrap (JSON, which Envoy reads as YAML) that transcodes REST to the backend."""
+    services = service or services_in(descriptor_set.read_bytes(), packages=package or None)
+    backend_host, _, backend_port = backend.rpartition(":")
+    listen_host, _, listen_port = listen.rpartition(":")
+    config = envoy_config(
+        descriptor_set=descriptor_set.resolve(),
+        services=services,
+        backend_host=backend_host.strip("[]"),
+        backend_port=int(backend_port),
+        listen_host=listen_host.strip("[]"),
+        listen_port=int(listen_port),
+        admin_port=admin_port,
+    )
+    typer.echo(json.dumps(config, indent=2))
