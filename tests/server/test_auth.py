@@ -1,0 +1,120 @@
+"""Login, Logout and CurrentUser over real gRPC, with Determined's codes and messages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import grpc
+import grpc.aio
+import pytest
+
+from protogw.gen.determined.api.v1 import auth_pb2
+from protogw.server.security import client_side_hash
+from tests.server.harness import Metadata, Running, bearer, running
+
+OK = grpc.StatusCode.OK
+UNAUTH = grpc.StatusCode.UNAUTHENTICATED
+
+# (case, which account, password sent, is_hashed, expected code, expected message)
+LOGIN_CASES = [
+    ("empty username", "", "", False, grpc.StatusCode.INVALID_ARGUMENT, "missing argument: username"),
+    ("unknown user", "nobody-at-all", "", False, UNAUTH, "invalid credentials"),
+    ("blank account, blank password", "determined", "", False, OK, ""),
+    ("blank account, blank hashed password", "determined", "", True, OK, ""),
+    ("blank account, some password", "determined", "guess", False, UNAUTH, "invalid credentials"),
+    ("password account, right clear text", "secured", "s3cret!", False, OK, ""),
+    ("password account, client-side hash", "secured", client_side_hash("s3cret!"), True, OK, ""),
+    ("password account, clear text flagged hashed", "secured", "s3cret!", True, UNAUTH, "invalid credentials"),
+    ("password account, wrong password", "secured", "s3cret?", False, UNAUTH, "invalid credentials"),
+    ("password account, blank password", "secured", "", False, UNAUTH, "invalid credentials"),
+    ("inactive account, right password", "inactive", "pw", False, grpc.StatusCode.PERMISSION_DENIED, "user is not active"),
+    ("inactive account, wrong password", "inactive", "nope", False, UNAUTH, "invalid credentials"),
+    ("remote account", "remote", "", False, UNAUTH, "invalid credentials"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+async def accounts(api: Running, admin_md: Metadata) -> dict[str, str]:
+    """Role name -> username of the accounts the login table refers to."""
+    _, secured = await api.new_user(admin_md, password="s3cret!")
+    inactive_id, inactive = await api.new_user(admin_md, password="pw")
+    await api.deactivate(admin_md, inactive_id)
+    _, remote = await api.new_user(admin_md, remote=True)
+    return {"secured": secured, "inactive": inactive, "remote": remote, "determined": "determined", "": ""}
+
+
+@pytest.mark.parametrize(("case", "account", "password", "is_hashed", "code", "message"), LOGIN_CASES)
+async def test_login(
+    api: Running,
+    accounts: dict[str, str],
+    case: str,
+    account: str,
+    password: str,
+    is_hashed: bool,
+    code: grpc.StatusCode,
+    message: str,
+) -> None:
+    username = accounts.get(account, account)
+    request = auth_pb2.LoginRequest(username=username, password=password, is_hashed=is_hashed)
+    if code is OK:
+        response = await api.stub.Login(request)
+        assert response.user.username == username
+        assert response.user.HasField("last_auth_at")
+        assert len(response.token) >= 40
+        me = await api.stub.CurrentUser(auth_pb2.CurrentUserRequest(), metadata=bearer(response.token))
+        assert me.user.id == response.user.id
+        return
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await api.stub.Login(request)
+    assert (info.value.code(), info.value.details()) == (code, message), case
+
+
+async def test_tokens_are_distinct_per_login(api: Running) -> None:
+    first = await api.stub.Login(auth_pb2.LoginRequest(username="determined"))
+    second = await api.stub.Login(auth_pb2.LoginRequest(username="determined"))
+    assert first.token != second.token
+
+
+# (metadata key, value prefix) pairs Determined's various clients use to send the token.
+TOKEN_CARRIERS = [("authorization", "Bearer "), ("x-user-token", "Bearer "), ("grpcgateway-authorization", "Bearer ")]
+
+
+@pytest.mark.parametrize(("key", "prefix"), TOKEN_CARRIERS)
+async def test_token_carriers(api: Running, key: str, prefix: str) -> None:
+    login = await api.stub.Login(auth_pb2.LoginRequest(username="determined"))
+    me = await api.stub.CurrentUser(auth_pb2.CurrentUserRequest(), metadata=((key, prefix + login.token),))
+    assert me.user.username == "determined"
+
+
+async def test_logout_revokes_only_that_token(api: Running) -> None:
+    one = await api.login("determined")
+    two = await api.login("determined")
+    assert await api.stub.Logout(auth_pb2.LogoutRequest(), metadata=one) == auth_pb2.LogoutResponse()
+    for md, code in ((one, UNAUTH), (two, OK)):
+        if code is OK:
+            await api.stub.CurrentUser(auth_pb2.CurrentUserRequest(), metadata=md)
+            continue
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await api.stub.CurrentUser(auth_pb2.CurrentUserRequest(), metadata=md)
+        assert (info.value.code(), info.value.details()) == (UNAUTH, "invalid credentials")
+
+
+async def test_expired_session_is_rejected(module_database_url: str) -> None:
+    # A zero lifetime makes every session expire the moment it is created.
+    async with running(module_database_url, session_ttl=timedelta(0)) as api:
+        md = await api.login("determined")
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await api.stub.CurrentUser(auth_pb2.CurrentUserRequest(), metadata=md)
+        assert (info.value.code(), info.value.details()) == (UNAUTH, "invalid credentials")
+
+
+async def test_inactive_users_token_is_refused(api: Running, admin_md: Metadata) -> None:
+    user_id, name = await api.new_user(admin_md)
+    md = await api.login(name)
+    await api.deactivate(admin_md, user_id)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await api.stub.CurrentUser(auth_pb2.CurrentUserRequest(), metadata=md)
+    assert (info.value.code(), info.value.details()) == (
+        grpc.StatusCode.PERMISSION_DENIED,
+        "user does not have permission",
+    )
