@@ -19,6 +19,7 @@ encoder is native). Duration and FieldMask use the runtime's own ``ToJsonString`
 
 from __future__ import annotations
 
+import functools
 import keyword
 import re
 from collections.abc import Callable
@@ -86,10 +87,19 @@ def is_map(field: FieldDescriptor) -> bool:
     return field.message_type is not None and field.message_type.GetOptions().map_entry
 
 
+@functools.cache
+def synthetic_oneofs(desc: Descriptor) -> frozenset[str]:
+    """Names of the oneofs protoc made up for proto3 ``optional`` fields (upb's descriptors do not
+    say which these are; the descriptor proto does)."""
+    proto = descriptor_pb2.DescriptorProto()
+    desc.CopyToProto(proto)
+    return frozenset(desc.oneofs[f.oneof_index].name for f in proto.field if f.proto3_optional)
+
+
 def real_oneof(field: FieldDescriptor) -> Any:
     """The field's oneof unless it is the synthetic one of a proto3 ``optional`` field."""
     oneof = field.containing_oneof
-    if oneof is None or getattr(oneof, "is_synthetic", False):
+    if oneof is None or oneof.name in synthetic_oneofs(oneof.containing_type):
         return None
     return oneof
 
@@ -252,8 +262,9 @@ class Compiler:
     def _encoder_source(self, desc: Descriptor, fname: str) -> str:
         lines = [f"def {fname}(m):", "    d = {}"]
         oneof_vars: dict[str, str] = {}
+        synthetic = synthetic_oneofs(desc)
         for index, oneof in enumerate(desc.oneofs):
-            if getattr(oneof, "is_synthetic", False):
+            if oneof.name in synthetic:
                 continue
             oneof_vars[oneof.name] = f"w{index}"
             lines.append(f"    w{index} = m.WhichOneof({oneof.name!r})")
@@ -386,7 +397,9 @@ class Compiler:
         if found is None:
             by_name = {value.name: value.number for value in enum.values}
             numbers = frozenset(value.number for value in enum.values)
-            found = sc.enum_decoder(enum.full_name, by_name, numbers, enum.is_closed, self.discard_unknown)
+            found = sc.enum_decoder(
+                enum.full_name, by_name, numbers, enum.is_closed, self.discard_unknown, enum.values_by_number.get
+            )
             self._enum_decoders[enum] = found
         return found
 

@@ -110,16 +110,26 @@ def negative_zero(value: float) -> bool:
     return value == 0 and str(value)[0] == "-"
 
 
-_EPOCH = datetime.datetime(1970, 1, 1)
+_EPOCH_DATE = datetime.date(1970, 1, 1)
 TIMESTAMP_SECONDS_MIN: Final = -62135596800
 TIMESTAMP_SECONDS_MAX: Final = 253402300799
+
+
+@functools.lru_cache(maxsize=4096)
+def _date_text(days: int) -> str:
+    # Timestamps in one response cluster on few days; formatting the date once per day saves most
+    # of the cost of a datetime round trip per value.
+    return (_EPOCH_DATE + datetime.timedelta(days=days)).isoformat()
 
 
 def encode_timestamp_parts(seconds: int, nanos: int) -> str:
     """RFC 3339 in UTC with 0, 3, 6 or 9 fractional digits, as json_format prints a Timestamp."""
     if not (TIMESTAMP_SECONDS_MIN <= seconds <= TIMESTAMP_SECONDS_MAX) or not (0 <= nanos < 1_000_000_000):
         raise Fail(f"timestamp out of range: seconds={seconds}, nanos={nanos}")
-    text = (_EPOCH + datetime.timedelta(seconds=seconds)).isoformat()
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{_date_text(days)}T{hours:02d}:{minutes:02d}:{secs:02d}"
     if nanos == 0:
         return text + "Z"
     if nanos % 1_000_000 == 0:
@@ -257,6 +267,7 @@ def enum_decoder(
     numbers: frozenset[int],
     closed: bool,
     discard_unknown: bool,
+    runtime_lookup: Callable[[int], Any],
 ) -> Callable[[Any], Any]:
     """Enum values by name or by number (also numbers in strings); unknown names are dropped when
     unknown input is discarded, as json_format does, and rejected otherwise."""
@@ -278,10 +289,18 @@ def enum_decoder(
             raise Fail(f"expected an enum name or number for {full_name}, got {show(value)}") from None
         if number in numbers:
             return number
+        # The runtime's values_by_number narrows the key to 32 bits, so e.g. 2**40 finds the enum's
+        # zero value there; json_format stores whatever that lookup returns, and so do we.
+        try:
+            found = runtime_lookup(number)
+        except (OverflowError, TypeError, ValueError):
+            found = None
+        if found is not None:
+            return found.number
         if closed:
             raise Fail(f"unknown value {show(value)} for enum {full_name}")
-        if not INT32_MIN <= number <= INT32_MAX:
-            raise Fail(f"enum value out of range: {show(value)}")
+        # Open enums keep unknown numbers. Out-of-range ones are left to the runtime's setter, which
+        # json_format also relies on (upb narrows some, refuses others).
         return number
 
     def decode(value: Any) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.resources
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -376,3 +377,332 @@ def test_round_trip_restores_message(desc: Descriptor) -> None:
             assert codec.decode(data).SerializePartialToString(deterministic=True) == original
 
     check()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Bad (and borderline) input: the codec rejects exactly what ParseDict rejects
+
+E = kitchen_pb2.Everything.DESCRIPTOR
+T = kitchen_pb2.Thing.DESCRIPTOR
+N = kitchen_pb2.Nested.DESCRIPTOR
+_TS = timestamp_pb2.Timestamp.DESCRIPTOR
+
+
+def _nested_chain(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"name": "leaf"}
+    for _ in range(depth - 1):
+        value = {"child": value}
+    return value
+
+
+def _deep_list(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+PARSE_CORPUS: list[tuple[Descriptor, Any]] = [
+    # integers
+    *[
+        (E, {"int32Value": v})
+        for v in ["abc", 1.5, "1.5", 2**31, -(2**31) - 1, "1e3", 1e3, True, " 1", "0x10", [1], {}, None, "1_000"]
+    ],
+    *[(E, {"int32Value": v}) for v in ["\u0661\u0662", "Infinity", "NaN", "-0", "+5", "1e400"]],
+    *[(E, {"uint32Value": v}) for v in [-1, 2**32, 2**32 - 1, "4294967295"]],
+    *[(E, {"int64Value": v}) for v in ["9223372036854775808", 2**63 - 1, "-9223372036854775809", "1e19", "12"]],
+    *[(E, {"uint64Value": v}) for v in ["-1", "18446744073709551616", 2**64 - 1, 1.0e19]],
+    *[(E, {"sint64Value": v}) for v in ["-9223372036854775808", -(2**63) - 1]],
+    *[(E, {"fixed32Value": v}) for v in [-1, 7]],
+    # floating point
+    *[
+        (E, {"doubleValue": v})
+        for v in ["NaN", "Infinity", "-Infinity", "nan", "inf", "1e400", 1e308, "abc", True, [], "  1.5 ", 10**400]
+    ],
+    *[(E, {"floatValue": v}) for v in [3.5e38, "3.5e38", -3.5e38, 10**39, 1.5, "-Infinity"]],
+    # bool, string, bytes
+    *[(E, {"boolValue": v}) for v in ["true", 1, 0, None, False]],
+    *[(E, {"stringValue": v}) for v in [5, True, ["a"], "\ud800", "ok \U0001f600", None]],
+    *[(E, {"bytesValue": v}) for v in ["not base64!", "YWJj", "YWJ", "YW-_", "YW+/", "Y", 5, "", "YWJj===="]],
+    # enums
+    *[(E, {"color": v}) for v in ["COLOR_RED", "COLOR_PURPLE", 1, "1", 99, 1.5, True, "1.5", None, [], 2**40, "", -1]],
+    (E, {"repeatedColor": ["COLOR_RED", "COLOR_PURPLE", 2]}),
+    (E, {"colorMap": {"a": "COLOR_PURPLE", "b": "COLOR_BLUE"}}),
+    (E, {"optionalColor": "COLOR_PURPLE"}),
+    # messages
+    *[(E, {"nested": v}) for v in [5, True, {"name": 5}, {"unknownField": 1}, {}, None, {"kind": "KIND_NOPE"}]],
+    # repeated
+    *[(E, {"repeatedInt32": v}) for v in [5, [1, None], [1, "x"], [], None, "abc", [1, "2", 3.0]]],
+    *[(E, {"repeatedNested": v}) for v in [[None], [{}, 5], [{"name": "a"}], {}]],
+    (E, {"repeatedTimestamp": ["2020-01-01T00:00:00Z", None]}),
+    (E, {"repeatedWrappedInt32": [1, "2", None]}),
+    # maps
+    *[
+        (E, v)
+        for v in [
+            {"stringMap": []},
+            {"stringMap": {"a": 1}},
+            {"stringMap": {"a": None}},
+            {"intMap": {"x": {}}},
+            {"intMap": {"1.0": {}}},
+            {"intMap": {"2147483648": {}}},
+            {"intMap": {"1": None}},
+            {"intMap": {"1": {"name": "n"}, "-3": {}}},
+            {"boolMap": {"yes": "a"}},
+            {"boolMap": {"true": "a", "false": "b"}},
+            {"int64Map": {"1": "2", "-9223372036854775808": 5}},
+            {"int64Map": {"x": 1}},
+            {"bytesMap": {"k": "YWJj"}},
+            {"colorMap": {"x": 7}},
+        ]
+    ],
+    # oneofs, proto3 optional, and the same field under both names
+    (E, {"choiceString": "a", "choiceInt64": 1}),
+    (E, {"choiceString": "a", "choiceInt64": None}),
+    (E, {"choiceString": None, "choiceInt64": 1}),
+    (E, {"choice_string": "a", "choiceString": "b"}),
+    (E, {"choiceNested": {"name": "x"}, "choiceColor": "COLOR_RED"}),
+    (E, {"optionalInt32": 1, "optional_int32": 2}),
+    (E, {"optionalInt32": 0}),
+    (E, {"optionalInt32": None}),
+    (E, {"int32Value": 1, "int32_value": 2}),
+    (E, {"wrappedDouble": 1, "wrapped_double": 2}),
+    (E, {"wrappedDouble": 1, "wrapped_double": None}),
+    (E, {"repeatedNested": [{}], "repeated_nested": [{"name": "x"}]}),
+    (E, {"structValue": {"a": 1}, "struct_value": {"b": 2}}),
+    (E, {"customJsonName": "a", "renamed": "b"}),
+    # well-known types
+    *[
+        (E, {"timestamp": v})
+        for v in [
+            "2020-01-01T00:00:00Z",
+            "2020-01-01T00:00:00.123456789Z",
+            "2020-01-01T00:00:00.1234567891Z",
+            "2020-01-01t00:00:00Z",
+            "2020-01-01T00:00:00+01:00",
+            "2020-01-01T00:00:00-01:30",
+            "2020-01-01T00:00:00",
+            "2020-02-30T00:00:00Z",
+            "0000-01-01T00:00:00Z",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999999999Z",
+            "2020-01-01T24:00:00Z",
+            "2020-1-1T0:0:0Z",
+            "2020-01-01T00:00:60Z",
+            "2020-01-01 00:00:00Z",
+            "2020-01-01T00:00:00.5Z",
+            "2020-01-01T00:00:00ZZ",
+            12345,
+            None,
+        ]
+    ],
+    *[
+        (E, {"duration": v})
+        for v in ["1.5s", "-1.5s", "1s", "1", "1.5", "s", "-0.5s", "315576000001s", "0.0000000001s", 1.5, "1.5 s"]
+    ],
+    *[(E, {"fieldMask": v}) for v in ["a.b,cD", "a_b", "", 5, "fooBar.bazQux", ","]],
+    *[
+        (E, v)
+        for v in [
+            {"wrappedInt64": "5"},
+            {"wrappedInt64": "x"},
+            {"wrappedBool": "true"},
+            {"wrappedString": 5},
+            {"wrappedBytes": "YWJj"},
+            {"wrappedFloat": 1e39},
+            {"wrappedUint32": -1},
+            {"wrappedInt32": None},
+            {"wrappedDouble": "NaN"},
+        ]
+    ],
+    *[
+        (E, {"structValue": v})
+        for v in [[], {"a": [1, {"b": None}]}, "x", {"a": 10**400}, {"a": {"b": {"c": "\ud800"}}}]
+    ],
+    *[(E, {"value": v}) for v in [None, 1, [1, "a", None], {"a": {}}, "s", True]],
+    *[(E, {"listValue": v}) for v in [{}, [1, None], None, "x"]],
+    *[
+        (E, {"anyValue": v})
+        for v in [
+            {"@type": "type.googleapis.com/kitchen.v1.Nested", "name": "x"},
+            {"name": "x"},
+            {"@type": "type.googleapis.com/kitchen.v1.Nope"},
+            {},
+            {"@type": "type.googleapis.com/google.protobuf.Timestamp", "value": "2020-01-01T00:00:00Z"},
+            {"@type": "type.googleapis.com/google.protobuf.Int32Value", "value": "x"},
+            "x",
+        ]
+    ],
+    *[(E, {"empty": v}) for v in [{}, {"x": 1}, None]],
+    # unknown keys
+    (E, {"nope": 1}),
+    (E, {"[foo.bar]": 1}),
+    (E, {"[foo bar]": 1}),
+    (T, {"payload": {"nested": {"child": {"nope": True}}}}),
+    # top level values
+    (E, 5),
+    (E, None),
+    (_TS, "2020-01-01T00:00:00Z"),
+    (_TS, 5),
+    (struct_pb2.Value.DESCRIPTOR, [1, {"a": None}]),
+    (struct_pb2.Struct.DESCRIPTOR, {"a": _deep_list(45)}),
+    (struct_pb2.Struct.DESCRIPTOR, {"a": _deep_list(60)}),
+    (wrappers_pb2.Int64Value.DESCRIPTOR, "7"),
+    # nesting depth: json_format stops at 100 levels
+    (N, _nested_chain(100)),
+    (N, _nested_chain(101)),
+]
+
+
+@pytest.mark.parametrize("discard_unknown", [True, False])
+@pytest.mark.parametrize(("desc", "data"), PARSE_CORPUS, ids=[f"{i}-{d.name}" for i, (d, _) in enumerate(PARSE_CORPUS)])
+def test_decode_accepts_and_rejects_like_parse_dict(desc: Descriptor, data: Any, discard_unknown: bool) -> None:
+    _check_parse(desc, data, JsonOptions(discard_unknown=discard_unknown))
+
+
+# Where json_format is laxer than proto3 JSON allows, by accident of its implementation: it iterates
+# whatever value it gets for a message, so a string or a list of unknown names "parses" as an empty
+# message. The codec requires an object.
+STRICTER_THAN_JSON_FORMAT: list[tuple[Descriptor, Any]] = [
+    (E, "abc"),
+    (E, []),
+    (E, ["nope"]),
+    (E, {"nested": "abc"}),
+    (E, {"nested": []}),
+]
+
+
+@pytest.mark.parametrize(("desc", "data"), STRICTER_THAN_JSON_FORMAT)
+def test_decode_requires_objects_for_messages(desc: Descriptor, data: Any) -> None:
+    json_format.ParseDict(data, GetMessageClass(desc)(), ignore_unknown_fields=True)
+    with pytest.raises(CodecError, match="expected an object"):
+        codec_for(desc).decode(data)
+
+
+ERROR_PATHS: list[tuple[Descriptor, Any, str]] = [
+    (T, {"payload": {"int32Value": "abc"}}, 'payload.int32Value: expected an integer, got "abc"'),
+    (T, {"payload": {"int32_value": "abc"}}, 'payload.int32_value: expected an integer, got "abc"'),
+    (
+        T,
+        {"payload": {"repeatedNested": [{}, {"amount": "x"}]}},
+        "payload.repeatedNested[1].amount: expected an integer",
+    ),
+    (T, {"payload": {"intMap": {"7": {"kind": "KIND_NOPE"}}}}, 'payload.intMap[7].kind: unknown value "KIND_NOPE"'),
+    (T, {"labels": {"a": 1}}, "labels[a]: expected a string, got 1"),
+    (T, {"payload": {"choiceString": "a", "choiceInt64": "1"}}, "payload.choiceInt64: more than one field of oneof"),
+    (T, {"payload": {"timestamp": "yesterday"}}, 'payload.timestamp: invalid timestamp "yesterday"'),
+    (T, {"payload": {"structValue": {"a": [1, {"b": object()}]}}}, "payload.structValue.a[1].b: not a JSON value"),
+    (T, {"payload": 5}, "payload: expected an object for kitchen.v1.Everything, got 5"),
+]
+
+
+@pytest.mark.parametrize(("desc", "data", "message"), ERROR_PATHS)
+def test_decode_errors_name_the_field_path(desc: Descriptor, data: Any, message: str) -> None:
+    with pytest.raises(CodecError) as caught:
+        codec_for(desc, JsonOptions(discard_unknown=False)).decode(data)
+    assert str(caught.value).startswith(message), str(caught.value)
+
+
+def test_unknown_field_rejected_with_its_path() -> None:
+    with pytest.raises(CodecError) as caught:
+        codec_for(T, JsonOptions(discard_unknown=False)).decode({"payload": {"nested": {"nope": 1}}})
+    assert caught.value.path == "payload.nested.nope"
+
+
+# JSON-like values of every shape, thrown at every field of Everything: whatever json_format makes of
+# them (accept and build some message, or reject), the codec must make the same.
+_ANY_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**65), 2**65)
+    | st.floats()
+    | st.sampled_from(["", "1", "-1", "1.0", "1e3", "NaN", "Infinity", "COLOR_RED", "KIND_LEAF", "true", "YWJj", "1s"])
+    | st.sampled_from(["2020-01-01T00:00:00Z", "a.bC", "x y", "0x1", "3.4028236e38", "9223372036854775808"])
+    | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
+_KEYS = sorted({f.json_name for f in E.fields} | {f.name for f in E.fields} | {"nope"})
+
+
+@pytest.mark.parametrize("discard_unknown", [True, False])
+def test_decode_matches_parse_dict_on_arbitrary_json(discard_unknown: bool) -> None:
+    options = JsonOptions(discard_unknown=discard_unknown)
+
+    @settings(SETTINGS, max_examples=400)
+    @given(st.dictionaries(st.sampled_from(_KEYS), _ANY_JSON, max_size=4))
+    def check(data: dict[str, Any]) -> None:
+        _check_parse(E, data, options)
+
+    check()
+
+
+# ---------------------------------------------------------------------------------------------------
+# unset_message_as_null: protojson's EmitUnpopulated, which json_format lacks
+
+NULL_CASES: list[tuple[JsonOptions, Message, str, Any]] = [
+    # (options, message, JSON key, expected value; the sentinel "absent" means no key)
+    (JsonOptions(), kitchen_pb2.Everything(), "nested", None),
+    (JsonOptions(), kitchen_pb2.Everything(), "timestamp", None),
+    (JsonOptions(), kitchen_pb2.Everything(), "duration", None),
+    (JsonOptions(), kitchen_pb2.Everything(), "fieldMask", None),
+    (JsonOptions(), kitchen_pb2.Everything(), "structValue", None),
+    (JsonOptions(), kitchen_pb2.Everything(), "value", None),
+    (JsonOptions(), kitchen_pb2.Everything(), "listValue", None),
+    (JsonOptions(), kitchen_pb2.Everything(), "anyValue", None),
+    (JsonOptions(), kitchen_pb2.Everything(), "empty", None),
+    (JsonOptions(), kitchen_pb2.Everything(), "wrappedInt64", None),
+    (JsonOptions(), kitchen_pb2.Everything(), "choiceNested", "absent"),
+    (JsonOptions(), kitchen_pb2.Everything(), "choiceString", "absent"),
+    (JsonOptions(), kitchen_pb2.Everything(), "optionalInt32", "absent"),
+    (JsonOptions(), kitchen_pb2.Everything(), "repeatedTimestamp", []),
+    (JsonOptions(), kitchen_pb2.Everything(), "intMap", {}),
+    (JsonOptions(), kitchen_pb2.Everything(), "int64Value", "0"),
+    (
+        JsonOptions(),
+        kitchen_pb2.Everything(nested={}),
+        "nested",
+        {"name": "", "amount": "0", "kind": "KIND_UNSPECIFIED", "child": None, "tags": []},
+    ),
+    (JsonOptions(), kitchen_pb2.Everything(wrapped_int64={}), "wrappedInt64", "0"),
+    (JsonOptions(), kitchen_pb2.Everything(timestamp={}), "timestamp", "1970-01-01T00:00:00Z"),
+    (JsonOptions(), kitchen_pb2.Thing(), "payload", None),
+    (JsonOptions(use_proto_names=True), kitchen_pb2.Everything(), "wrapped_int64", None),
+    (JsonOptions(unset_message_as_null=False), kitchen_pb2.Everything(), "nested", "absent"),
+    (JsonOptions(emit_unpopulated=False), kitchen_pb2.Everything(), "nested", "absent"),
+    (JsonOptions(emit_unpopulated=False), kitchen_pb2.Everything(), "int64Value", "absent"),
+]
+
+
+@pytest.mark.parametrize(("options", "message", "key", "expected"), NULL_CASES)
+def test_unset_message_as_null(options: JsonOptions, message: Message, key: str, expected: Any) -> None:
+    encoded = codec_for(message.DESCRIPTOR, options).encode(message)
+    if expected == "absent":
+        assert key not in encoded
+    else:
+        assert encoded[key] == expected
+    # Everything else is json_format's output, in json_format's order, with the nulls in their place.
+    reference = _reference_dict(message, JsonOptions(**{**_fields(options), "unset_message_as_null": False}))
+    without_nulls = {k: v for k, v in encoded.items() if k in reference}
+    assert list(without_nulls) == list(reference)
+
+
+def _fields(options: JsonOptions) -> dict[str, Any]:
+    return {name: getattr(options, name) for name in JsonOptions.__dataclass_fields__}
+
+
+@pytest.mark.parametrize("options", OPTION_SETS, ids=lambda o: f"eu={o.emit_unpopulated},pn={o.use_proto_names}")
+def test_encode_refuses_what_json_format_refuses(options: JsonOptions) -> None:
+    bad = [
+        kitchen_pb2.Everything(timestamp={"seconds": 253402300800}),
+        kitchen_pb2.Everything(timestamp={"nanos": -1}),
+        kitchen_pb2.Everything(duration={"seconds": 1, "nanos": -1}),
+        kitchen_pb2.Everything(field_mask={"paths": ["Bad_Path"]}),
+        kitchen_pb2.Everything(value={"number_value": math.inf}),
+        kitchen_pb2.Everything(any_value={"type_url": "type.googleapis.com/no.Such", "value": b""}),
+    ]
+    for message in bad:
+        with pytest.raises(Exception):  # noqa: B017 - json_format raises several types
+            _reference_dict(message, options)
+        with pytest.raises(CodecError):
+            codec_for(message.DESCRIPTOR, options).encode(message)

@@ -1,0 +1,171 @@
+"""Benchmark (not a test): the compiled codec against json_format, measured side by side in one run.
+
+Prints, per message and direction, the time per operation of:
+
+* encode: ``orjson.dumps(codec.encode(m))`` against ``json_format.MessageToJson(m)`` and against
+  ``orjson.dumps(json_format.MessageToDict(m))``;
+* decode: ``codec.decode(orjson.loads(b))`` against ``json_format.Parse(b)`` and against
+  ``json_format.ParseDict(orjson.loads(b))``;
+
+and the ratios (goal: <= 0.25 in both directions), plus the binary protobuf figures for scale.
+Messages: the Determined ``Experiment`` and a 100-item ``GetExperimentsResponse`` page when those
+protos are generated, else the kitchen-sink ``Thing`` and ``ListThingsResponse``.
+
+Run: ``.venv/bin/python bench/codec_bench.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import sys
+import timeit
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from protogw.gateway.codec import JsonOptions, codec_for
+
+# Same output as json_format with always_print_fields_with_no_presence=True, so the work is equal.
+OPTIONS = JsonOptions(unset_message_as_null=False)
+
+
+def _determined_samples() -> tuple[Message, Message] | None:
+    try:
+        from protogw.gen.determined.api.v1 import experiment_pb2 as api
+        from protogw.gen.determined.experiment.v1 import experiment_pb2 as exp
+    except ImportError:
+        return None
+    from google.protobuf import struct_pb2, timestamp_pb2, wrappers_pb2
+
+    def one(i: int) -> Message:
+        hparams = struct_pb2.Struct()
+        hparams.update({"learning_rate": 0.001 * (i % 7 + 1), "layers": 4, "dropout": 0.25, "optimizer": "adam"})
+        config = struct_pb2.Struct()
+        config.update(
+            {
+                "name": f"mnist-{i}",
+                "entrypoint": "model_def:Trial",
+                "searcher": {"name": "single", "metric": "validation_loss", "max_length": {"batches": 1000}},
+                "resources": {"slots_per_trial": 1, "resource_pool": "default"},
+                "hyperparameters": {"learning_rate": 0.001, "layers": 4},
+                "labels": ["vision", "baseline"],
+            }
+        )
+        return exp.Experiment(
+            id=i,
+            description=f"experiment number {i}",
+            labels=["vision", "baseline"],
+            start_time=timestamp_pb2.Timestamp(seconds=1_700_000_000 + i, nanos=123_000_000),
+            state=exp.State.Value("STATE_COMPLETED") if hasattr(exp, "State") else 1,
+            num_trials=3,
+            display_name=f"Experiment {i}",
+            user_id=7,
+            username="determined",
+            resource_pool="default",
+            searcher_type="single",
+            searcher_metric="validation_loss",
+            hyperparameters=hparams,
+            name=f"mnist-{i}",
+            job_id=f"job-{i:08d}",
+            progress=wrappers_pb2.DoubleValue(value=0.5),
+            project_id=1,
+            project_name="Uncategorized",
+            workspace_id=1,
+            workspace_name="Uncategorized",
+            config=config,
+            original_config="name: mnist\nentrypoint: model_def:Trial\n",
+            project_owner_id=1,
+            checkpoint_size=123_456_789,
+            checkpoint_count=2,
+            best_trial_searcher_metric=0.0421,
+        )
+
+    page = api.GetExperimentsResponse(
+        experiments=[one(i) for i in range(1, 101)],
+        pagination={"offset": 0, "limit": 100, "start_index": 0, "end_index": 100, "total": 1000},
+    )
+    return one(1), page
+
+
+def _kitchen_samples() -> tuple[Message, Message]:
+    from protogw.gen.kitchen.v1 import kitchen_pb2 as k
+
+    def one(i: int) -> Message:
+        return k.Thing(
+            id=i,
+            shelf="main",
+            display_name=f"Thing {i}",
+            name=f"projects/p/things/{i}",
+            labels={"team": "core", "tier": "gold"},
+            payload=k.Everything(
+                int32_value=i,
+                int64_value=i * 1000,
+                string_value="hello",
+                color=k.COLOR_GREEN,
+                repeated_string=["a", "b"],
+                timestamp={"seconds": 1_700_000_000 + i, "nanos": 5_000_000},
+                nested=k.Nested(name="n", amount=3),
+            ),
+        )
+
+    return one(1), k.ListThingsResponse(things=[one(i) for i in range(100)], next_page_token="abc")
+
+
+def _per_op(fn: Callable[[], Any], budget: float) -> float:
+    """Seconds per call: best of five rounds, each sized to take about ``budget`` seconds."""
+    number, elapsed = 1, 0.0
+    while elapsed < budget / 5:
+        number *= 2
+        elapsed = timeit.timeit(fn, number=number)
+    return min(timeit.repeat(fn, number=number, repeat=5)) / number
+
+
+def main() -> None:
+    budget = 0.2 if "--quick" in sys.argv else 1.0
+    samples = _determined_samples()
+    label = "Determined Experiment / GetExperimentsResponse(100)"
+    if samples is None:
+        samples = _kitchen_samples()
+        label = "kitchen Thing / ListThingsResponse(100)"
+    print(f"messages: {label}; options: {OPTIONS}")
+    print(
+        f"{'message':<28}{'op':<8}{'compiled':>12}{'MessageToJson':>15}{'ratio':>8}{'ToDict+orjson':>15}{'ratio':>8}{'binary':>10}{'x bin':>7}"
+    )
+    for message in samples:
+        codec = codec_for(message.DESCRIPTOR, OPTIONS)
+        cls = type(message)
+        data = orjson.dumps(codec.encode(message))
+        assert data == orjson.dumps(json_format.MessageToDict(message, always_print_fields_with_no_presence=True))
+        wire = message.SerializeToString()
+        name = f"{message.DESCRIPTOR.name} ({len(data)} B json)"
+
+        enc = _per_op(lambda: orjson.dumps(codec.encode(message)), budget)  # noqa: B023
+        enc_json = _per_op(
+            lambda: json_format.MessageToJson(message, always_print_fields_with_no_presence=True, indent=None),  # noqa: B023
+            budget,
+        )
+        enc_dict = _per_op(
+            lambda: orjson.dumps(json_format.MessageToDict(message, always_print_fields_with_no_presence=True)),  # noqa: B023
+            budget,
+        )
+        enc_bin = _per_op(message.SerializeToString, budget)
+
+        dec = _per_op(lambda: codec.decode(orjson.loads(data)), budget)  # noqa: B023
+        dec_json = _per_op(lambda: json_format.Parse(data, cls()), budget)  # noqa: B023
+        dec_dict = _per_op(lambda: json_format.ParseDict(orjson.loads(data), cls()), budget)  # noqa: B023
+        dec_bin = _per_op(lambda: cls.FromString(wire), budget)  # noqa: B023
+
+        for op, ours, ref_json, ref_dict, binary in (
+            ("encode", enc, enc_json, enc_dict, enc_bin),
+            ("decode", dec, dec_json, dec_dict, dec_bin),
+        ):
+            print(
+                f"{name:<28}{op:<8}{ours * 1e6:>10.1f}us{ref_json * 1e6:>13.1f}us{ours / ref_json:>8.3f}"
+                f"{ref_dict * 1e6:>13.1f}us{ours / ref_dict:>8.3f}{binary * 1e6:>8.2f}us{ours / binary:>7.0f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
