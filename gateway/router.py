@@ -223,8 +223,9 @@ class Router(Generic[T]):
                 yield from self._walk(node.wildcard, segs, pos + 1, ends, verb)
                 ends.pop()
         if node.deep is not None:
-            # Longest first: "**" is greedy, and a literal tail after it then matches the final segments.
-            for end in range(len(segs), pos - 1, -1):
+            # Shortest first, so that a route continuing after the "**" (".../{p=**}/meta") is preferred
+            # over one ending in it when both fit: the more specific route wins, as with literals.
+            for end in range(pos, len(segs) + 1):
                 ends.append(end)
                 yield from self._walk(node.deep, segs, end, ends, verb)
                 ends.pop()

@@ -109,9 +109,10 @@ class Capture:
 
 @dataclass(frozen=True, slots=True)
 class Template:
-    """A parsed template. ``atoms`` and ``captures`` are derived from ``segments`` for matching."""
+    """A parsed template. ``atoms`` and ``captures`` are derived from ``segments`` for matching; two
+    templates are equal when their structure is (``{x}`` equals ``{x=*}``)."""
 
-    source: str
+    source: str = field(compare=False)
     segments: tuple[Segment, ...]
     verb: str
     atoms: tuple[Atom, ...] = field(init=False, compare=False)

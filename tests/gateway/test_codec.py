@@ -21,6 +21,7 @@ from google.protobuf import (
     descriptor_pb2,
     descriptor_pool,
     duration_pb2,
+    field_mask_pb2,
     json_format,
     struct_pb2,
     timestamp_pb2,
@@ -220,7 +221,7 @@ def _build_messages(desc: Descriptor, depth: int) -> st.SearchStrategy[Message]:
     if special is not None:
         return special
     cls = GetMessageClass(desc)
-    parts: dict[str, st.SearchStrategy[Callable[[Message], None]]] = {}
+    parts: dict[str, st.SearchStrategy[Callable[[Message], None] | None]] = {}
     oneof_members: dict[str, list[FieldDescriptor]] = {}
     for field in desc.fields:
         oneof = field.containing_oneof
@@ -313,7 +314,7 @@ def _check_decode(message: Message, options: JsonOptions) -> None:
     _check_parse(message.DESCRIPTOR, orjson.loads(orjson.dumps(data)), options)
 
 
-def _check_parse(desc: Descriptor, data: Any, options: JsonOptions) -> Message | None:
+def _check_parse(desc: Any, data: Any, options: JsonOptions) -> Message | None:
     """The codec accepts ``data`` exactly when ParseDict does, and then builds the same message."""
     codec = codec_for(desc, options)
     reference = GetMessageClass(desc)()
@@ -402,44 +403,50 @@ def _deep_list(depth: int) -> Any:
     return value
 
 
+def _each(key: str, values: list[Any]) -> list[tuple[Descriptor, Any]]:
+    return [(E, {key: value}) for value in values]
+
+
+def _whole(values: list[Any]) -> list[tuple[Descriptor, Any]]:
+    return [(E, value) for value in values]
+
+
 PARSE_CORPUS: list[tuple[Descriptor, Any]] = [
     # integers
-    *[
-        (E, {"int32Value": v})
-        for v in ["abc", 1.5, "1.5", 2**31, -(2**31) - 1, "1e3", 1e3, True, " 1", "0x10", [1], {}, None, "1_000"]
-    ],
-    *[(E, {"int32Value": v}) for v in ["\u0661\u0662", "Infinity", "NaN", "-0", "+5", "1e400"]],
-    *[(E, {"uint32Value": v}) for v in [-1, 2**32, 2**32 - 1, "4294967295"]],
-    *[(E, {"int64Value": v}) for v in ["9223372036854775808", 2**63 - 1, "-9223372036854775809", "1e19", "12"]],
-    *[(E, {"uint64Value": v}) for v in ["-1", "18446744073709551616", 2**64 - 1, 1.0e19]],
-    *[(E, {"sint64Value": v}) for v in ["-9223372036854775808", -(2**63) - 1]],
-    *[(E, {"fixed32Value": v}) for v in [-1, 7]],
+    *_each(
+        "int32Value", ["abc", 1.5, "1.5", 2**31, -(2**31) - 1, "1e3", 1e3, True, " 1", "0x10", [1], {}, None, "1_000"]
+    ),
+    *_each("int32Value", ["\u0661\u0662", "Infinity", "NaN", "-0", "+5", "1e400"]),
+    *_each("uint32Value", [-1, 2**32, 2**32 - 1, "4294967295"]),
+    *_each("int64Value", ["9223372036854775808", 2**63 - 1, "-9223372036854775809", "1e19", "12"]),
+    *_each("uint64Value", ["-1", "18446744073709551616", 2**64 - 1, 1.0e19]),
+    *_each("sint64Value", ["-9223372036854775808", -(2**63) - 1]),
+    *_each("fixed32Value", [-1, 7]),
     # floating point
-    *[
-        (E, {"doubleValue": v})
-        for v in ["NaN", "Infinity", "-Infinity", "nan", "inf", "1e400", 1e308, "abc", True, [], "  1.5 ", 10**400]
-    ],
-    *[(E, {"floatValue": v}) for v in [3.5e38, "3.5e38", -3.5e38, 10**39, 1.5, "-Infinity"]],
+    *_each(
+        "doubleValue",
+        ["NaN", "Infinity", "-Infinity", "nan", "inf", "1e400", 1e308, "abc", True, [], "  1.5 ", 10**400],
+    ),
+    *_each("floatValue", [3.5e38, "3.5e38", -3.5e38, 10**39, 1.5, "-Infinity"]),
     # bool, string, bytes
-    *[(E, {"boolValue": v}) for v in ["true", 1, 0, None, False]],
-    *[(E, {"stringValue": v}) for v in [5, True, ["a"], "\ud800", "ok \U0001f600", None]],
-    *[(E, {"bytesValue": v}) for v in ["not base64!", "YWJj", "YWJ", "YW-_", "YW+/", "Y", 5, "", "YWJj===="]],
+    *_each("boolValue", ["true", 1, 0, None, False]),
+    *_each("stringValue", [5, True, ["a"], "\ud800", "ok \U0001f600", None]),
+    *_each("bytesValue", ["not base64!", "YWJj", "YWJ", "YW-_", "YW+/", "Y", 5, "", "YWJj===="]),
     # enums
-    *[(E, {"color": v}) for v in ["COLOR_RED", "COLOR_PURPLE", 1, "1", 99, 1.5, True, "1.5", None, [], 2**40, "", -1]],
+    *_each("color", ["COLOR_RED", "COLOR_PURPLE", 1, "1", 99, 1.5, True, "1.5", None, [], 2**40, "", -1]),
     (E, {"repeatedColor": ["COLOR_RED", "COLOR_PURPLE", 2]}),
     (E, {"colorMap": {"a": "COLOR_PURPLE", "b": "COLOR_BLUE"}}),
     (E, {"optionalColor": "COLOR_PURPLE"}),
     # messages
-    *[(E, {"nested": v}) for v in [5, True, {"name": 5}, {"unknownField": 1}, {}, None, {"kind": "KIND_NOPE"}]],
+    *_each("nested", [5, True, {"name": 5}, {"unknownField": 1}, {}, None, {"kind": "KIND_NOPE"}]),
     # repeated
-    *[(E, {"repeatedInt32": v}) for v in [5, [1, None], [1, "x"], [], None, "abc", [1, "2", 3.0]]],
-    *[(E, {"repeatedNested": v}) for v in [[None], [{}, 5], [{"name": "a"}], {}]],
+    *_each("repeatedInt32", [5, [1, None], [1, "x"], [], None, "abc", [1, "2", 3.0]]),
+    *_each("repeatedNested", [[None], [{}, 5], [{"name": "a"}], {}]),
     (E, {"repeatedTimestamp": ["2020-01-01T00:00:00Z", None]}),
     (E, {"repeatedWrappedInt32": [1, "2", None]}),
     # maps
-    *[
-        (E, v)
-        for v in [
+    *_whole(
+        [
             {"stringMap": []},
             {"stringMap": {"a": 1}},
             {"stringMap": {"a": None}},
@@ -455,7 +462,7 @@ PARSE_CORPUS: list[tuple[Descriptor, Any]] = [
             {"bytesMap": {"k": "YWJj"}},
             {"colorMap": {"x": 7}},
         ]
-    ],
+    ),
     # oneofs, proto3 optional, and the same field under both names
     (E, {"choiceString": "a", "choiceInt64": 1}),
     (E, {"choiceString": "a", "choiceInt64": None}),
@@ -472,9 +479,9 @@ PARSE_CORPUS: list[tuple[Descriptor, Any]] = [
     (E, {"structValue": {"a": 1}, "struct_value": {"b": 2}}),
     (E, {"customJsonName": "a", "renamed": "b"}),
     # well-known types
-    *[
-        (E, {"timestamp": v})
-        for v in [
+    *_each(
+        "timestamp",
+        [
             "2020-01-01T00:00:00Z",
             "2020-01-01T00:00:00.123456789Z",
             "2020-01-01T00:00:00.1234567891Z",
@@ -494,16 +501,14 @@ PARSE_CORPUS: list[tuple[Descriptor, Any]] = [
             "2020-01-01T00:00:00ZZ",
             12345,
             None,
-        ]
-    ],
-    *[
-        (E, {"duration": v})
-        for v in ["1.5s", "-1.5s", "1s", "1", "1.5", "s", "-0.5s", "315576000001s", "0.0000000001s", 1.5, "1.5 s"]
-    ],
-    *[(E, {"fieldMask": v}) for v in ["a.b,cD", "a_b", "", 5, "fooBar.bazQux", ","]],
-    *[
-        (E, v)
-        for v in [
+        ],
+    ),
+    *_each(
+        "duration", ["1.5s", "-1.5s", "1s", "1", "1.5", "s", "-0.5s", "315576000001s", "0.0000000001s", 1.5, "1.5 s"]
+    ),
+    *_each("fieldMask", ["a.b,cD", "a_b", "", 5, "fooBar.bazQux", ","]),
+    *_whole(
+        [
             {"wrappedInt64": "5"},
             {"wrappedInt64": "x"},
             {"wrappedBool": "true"},
@@ -514,16 +519,13 @@ PARSE_CORPUS: list[tuple[Descriptor, Any]] = [
             {"wrappedInt32": None},
             {"wrappedDouble": "NaN"},
         ]
-    ],
-    *[
-        (E, {"structValue": v})
-        for v in [[], {"a": [1, {"b": None}]}, "x", {"a": 10**400}, {"a": {"b": {"c": "\ud800"}}}]
-    ],
-    *[(E, {"value": v}) for v in [None, 1, [1, "a", None], {"a": {}}, "s", True]],
-    *[(E, {"listValue": v}) for v in [{}, [1, None], None, "x"]],
-    *[
-        (E, {"anyValue": v})
-        for v in [
+    ),
+    *_each("structValue", [[], {"a": [1, {"b": None}]}, "x", {"a": 10**400}, {"a": {"b": {"c": "\ud800"}}}]),
+    *_each("value", [None, 1, [1, "a", None], {"a": {}}, "s", True]),
+    *_each("listValue", [{}, [1, None], None, "x"]),
+    *_each(
+        "anyValue",
+        [
             {"@type": "type.googleapis.com/kitchen.v1.Nested", "name": "x"},
             {"name": "x"},
             {"@type": "type.googleapis.com/kitchen.v1.Nope"},
@@ -531,9 +533,9 @@ PARSE_CORPUS: list[tuple[Descriptor, Any]] = [
             {"@type": "type.googleapis.com/google.protobuf.Timestamp", "value": "2020-01-01T00:00:00Z"},
             {"@type": "type.googleapis.com/google.protobuf.Int32Value", "value": "x"},
             "x",
-        ]
-    ],
-    *[(E, {"empty": v}) for v in [{}, {"x": 1}, None]],
+        ],
+    ),
+    *_each("empty", [{}, {"x": 1}, None]),
     # unknown keys
     (E, {"nope": 1}),
     (E, {"[foo.bar]": 1}),
@@ -660,12 +662,12 @@ NULL_CASES: list[tuple[JsonOptions, Message, str, Any]] = [
     (JsonOptions(), kitchen_pb2.Everything(), "int64Value", "0"),
     (
         JsonOptions(),
-        kitchen_pb2.Everything(nested={}),
+        kitchen_pb2.Everything(nested=kitchen_pb2.Nested()),
         "nested",
         {"name": "", "amount": "0", "kind": "KIND_UNSPECIFIED", "child": None, "tags": []},
     ),
-    (JsonOptions(), kitchen_pb2.Everything(wrapped_int64={}), "wrappedInt64", "0"),
-    (JsonOptions(), kitchen_pb2.Everything(timestamp={}), "timestamp", "1970-01-01T00:00:00Z"),
+    (JsonOptions(), kitchen_pb2.Everything(wrapped_int64=wrappers_pb2.Int64Value()), "wrappedInt64", "0"),
+    (JsonOptions(), kitchen_pb2.Everything(timestamp=timestamp_pb2.Timestamp()), "timestamp", "1970-01-01T00:00:00Z"),
     (JsonOptions(), kitchen_pb2.Thing(), "payload", None),
     (JsonOptions(use_proto_names=True), kitchen_pb2.Everything(), "wrapped_int64", None),
     (JsonOptions(unset_message_as_null=False), kitchen_pb2.Everything(), "nested", "absent"),
@@ -694,12 +696,12 @@ def _fields(options: JsonOptions) -> dict[str, Any]:
 @pytest.mark.parametrize("options", OPTION_SETS, ids=lambda o: f"eu={o.emit_unpopulated},pn={o.use_proto_names}")
 def test_encode_refuses_what_json_format_refuses(options: JsonOptions) -> None:
     bad = [
-        kitchen_pb2.Everything(timestamp={"seconds": 253402300800}),
-        kitchen_pb2.Everything(timestamp={"nanos": -1}),
-        kitchen_pb2.Everything(duration={"seconds": 1, "nanos": -1}),
-        kitchen_pb2.Everything(field_mask={"paths": ["Bad_Path"]}),
-        kitchen_pb2.Everything(value={"number_value": math.inf}),
-        kitchen_pb2.Everything(any_value={"type_url": "type.googleapis.com/no.Such", "value": b""}),
+        kitchen_pb2.Everything(timestamp=timestamp_pb2.Timestamp(seconds=253402300800)),
+        kitchen_pb2.Everything(timestamp=timestamp_pb2.Timestamp(nanos=-1)),
+        kitchen_pb2.Everything(duration=duration_pb2.Duration(seconds=1, nanos=-1)),
+        kitchen_pb2.Everything(field_mask=field_mask_pb2.FieldMask(paths=["Bad_Path"])),
+        kitchen_pb2.Everything(value=struct_pb2.Value(number_value=math.inf)),
+        kitchen_pb2.Everything(any_value=any_pb2.Any(type_url="type.googleapis.com/no.Such", value=b"")),
     ]
     for message in bad:
         with pytest.raises(Exception):  # noqa: B017 - json_format raises several types
