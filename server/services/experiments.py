@@ -99,6 +99,15 @@ def _plain(value: Any, budget: list[int]) -> Any:
     return str(value)
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A one-line description of a YAML error with its position, without PyYAML's stream name."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        return where + exc.problem
+    return " ".join(str(exc).split())
+
+
 def parse_config(text: str, max_nodes: int = MAX_CONFIG_NODES) -> dict[str, Any]:
     """Parse an experiment configuration: YAML whose top level must be a mapping.
 
@@ -108,7 +117,7 @@ def parse_config(text: str, max_nodes: int = MAX_CONFIG_NODES) -> dict[str, Any]
     try:
         loaded = yaml.load(text, Loader=_YamlLoader)
     except yaml.YAMLError as exc:
-        raise invalid_argument(f"invalid experiment configuration: {' '.join(str(exc).split())}") from None
+        raise invalid_argument(f"invalid experiment configuration: {_yaml_problem(exc)}") from None
     except RecursionError:
         raise invalid_argument("invalid experiment configuration: nested too deeply") from None
     if not isinstance(loaded, Mapping):
