@@ -509,6 +509,8 @@ class _DocumentBuilder:
             if type_key in properties:
                 properties = {"@type": properties[type_key]}
                 schema["additionalProperties"] = {}
+                # Only "@type" is left as a property; "value" is spread into the object itself.
+                required = ["@type"] if type_key in required else []
         if properties:
             schema["properties"] = properties
         if required:
