@@ -34,12 +34,13 @@ OPTIONS = JsonOptions(unset_message_as_null=False)
 def _determined_samples() -> tuple[Message, Message] | None:
     try:
         from protogw.gen.determined.api.v1 import experiment_pb2 as api
+        from protogw.gen.determined.api.v1 import pagination_pb2
         from protogw.gen.determined.experiment.v1 import experiment_pb2 as exp
     except ImportError:
         return None
     from google.protobuf import struct_pb2, timestamp_pb2, wrappers_pb2
 
-    def one(i: int) -> Message:
+    def one(i: int) -> exp.Experiment:
         hparams = struct_pb2.Struct()
         hparams.update({"learning_rate": 0.001 * (i % 7 + 1), "layers": 4, "dropout": 0.25, "optimizer": "adam"})
         config = struct_pb2.Struct()
@@ -58,7 +59,7 @@ def _determined_samples() -> tuple[Message, Message] | None:
             description=f"experiment number {i}",
             labels=["vision", "baseline"],
             start_time=timestamp_pb2.Timestamp(seconds=1_700_000_000 + i, nanos=123_000_000),
-            state=exp.State.Value("STATE_COMPLETED") if hasattr(exp, "State") else 1,
+            state=exp.State.Value("STATE_COMPLETED"),
             num_trials=3,
             display_name=f"Experiment {i}",
             user_id=7,
@@ -84,15 +85,17 @@ def _determined_samples() -> tuple[Message, Message] | None:
 
     page = api.GetExperimentsResponse(
         experiments=[one(i) for i in range(1, 101)],
-        pagination={"offset": 0, "limit": 100, "start_index": 0, "end_index": 100, "total": 1000},
+        pagination=pagination_pb2.Pagination(offset=0, limit=100, start_index=0, end_index=100, total=1000),
     )
     return one(1), page
 
 
 def _kitchen_samples() -> tuple[Message, Message]:
+    from google.protobuf import timestamp_pb2
+
     from protogw.gen.kitchen.v1 import kitchen_pb2 as k
 
-    def one(i: int) -> Message:
+    def one(i: int) -> k.Thing:
         return k.Thing(
             id=i,
             shelf="main",
@@ -105,7 +108,7 @@ def _kitchen_samples() -> tuple[Message, Message]:
                 string_value="hello",
                 color=k.COLOR_GREEN,
                 repeated_string=["a", "b"],
-                timestamp={"seconds": 1_700_000_000 + i, "nanos": 5_000_000},
+                timestamp=timestamp_pb2.Timestamp(seconds=1_700_000_000 + i, nanos=5_000_000),
                 nested=k.Nested(name="n", amount=3),
             ),
         )
