@@ -767,14 +767,18 @@ class Store:
         out: dict[int, list[str]] = {}
         if not ids:
             return out
-        stmt = (
+        for experiment_id, label in await conn.execute(self.labels_statement(ids)):
+            out.setdefault(experiment_id, []).append(label)
+        return out
+
+    @staticmethod
+    def labels_statement(ids: Sequence[int]) -> sa.Select[int, str]:
+        """(experiment_id, label) rows for the given experiments, ordered by id then label."""
+        return (
             sa.select(_l.c.experiment_id, _l.c.label)
             .where(_l.c.experiment_id.in_(ids))
             .order_by(_l.c.experiment_id, _l.c.label)
         )
-        for experiment_id, label in await conn.execute(stmt):
-            out.setdefault(experiment_id, []).append(label)
-        return out
 
     @staticmethod
     def experiment_conditions(query: ExperimentQuery) -> list[sa.ColumnElement[bool]]:
