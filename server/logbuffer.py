@@ -56,6 +56,12 @@ class LogBuffer(logging.Handler):
             if not loop.is_closed():
                 loop.call_soon_threadsafe(event.set)
 
+    @property
+    def followers(self) -> int:
+        """How many readers are attached right now (each open MasterLogs stream is one)."""
+        with self._mutex:
+            return len(self._waiters)
+
     def _after(self, cursor: int) -> list[LogRecordEntry]:
         with self._mutex:
             return [e for e in self._entries if e.id >= cursor]
