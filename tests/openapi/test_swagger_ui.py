@@ -1,0 +1,98 @@
+"""Serving the spec and Swagger UI (protogw.gateway.swagger_ui), through the ASGI interface."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from protogw.gateway.swagger_ui import create_app, load_spec, swagger_routes
+
+SPEC: dict[str, Any] = {"swagger": "2.0", "info": {"title": "T <x>", "version": "1"}, "paths": {}}
+
+
+async def _get(app: Any, path: str) -> httpx.Response:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        return await client.get(path)
+
+
+CASES: list[tuple[str, int, str, bytes | None]] = [
+    ("/api/v1/api.swagger.json", 200, "application/json", None),
+    (
+        "/docs/rest-api/",
+        200,
+        "text/html; charset=utf-8",
+        b'<script id="protogw-config" type="application/json">{"specUrl": "/api/v1/api.swagger.json"}',
+    ),
+    ("/docs/rest-api/index.html", 200, "text/html; charset=utf-8", b"swagger-ui-bundle.js"),
+    ("/docs/rest-api/swagger-ui-bundle.js", 200, "text/javascript; charset=utf-8", b"SwaggerUIBundle"),
+    ("/docs/rest-api/swagger-ui-standalone-preset.js", 200, "text/javascript; charset=utf-8", None),
+    ("/docs/rest-api/swagger-ui.css", 200, "text/css; charset=utf-8", None),
+    ("/docs/rest-api/protogw-init.js", 200, "text/javascript; charset=utf-8", b"StandaloneLayout"),
+    ("/docs/rest-api/favicon-32x32.png", 200, "image/png", None),
+    ("/docs/rest-api/missing.js", 404, "text/plain; charset=utf-8", None),
+    ("/docs/rest-api/%2e%2e/%2e%2e/pyproject.toml", 404, "text/plain; charset=utf-8", None),
+    ("/api/v1/other", 404, "text/plain; charset=utf-8", None),
+]
+
+
+@pytest.mark.parametrize(("path", "status", "content_type", "snippet"), CASES)
+async def test_routes(path: str, status: int, content_type: str, snippet: bytes | None) -> None:
+    response = await _get(create_app(), path)
+    assert response.status_code == status
+    assert response.headers["content-type"] == content_type
+    if snippet is not None:
+        assert snippet in response.content
+
+
+async def test_docs_without_slash_redirects() -> None:
+    response = await _get(create_app(), "/docs/rest-api")
+    assert response.status_code == 308
+    assert response.headers["location"] == "/docs/rest-api/"
+
+
+async def test_default_spec_is_the_determined_document() -> None:
+    response = await _get(create_app(), "/api/v1/api.swagger.json")
+    assert response.json()["info"]["title"] == "Determined API (Beta)"
+
+
+@pytest.mark.parametrize(
+    ("spec_path", "docs_path"),
+    [("/openapi.json", "/docs"), ("/v2/spec.json", "/ui/"), ("/api/v1/api.swagger.json", "/docs/rest-api")],
+)
+async def test_paths_are_configurable(spec_path: str, docs_path: str) -> None:
+    app = Starlette(routes=swagger_routes(SPEC, spec_path=spec_path, docs_path=docs_path))
+    spec = await _get(app, spec_path)
+    assert spec.json() == SPEC
+    page = await _get(app, docs_path.rstrip("/") + "/")
+    assert json.dumps({"specUrl": spec_path}).encode() in page.content
+    # The title is HTML-escaped in the page and "<" is escaped in the JSON config block.
+    assert b"<title>T &lt;x&gt; - Swagger UI</title>" in page.content
+
+
+@pytest.mark.parametrize(
+    ("spec", "error"),
+    [
+        (b"[1, 2]", ValueError),
+        (b"{}", ValueError),
+        (b"not json", ValueError),
+    ],
+)
+def test_bad_specs_fail_at_start(spec: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        load_spec(spec)
+
+
+def test_spec_from_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(SPEC))
+    assert json.loads(load_spec(path)) == SPEC
+
+
+def test_paths_must_be_absolute() -> None:
+    with pytest.raises(ValueError, match="must start with '/'"):
+        swagger_routes(SPEC, spec_path="spec.json")
