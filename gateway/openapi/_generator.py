@@ -250,15 +250,21 @@ class _DocumentBuilder:
         if not self.opts.disable_default_errors:
             referenced.add(".google.rpc.Status")
             walk(self.reg.message(".google.rpc.Status"))
+        # Names compete for uniqueness only with names of the same document: this package's,
+        # everything it refers to, and google.* / grpc.* (which protoc-gen-openapiv2 always keeps).
         package = self.target.leader.package
-        methods = [m.fqn for files in self.reg.services.values() for s in files for m in s.methods]
-        candidates = [*self.reg.messages, *self.reg.enums, *methods]
-        kept = [
-            n
-            for n in candidates
-            if n[1:].startswith(package + ".") or n in referenced or n.startswith((".google.", ".grpc."))
-        ]
-        return resolve_names(kept, self.opts.openapi_naming_strategy)
+        kept: set[str] = set()
+        for pkg, names in self.reg.names_by_package().items():
+            full = f".{pkg}." if pkg else "."
+            if (
+                full.startswith(f".{package}.")
+                or pkg == "google"
+                or pkg.startswith(("google.", "grpc."))
+                or pkg == "grpc"
+            ):
+                kept.update(names)
+        kept.update(referenced)
+        return resolve_names(sorted(kept), self.opts.openapi_naming_strategy)
 
     def name_of(self, fqn: str) -> str:
         try:

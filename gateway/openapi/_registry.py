@@ -288,6 +288,7 @@ class Registry:
                 self._add_enum(fdp, prefix, enum, (_FILE_ENUM, i))
             self.file_messages[name] = found
         self.services: dict[str, list[Service]] = {}
+        self._names_by_package: dict[str, list[str]] | None = None
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -382,7 +383,26 @@ class Registry:
             if svc.methods:
                 services.append(svc)
         self.services[file_name] = services
+        self._names_by_package = None
         return services
+
+    def names_by_package(self) -> dict[str, list[str]]:
+        """Every message, enum and (loaded) method name, grouped by the package of its file.
+
+        Definition names are chosen among these; grouping them lets each document pick its own
+        package's names without scanning the whole registry, which keeps generating many files linear.
+        """
+        if self._names_by_package is None:
+            table: dict[str, list[str]] = {}
+            for fqn, msg in self.messages.items():
+                table.setdefault(msg.file.package, []).append(fqn)
+            for fqn, enum in self.enums.items():
+                table.setdefault(enum.file.package, []).append(fqn)
+            for services in self.services.values():
+                for svc in services:
+                    table.setdefault(svc.file.package, []).extend(m.fqn for m in svc.methods)
+            self._names_by_package = table
+        return self._names_by_package
 
     def _add_bindings(self, meth: Method, rule: http_pb2.HttpRule, allow_delete_body: bool) -> None:
         rules = [rule]
