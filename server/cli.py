@@ -1,12 +1,12 @@
 """The ``protogw`` command line.
 
-    protogw serve [--grpc-addr HOST:PORT] [--database URL] [--initial-password PW]
+    protogw serve [--grpc-addr HOST:PORT] [--http-addr HOST:PORT] [--database URL] [--initial-password PW]
     protogw seed [--database URL]            # the README walk-through experiments
     protogw seed --demo [N]                  # N realistic demo experiments (default 300)
 
-Every option also reads a ``PROTOGW_*`` environment variable. Defaults run on a laptop: gRPC on
-127.0.0.1:8081 (8080 is left for the REST gateway, as Determined serves REST there) and a SQLite
-file in the user's data folder. ``protogw gateway`` and ``protogw openapi`` are the gateway's and
+Every option also reads a ``PROTOGW_*`` environment variable. Defaults run on a laptop: REST (with
+Swagger UI at /docs/rest-api/) on 127.0.0.1:8080, where Determined serves it, gRPC on 127.0.0.1:8081,
+and a SQLite file in the user's data folder. ``--http-addr ''`` turns REST off. ``protogw gateway`` and ``protogw openapi`` are the gateway's and
 OpenAPI generator's own commands, mounted here when those packages are installed.
 """
 
@@ -21,13 +21,16 @@ from typing import Annotated, Any
 
 import typer
 
-from protogw.server.app import DEFAULT_GRACE, run
+from protogw.server.app import DEFAULT_GRACE, Addon, AddressInUse, run
+from protogw.server.rest import RestGateway
 from protogw.server.seed import AlreadySeeded, seed_walkthrough
 from protogw.server.service import ServiceConfig, build_service
 from protogw.server.storage.store import Store
 
 #: Default gRPC listening address.
 DEFAULT_GRPC_ADDR = "127.0.0.1:8081"
+#: Default REST listening address (Determined's port).
+DEFAULT_HTTP_ADDR = "127.0.0.1:8080"
 #: How many experiments ``seed --demo`` creates when no count is given.
 DEFAULT_DEMO_COUNT = 300
 
@@ -62,6 +65,12 @@ def serve(
     grpc_addr: Annotated[
         str, typer.Option("--grpc-addr", envvar="PROTOGW_GRPC_ADDR", help="gRPC listen address; port 0 picks one.")
     ] = DEFAULT_GRPC_ADDR,
+    http_addr: Annotated[
+        str,
+        typer.Option(
+            "--http-addr", envvar="PROTOGW_HTTP_ADDR", help="REST listen address; port 0 picks one, '' disables REST."
+        ),
+    ] = DEFAULT_HTTP_ADDR,
     initial_password: Annotated[
         str | None,
         typer.Option(
@@ -79,8 +88,14 @@ def serve(
     ] = DEFAULT_GRACE,
     log_level: Annotated[str, typer.Option("--log-level", envvar="PROTOGW_LOG_LEVEL")] = "info",
 ) -> None:
-    """Run the gRPC server until SIGTERM or SIGINT."""
+    """Run the gRPC server (and the REST gateway) until SIGTERM or SIGINT."""
     configure_logging(log_level)
+    addons: list[Addon] = []
+    if http_addr:
+        try:
+            addons.append(RestGateway(http_addr, grace=grace))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--http-addr") from None
     config = ServiceConfig(
         database_url=database,
         initial_password=initial_password or None,
@@ -88,8 +103,11 @@ def serve(
         max_model_definition_bytes=max_model_definition_mb * 1024 * 1024,
     )
     service = build_service(config)
-    # The REST gateway joins here as an add-on once ``--http-addr`` is wired (see app.Addon).
-    asyncio.run(run(service, grpc_addr, grace=grace))
+    try:
+        asyncio.run(run(service, grpc_addr, addons=addons, grace=grace))
+    except AddressInUse as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 async def _seed(database: str, demo: bool, count: int) -> str:

@@ -1,0 +1,124 @@
+"""The REST front end inside the ``protogw serve`` process.
+
+``RestGateway`` is an ``app.Addon``: it registers the service on the gateway's in-process backend
+(the same ``register`` call and the same interceptor list as the gRPC server, so REST requests pass
+exactly the checks gRPC calls do), adds the Swagger UI and the OpenAPI document, and serves it all
+with uvicorn on its own socket until the process stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.cookies
+import logging
+from collections.abc import Iterable, Iterator
+
+import uvicorn
+from google.protobuf import descriptor_pool
+from starlette.applications import Starlette
+
+from protogw.gateway.app import Gateway, GatewayOptions, RouteTable, create_app
+from protogw.gateway.cli import bind, parse_addr
+from protogw.gateway.headers import RequestHead
+from protogw.gateway.inprocess import InProcessBackend
+from protogw.gateway.swagger_ui import DEFAULT_DOCS_PATH, DEFAULT_SPEC_PATH, swagger_routes
+from protogw.gateway.types import ASGIApp, Receive, Scope, Send
+from protogw.server.rest_errors import DeterminedErrorRenderer
+from protogw.server.service import SERVICE_NAME, Service
+
+logger = logging.getLogger("protogw.server")
+
+#: The cookie Determined's web UI keeps the token in.
+AUTH_COOKIE = "auth"
+
+
+def auth_cookie(head: RequestHead) -> Iterable[tuple[str, str]]:
+    """Send the ``auth`` cookie as a bearer token when the request has no Authorization header.
+
+    Determined's gateway does this so the web UI (which only has the cookie) can call the API.
+    """
+    if head.header("authorization") is not None:
+        return ()
+    raw = head.header("cookie")
+    if not raw:
+        return ()
+    jar = http.cookies.SimpleCookie()
+    try:
+        jar.load(raw)
+    except http.cookies.CookieError:
+        return ()
+    morsel = jar.get(AUTH_COOKIE)
+    if morsel is None or not morsel.value:
+        return ()
+    return (("authorization", f"Bearer {morsel.value}"),)
+
+
+def _at_root(app: ASGIApp) -> ASGIApp:
+    """Run ``app`` as if mounted at "/": the docs app's routes carry their full paths."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        await app({**scope, "root_path": ""}, receive, send)
+
+    return wrapped
+
+
+def build_gateway(service: Service, *, docs: bool = True) -> Gateway:
+    """The REST app for ``service``: Determined's routes, error body, cookie auth and API docs."""
+    backend = InProcessBackend(interceptors=service.interceptors)
+    service.register(backend)
+    options = GatewayOptions(error_renderer=DeterminedErrorRenderer(), annotators=(auth_cookie,))
+    routes = RouteTable.from_pool(descriptor_pool.Default(), [SERVICE_NAME], options)
+    mounts: list[tuple[str, ASGIApp]] = []
+    if docs:
+        docs_app = _at_root(Starlette(routes=swagger_routes()))
+        mounts = [(DEFAULT_SPEC_PATH, docs_app), (DEFAULT_DOCS_PATH, docs_app)]
+    return create_app(routes, backend, mounts=mounts)
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the process's ``run`` owns SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class RestGateway:
+    """Serves the REST API of the service on ``address`` (``HOST:PORT``, port 0 picks one)."""
+
+    def __init__(self, address: str, *, docs: bool = True, grace: float = 10.0, log_level: str = "warning") -> None:
+        self.host, self.port = parse_addr(address)
+        self._docs = docs
+        self._grace = grace
+        self._log_level = log_level
+        self._server: _EmbeddedServer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, service: Service) -> None:
+        app = build_gateway(service, docs=self._docs)
+        sock = bind(self.host, self.port)
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            app,
+            http="httptools",
+            lifespan="on",
+            log_level=self._log_level,
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=int(self._grace),
+        )
+        self._server = _EmbeddedServer(config)
+        # The socket is already listening, so connections made before uvicorn's loop picks it up wait
+        # in the backlog: there is nothing to wait for here.
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        logger.info("REST gateway listening on http://%s:%d (docs at %s/)", shown, self.port, DEFAULT_DOCS_PATH)
+
+    async def stop(self) -> None:
+        if self._server is None or self._task is None:
+            return
+        self._server.should_exit = True
+        await self._task
+        self._server = None
+        self._task = None
