@@ -124,8 +124,9 @@ class InProcessContext(grpc.aio.ServicerContext[Any, Any]):
         if self._aborted:
             raise grpc.aio.UsageError("Abort already called!")
         if code is grpc.StatusCode.OK:
-            # grpc.aio turns abort(OK) into UNKNOWN: an abort must fail the call.
-            log.error("abort() called with StatusCode.OK; returning UNKNOWN")
+            # An abort must fail the call. (grpc.aio raises AssertionError here and the client then
+            # waits for its deadline; failing with UNKNOWN at once is kinder.)
+            log.error("abort() called with StatusCode.OK; failing with UNKNOWN")
             code = grpc.StatusCode.UNKNOWN
         self._aborted = True
         self._code = code
@@ -224,6 +225,15 @@ def _unexpected(exc: BaseException) -> GatewayError:
     return GatewayError(grpc.StatusCode.UNKNOWN, f"Unexpected {type(exc)}: {exc}")
 
 
+def _escaped(context: InProcessContext, method: MethodInfo, exc: Exception) -> GatewayError:
+    """The status for an exception that escaped the servicer: the abort's, if it aborted earlier
+    (grpc.aio keeps the first abort's status), else UNKNOWN."""
+    if context._aborted:
+        return context._failure(grpc.StatusCode.UNKNOWN, "")
+    log.exception("unexpected error in %s", method.full_name)
+    return _unexpected(exc)
+
+
 class InProcessBackend:
     """A registry of gRPC handlers that the gateway calls directly; see the module docstring."""
 
@@ -308,6 +318,7 @@ class InProcessBackend:
                     if inspect.isawaitable(result):
                         result = await result
             except TimeoutError:
+                cancelled = True
                 raise GatewayError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
             except grpc.aio.AbortError:
                 raise context._failure(grpc.StatusCode.UNKNOWN, "") from None
@@ -317,8 +328,7 @@ class InProcessBackend:
                 cancelled = True
                 raise
             except Exception as exc:
-                log.exception("unexpected error in %s", method.full_name)
-                raise _unexpected(exc) from exc
+                raise _escaped(context, method, exc) from exc
         finally:
             context._finish(cancelled=cancelled)
         failure = context._status_error()
@@ -389,6 +399,7 @@ class _InProcessStream:
                         context._sent_message = True
                         yield InProcessBackend._response_for(method, item)
             except TimeoutError:
+                cancelled = True
                 raise GatewayError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
             except grpc.aio.AbortError:
                 raise context._failure(grpc.StatusCode.UNKNOWN, "") from None
@@ -398,8 +409,7 @@ class _InProcessStream:
                 cancelled = True
                 raise
             except Exception as exc:
-                log.exception("unexpected error in %s", method.full_name)
-                raise _unexpected(exc) from exc
+                raise _escaped(context, method, exc) from exc
         finally:
             if cancelled:
                 await self._close_servicer()

@@ -132,6 +132,7 @@ class _ProxyStream:
         self._rpc = rpc
         self._header: Metadata = []
         self._trailing: Metadata = []
+        self._cancelled = False
 
     def header_metadata(self) -> Metadata:
         return self._header
@@ -140,6 +141,7 @@ class _ProxyStream:
         return self._trailing
 
     async def cancel(self) -> None:
+        self._cancelled = True
         self._rpc.cancel()
 
     async def __aiter__(self) -> AsyncIterator[Message]:
@@ -152,6 +154,13 @@ class _ProxyStream:
             self._trailing = _metadata(await rpc.trailing_metadata())
         except grpc.aio.AioRpcError as exc:
             raise _failure(exc) from None
-        except (asyncio.CancelledError, GeneratorExit):
+        except asyncio.CancelledError:
+            if self._cancelled:
+                # grpc.aio reports our own cancel() as CancelledError; that is a call status, not a
+                # cancellation of the task iterating us.
+                raise GatewayError(grpc.StatusCode.CANCELLED, "Locally cancelled") from None
+            rpc.cancel()
+            raise
+        except GeneratorExit:
             rpc.cancel()
             raise

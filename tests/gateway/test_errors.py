@@ -144,7 +144,7 @@ def test_custom_renderer() -> None:
 
 
 def test_failing_renderer_falls_back() -> None:
-    status, headers, body = render_error(failing_renderer, GatewayError(grpc.StatusCode.NOT_FOUND, "no"))
+    status, _, body = render_error(failing_renderer, GatewayError(grpc.StatusCode.NOT_FOUND, "no"))
     assert status == 500
     assert body == b'{"code": 13, "message": "failed to marshal error message"}'
 

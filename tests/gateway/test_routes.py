@@ -171,7 +171,7 @@ def test_start_up_errors(rules: dict[str, http_pb2.HttpRule], message: str) -> N
 
 
 def test_unknown_service() -> None:
-    with pytest.raises(RouteConfigError, match="unknown service 'nope.Svc'"):
+    with pytest.raises(RouteConfigError, match=r"unknown service 'nope\.Svc'"):
         bindings_for(descriptor_pool.Default(), ["nope.Svc"])
 
 

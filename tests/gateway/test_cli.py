@@ -1,0 +1,111 @@
+"""The ``gateway`` command: address parsing, start-up errors, and a real run against a gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+from importlib import resources
+from pathlib import Path
+
+import httpx
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from protogw.gateway.cli import gateway, parse_addr
+from tests.gateway.conftest import start_grpc_server
+from tests.gateway.kitchen_service import ThingStore
+
+DESCRIPTORS = Path(str(resources.files("protogw.gen.descriptors").joinpath("testing.binpb")))
+
+
+@pytest.mark.parametrize(
+    ("addr", "expected"),
+    [
+        ("127.0.0.1:8080", ("127.0.0.1", 8080)),
+        ("localhost:0", ("localhost", 0)),
+        ("[::1]:9", ("::1", 9)),
+        ("0.0.0.0:65535", ("0.0.0.0", 65535)),
+    ],
+)
+def test_parse_addr(addr: str, expected: tuple[str, int]) -> None:
+    assert parse_addr(addr) == expected
+
+
+@pytest.mark.parametrize("addr", ["8080", ":80", "host:", "host:x", "host:70000"])
+def test_parse_addr_invalid(addr: str) -> None:
+    with pytest.raises(ValueError):
+        parse_addr(addr)
+
+
+def app() -> typer.Typer:
+    cli = typer.Typer()
+    cli.command()(gateway)
+    return cli
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "code", "message"),
+    [
+        (["--backend", "x:1", "--descriptor-set", "/nonexistent.binpb"], {}, 2, "does not exist"),
+        (["--backend", "nope", "--descriptor-set", str(DESCRIPTORS)], {}, 2, "expected HOST:PORT"),
+        (["--descriptor-set", str(DESCRIPTORS)], {}, 2, "Missing option '--backend'"),
+        (
+            ["--backend", "x:1", "--descriptor-set", str(DESCRIPTORS), "--service", "no.Such"],
+            {},
+            2,
+            "unknown service 'no.Such'",
+        ),
+        (
+            [],
+            {"PROTOGW_BACKEND": "x:1", "PROTOGW_DESCRIPTOR_SET": str(DESCRIPTORS), "PROTOGW_HTTP_ADDR": "bad"},
+            2,
+            "expected HOST:PORT",
+        ),
+    ],
+)
+def test_start_up_errors(args: list[str], env: dict[str, str], code: int, message: str) -> None:
+    result = CliRunner().invoke(app(), args, env=env)
+    assert result.exit_code == code
+    assert message in result.output
+
+
+async def test_serves_on_port_zero() -> None:
+    store = ThingStore()
+    server, port = await start_grpc_server(store)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "protogw.gateway.cli",
+        "--descriptor-set",
+        str(DESCRIPTORS),
+        "--http-addr",
+        "127.0.0.1:0",
+        "--service",
+        "kitchen.v1.KitchenService",
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PROTOGW_BACKEND": f"127.0.0.1:{port}"},
+    )
+    try:
+        assert proc.stderr is not None
+        url = None
+        async with asyncio.timeout(30):
+            while url is None:
+                line = (await proc.stderr.readline()).decode()
+                assert line, "gateway exited before listening"
+                m = re.search(r"gateway listening on (http://127\.0\.0\.1:(\d+))", line)
+                if m:
+                    assert m.group(2) != "0"
+                    url = m.group(1)
+        async with httpx.AsyncClient(base_url=url) as client:
+            created = await client.post("/v1/things", json={"displayName": "via cli"})
+            assert created.status_code == 200
+            assert created.json()["id"] == "1"
+            assert (await client.get("/v1/things/1")).json()["displayName"] == "via cli"
+            assert (await client.get("/healthz")).json() == {"status": "SERVING"}
+    finally:
+        proc.terminate()
+        await proc.wait()
+        await server.stop(None)

@@ -1,0 +1,84 @@
+"""The proxy backend's own behaviour: one reused channel, unreachable servers, closing and reopening."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from google.protobuf import descriptor_pool
+
+from protogw.gateway.backend import CallInfo
+from protogw.gateway.errors import GatewayError
+from protogw.gateway.proxy import ProxyBackend
+from protogw.gateway.routes import MethodInfo
+from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
+from tests.gateway.conftest import start_grpc_server
+from tests.gateway.kitchen_service import ThingStore
+
+
+def method(name: str) -> MethodInfo:
+    return MethodInfo.of(descriptor_pool.Default().FindMethodByName(f"kitchen.v1.KitchenService.{name}"))
+
+
+async def test_one_channel_for_all_calls() -> None:
+    store = ThingStore()
+    store.add(pb.Thing(display_name="a"))
+    server, port = await start_grpc_server(store)
+    backend = ProxyBackend(f"127.0.0.1:{port}")
+    try:
+        await backend.start()
+        channel = backend._channel
+        for _ in range(3):
+            result = await backend.unary(method("GetThing"), pb.GetThingRequest(id=1), CallInfo([]))
+            assert result.response == store.things[1]
+        items = [
+            m.seq
+            async for m in backend.server_stream(method("WatchThings"), pb.WatchThingsRequest(count=2), CallInfo([]))
+        ]
+        assert items == [0, 1]
+        assert backend._channel is channel
+        assert set(backend._unary) == {"/kitchen.v1.KitchenService/GetThing"}
+        await backend.close()
+        assert backend._channel is None
+        # Closing is not final: the next call opens a new channel.
+        result = await backend.unary(method("GetThing"), pb.GetThingRequest(id=1), CallInfo([]))
+        assert result.response.display_name == "a"  # type: ignore[attr-defined]
+    finally:
+        await backend.close()
+        await server.stop(None)
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+async def test_unreachable_server(streaming: bool) -> None:
+    backend = ProxyBackend("127.0.0.1:1")
+    try:
+        with pytest.raises(GatewayError) as info:
+            if streaming:
+                async for _ in backend.server_stream(
+                    method("WatchThings"), pb.WatchThingsRequest(count=1), CallInfo([], timeout=5)
+                ):
+                    pass
+            else:
+                await backend.unary(method("GetThing"), pb.GetThingRequest(id=1), CallInfo([], timeout=5))
+        assert info.value.code == grpc.StatusCode.UNAVAILABLE
+        assert info.value.status == 503
+    finally:
+        await backend.close()
+
+
+async def test_stream_cancel() -> None:
+    server, port = await start_grpc_server(ThingStore())
+    backend = ProxyBackend(f"127.0.0.1:{port}")
+    try:
+        stream = backend.server_stream(
+            method("WatchThings"), pb.WatchThingsRequest(count=1000, interval_ms=5), CallInfo([])
+        )
+        iterator = aiter(stream)
+        first = await anext(iterator)
+        assert first.seq == 0  # type: ignore[attr-defined]
+        await stream.cancel()
+        with pytest.raises(GatewayError) as info:
+            await anext(iterator)
+        assert info.value.code == grpc.StatusCode.CANCELLED
+    finally:
+        await backend.close()
+        await server.stop(None)
