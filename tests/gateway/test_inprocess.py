@@ -4,6 +4,7 @@ same responses, statuses and metadata through both, for every part of the servic
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -48,10 +49,8 @@ async def abort_ok(req: pb.Everything, ctx: Any) -> pb.Everything:
 
 
 async def abort_twice(req: pb.Everything, ctx: Any) -> pb.Everything:
-    try:
+    with contextlib.suppress(grpc.aio.AbortError):
         await ctx.abort(grpc.StatusCode.ALREADY_EXISTS, "first")
-    except grpc.aio.AbortError:
-        pass
     await ctx.abort(grpc.StatusCode.INTERNAL, "second")
     raise AssertionError("abort must raise")
 
@@ -199,9 +198,13 @@ async def test_stream(backend: InProcessBackend | ProxyBackend) -> None:
 
 async def test_stream_failure_after_message(backend: InProcessBackend | ProxyBackend) -> None:
     got: list[int] = []
-    with pytest.raises(GatewayError) as info:
+
+    async def drain() -> None:
         async for m in backend.server_stream(_method("stream_fails"), pb.Everything(), CallInfo([])):
             got.append(m.int32_value)
+
+    with pytest.raises(GatewayError) as info:
+        await drain()
     assert got == [0]
     assert (info.value.code, info.value.message) == (grpc.StatusCode.DATA_LOSS, "lost")
 
