@@ -51,14 +51,19 @@ async def test_one_channel_for_all_calls() -> None:
 async def test_unreachable_server(streaming: bool) -> None:
     backend = ProxyBackend("127.0.0.1:1")
     try:
-        with pytest.raises(GatewayError) as info:
+
+        async def call() -> None:
             if streaming:
-                async for _ in backend.server_stream(
+                stream = backend.server_stream(
                     method("WatchThings"), pb.WatchThingsRequest(count=1), CallInfo([], timeout=5)
-                ):
+                )
+                async for _ in stream:
                     pass
             else:
                 await backend.unary(method("GetThing"), pb.GetThingRequest(id=1), CallInfo([], timeout=5))
+
+        with pytest.raises(GatewayError) as info:
+            await call()
         assert info.value.code == grpc.StatusCode.UNAVAILABLE
         assert info.value.status == 503
     finally:
