@@ -99,6 +99,7 @@ user_sessions = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("expiry", UTCDateTime(), nullable=False, index=True),
     sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    sqlite_autoincrement=True,
 )
 
 workspaces = sa.Table(
@@ -136,9 +137,6 @@ experiments = sa.Table(
     sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id"), nullable=False, index=True),
     sa.Column("parent_id", sa.Integer, sa.ForeignKey("experiments.id", ondelete="SET NULL"), nullable=True, index=True),
     sa.Column("notes", sa.Text, nullable=False, server_default=""),
-    sa.Column("config", json_type(), nullable=False),
-    sa.Column("original_config", sa.Text, nullable=False, server_default=""),
-    sa.Column("hyperparameters", json_type(), nullable=False),
     sa.Column("searcher_type", sa.String(64), nullable=False, server_default=""),
     sa.Column("searcher_metric", sa.String(255), nullable=False, server_default=""),
     sa.Column("resource_pool", sa.String(255), nullable=False, server_default=""),
@@ -150,6 +148,19 @@ experiments = sa.Table(
     sa.Column("job_id", sa.String(64), nullable=False, server_default=""),
     sa.Column("model_definition_size", sa.Integer, nullable=True),
     sa.CheckConstraint("state IN (" + ", ".join(f"'{s}'" for s in STATE_NAMES) + ")", name="state"),
+    # Never reuse the id of a deleted experiment (SQLite would otherwise reuse the highest one).
+    sqlite_autoincrement=True,
+)
+
+# The bulky per-experiment documents live beside the row, one-to-one, so that filtering, counting
+# and skipping over experiments scans narrow rows; only a page's worth of configs is ever read.
+experiment_configs = sa.Table(
+    "experiment_configs",
+    metadata,
+    sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("config", json_type(), nullable=False),
+    sa.Column("original_config", sa.Text, nullable=False, server_default=""),
+    sa.Column("hyperparameters", json_type(), nullable=False),
 )
 
 experiment_labels = sa.Table(

@@ -36,7 +36,9 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from protogw.server.storage import schema as t
 from protogw.server.storage.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
@@ -97,6 +99,7 @@ _u = t.users.alias("u")
 _p = t.projects.alias("p")
 _w = t.workspaces.alias("w")
 _l = t.experiment_labels.alias("l")
+_c = t.experiment_configs.alias("c")
 
 _owner_name = sa.func.coalesce(_u.c.display_name, _u.c.username)
 
@@ -120,9 +123,9 @@ _EXPERIMENT_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
     sa.or_(_p.c.archived, _w.c.archived).label("parent_archived"),
     _e.c.parent_id,
     _e.c.notes,
-    _e.c.config,
-    _e.c.original_config,
-    _e.c.hyperparameters,
+    _c.c.config,
+    _c.c.original_config,
+    _c.c.hyperparameters,
     _e.c.searcher_type,
     _e.c.searcher_metric,
     _e.c.resource_pool,
@@ -136,7 +139,10 @@ _EXPERIMENT_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
 )
 
 _EXPERIMENT_FROM = (
-    _e.join(_u, _u.c.id == _e.c.owner_id).join(_p, _p.c.id == _e.c.project_id).join(_w, _w.c.id == _p.c.workspace_id)
+    _e.join(_u, _u.c.id == _e.c.owner_id)
+    .join(_p, _p.c.id == _e.c.project_id)
+    .join(_w, _w.c.id == _p.c.workspace_id)
+    .join(_c, _c.c.experiment_id == _e.c.id)
 )
 
 # Sort expressions, as Determined's ``orderColMap`` defines them. ``True`` marks expressions that
@@ -215,6 +221,40 @@ def _experiment_from_row(row: AnyRow, labels: list[str]) -> Experiment:
         model_definition_size=row[30],
         labels=labels,
     )
+
+
+class _ContainsCI(sa.sql.expression.ColumnElement[Any]):
+    """``column`` contains ``needle`` as a literal substring, ignoring case.
+
+    PostgreSQL gets ``ILIKE``. SQLite gets plain ``LIKE``, which already ignores ASCII case there
+    and, unlike ``lower(x) LIKE lower(y)``, needs no function call per row (several times faster
+    on a 100,000-row scan). Both fold ASCII the same way; beyond ASCII, SQLite stays
+    case-sensitive while PostgreSQL follows its locale.
+    """
+
+    # Not Boolean: SQLite's compiler would append "= 1" to a boolean-typed expression in WHERE.
+    type = sa.types.NullType()
+    inherit_cache = True
+
+    def __init__(self, column: sa.ColumnElement[Any], needle: str) -> None:
+        self.column = column
+        escaped = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
+        self.pattern = sa.bindparam(None, f"%{escaped}%", type_=sa.String(), unique=True)
+
+
+@compiles(_ContainsCI)
+def _contains_ci_default(element: _ContainsCI, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.column, **kw)} ILIKE {compiler.process(element.pattern, **kw)} ESCAPE '/')"
+
+
+@compiles(_ContainsCI, "sqlite")
+def _contains_ci_sqlite(element: _ContainsCI, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.column, **kw)} LIKE {compiler.process(element.pattern, **kw)} ESCAPE '/')"
+
+
+def contains_ci(column: sa.ColumnElement[Any], needle: str) -> sa.ColumnElement[bool]:
+    """Case-insensitive literal substring match (``%`` and ``_`` in ``needle`` match themselves)."""
+    return _ContainsCI(column, needle)
 
 
 def _user_from_row(row: AnyRow) -> User:
@@ -426,8 +466,8 @@ class Store:
         if query.name:
             conditions.append(
                 sa.or_(
-                    _users.c.username.icontains(query.name, autoescape=True),
-                    _users.c.display_name.icontains(query.name, autoescape=True),
+                    contains_ci(_users.c.username, query.name),
+                    contains_ci(_users.c.display_name, query.name),
                 )
             )
         if query.active is not None:
@@ -622,6 +662,15 @@ class Store:
 
     # -- experiments: create ---------------------------------------------------------------------
 
+    @staticmethod
+    def _config_values(experiment_id: int, new: NewExperiment) -> dict[str, Any]:
+        return {
+            "experiment_id": experiment_id,
+            "config": dict(new.config),
+            "original_config": new.original_config,
+            "hyperparameters": dict(new.hyperparameters),
+        }
+
     def _experiment_values(self, new: NewExperiment, now: datetime) -> dict[str, Any]:
         size = new.model_definition_size
         if size is None:
@@ -637,9 +686,6 @@ class Store:
             "project_id": new.project_id,
             "parent_id": new.parent_id,
             "notes": new.notes,
-            "config": dict(new.config),
-            "original_config": new.original_config,
-            "hyperparameters": dict(new.hyperparameters),
             "searcher_type": new.searcher_type,
             "searcher_metric": new.searcher_metric,
             "resource_pool": new.resource_pool,
@@ -668,6 +714,7 @@ class Store:
             await self._require_refs(conn, new.owner_id, new.project_id, new.parent_id)
             stmt = sa.insert(t.experiments).values(self._experiment_values(new, self._clock()))
             experiment_id = (await conn.execute(stmt.returning(t.experiments.c.id))).scalar_one()
+            await conn.execute(sa.insert(t.experiment_configs).values(self._config_values(experiment_id, new)))
             await self._insert_children(conn, [(experiment_id, labels, new.model_definition)])
         return await self.get_experiment(experiment_id)
 
@@ -685,8 +732,20 @@ class Store:
                 for start in range(0, len(items), batch_size):
                     chunk = items[start : start + batch_size]
                     values = [self._experiment_values(new, now) for new in chunk]
-                    chunk_ids = list((await conn.execute(stmt, values)).scalars())
+                    if self._sqlite:
+                        # SQLite cannot return ids of a multi-row INSERT in order, so SQLAlchemy
+                        # would send one INSERT per row. The write lock (BEGIN IMMEDIATE) is held,
+                        # so the next ids are known: assign them and insert in one executemany.
+                        first = await self._next_sqlite_id(conn, "experiments")
+                        chunk_ids = list(range(first, first + len(values)))
+                        for experiment_id, row in zip(chunk_ids, values, strict=True):
+                            row["id"] = experiment_id
+                        await conn.execute(sa.insert(t.experiments), values)
+                    else:
+                        chunk_ids = list((await conn.execute(stmt, values)).scalars())
                     ids.extend(chunk_ids)
+                    configs = [self._config_values(i, n) for i, n in zip(chunk_ids, chunk, strict=True)]
+                    await conn.execute(sa.insert(t.experiment_configs), configs)
                     await self._insert_children(
                         conn,
                         [
@@ -697,6 +756,14 @@ class Store:
         except IntegrityError as exc:
             raise InvalidArgument(f"bulk insert rejected: {exc.orig}") from exc
         return ids
+
+    @staticmethod
+    async def _next_sqlite_id(conn: AsyncConnection, table: str) -> int:
+        """The id SQLite's AUTOINCREMENT would give the next row of ``table``."""
+        seq = sa.text("SELECT seq FROM sqlite_sequence WHERE name = :name").bindparams(name=table)
+        used = await conn.scalar(seq)
+        top = await conn.scalar(sa.text(f"SELECT max(id) FROM {table}"))
+        return max(int(used or 0), int(top or 0)) + 1
 
     async def _require_refs(self, conn: AsyncConnection, owner_id: int, project_id: int, parent_id: int | None) -> None:
         checks = sa.select(
@@ -788,11 +855,20 @@ class Store:
         """
         conds: list[sa.ColumnElement[bool]] = []
         if query.description:
-            conds.append(_e.c.description.icontains(query.description, autoescape=True))
+            conds.append(contains_ci(_e.c.description, query.description))
         if query.name:
-            conds.append(_e.c.name.icontains(query.name, autoescape=True))
-        for label in dict.fromkeys(query.labels):
-            conds.append(sa.exists().where(_l.c.experiment_id == _e.c.id, _l.c.label == label))
+            conds.append(contains_ci(_e.c.name, query.name))
+        if query.labels:
+            # All-of: the experiments that carry every wanted label. Grouping the label index's
+            # matches beats one correlated EXISTS per label and per experiment by far on SQLite.
+            wanted = list(dict.fromkeys(query.labels))
+            carriers = (
+                sa.select(_l.c.experiment_id)
+                .where(_l.c.label.in_(wanted))
+                .group_by(_l.c.experiment_id)
+                .having(sa.func.count() == len(wanted))
+            )
+            conds.append(_e.c.id.in_(carriers))
         if query.archived is not None:
             conds.append(_e.c.archived == query.archived)
             if query.project_id == 0 and not query.archived:
@@ -850,14 +926,25 @@ class Store:
         count = sa.select(sa.func.count()).select_from(_e).where(*conds)
         order = cls.experiment_order(query)
 
+        # Pick the page's ids over the narrow experiments rows first (joining the owner only when
+        # sorting by owner name), then join everything else for just those rows. Skipping 90,000
+        # rows then costs an index or table scan, not 90,000 four-way joins.
+        keys_from = _e.join(_u, _u.c.id == _e.c.owner_id) if query.sort_by == ExperimentSortBy.USER else _e
+
         def page(start: int, size: int) -> sa.Select[Any]:
-            return (
-                sa.select(*_EXPERIMENT_COLUMNS)
-                .select_from(_EXPERIMENT_FROM)
+            keys = (
+                sa.select(_e.c.id.label("page_id"))
+                .select_from(keys_from)
                 .where(*conds)
                 .order_by(*order)
                 .offset(start)
                 .limit(size)
+                .subquery("page")
+            )
+            return (
+                sa.select(*_EXPERIMENT_COLUMNS)
+                .select_from(_EXPERIMENT_FROM.join(keys, keys.c.page_id == _e.c.id))
+                .order_by(*order)
             )
 
         return count, page

@@ -884,3 +884,16 @@ async def test_insert_experiments_bulk(scratch: Store, count_: int, batch: int) 
 async def test_insert_experiments_bulk_rejects_bad_reference(scratch: Store) -> None:
     with pytest.raises(InvalidArgument):
         await scratch.insert_experiments([NewExperiment(owner_id=999_999, name="x")])
+
+
+@pytest.mark.parametrize("how", ["single", "bulk"])
+async def test_deleted_ids_are_never_reused(scratch: Store, how: str) -> None:
+    # Delete the newest experiment: its id must not come back (SQLite would reuse it without
+    # AUTOINCREMENT; a PostgreSQL sequence never does).
+    newest = await _experiment(scratch)
+    await scratch.delete_experiment(newest.id)
+    if how == "single":
+        next_id = (await _experiment(scratch)).id
+    else:
+        (next_id,) = await scratch.insert_experiments([NewExperiment(owner_id=1, name="after-delete")])
+    assert next_id > newest.id

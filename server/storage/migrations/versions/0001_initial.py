@@ -1,4 +1,4 @@
-"""Initial schema: users, sessions, workspaces, projects, experiments, labels, model files, cluster meta.
+"""Initial schema: users, sessions, workspaces, projects, experiments (+ configs, labels, files), cluster meta.
 
 Revision ID: 0001
 Revises:
@@ -89,6 +89,7 @@ def upgrade() -> None:
             ["user_id"], ["users.id"], name=op.f("fk_user_sessions_user_id_users"), ondelete="CASCADE"
         ),
         sa.UniqueConstraint("token_hash", name=op.f("uq_user_sessions_token_hash")),
+        sqlite_autoincrement=True,
     )
     op.create_index(op.f("ix_user_sessions_user_id"), "user_sessions", ["user_id"])
     op.create_index(op.f("ix_user_sessions_expiry"), "user_sessions", ["expiry"])
@@ -128,9 +129,6 @@ def upgrade() -> None:
         sa.Column("project_id", sa.Integer, nullable=False),
         sa.Column("parent_id", sa.Integer, nullable=True),
         sa.Column("notes", sa.Text, nullable=False, server_default=""),
-        sa.Column("config", _json(), nullable=False),
-        sa.Column("original_config", sa.Text, nullable=False, server_default=""),
-        sa.Column("hyperparameters", _json(), nullable=False),
         sa.Column("searcher_type", sa.String(64), nullable=False, server_default=""),
         sa.Column("searcher_metric", sa.String(255), nullable=False, server_default=""),
         sa.Column("resource_pool", sa.String(255), nullable=False, server_default=""),
@@ -150,9 +148,25 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "state IN (" + ", ".join(f"'{s}'" for s in _STATES) + ")", name=op.f("ck_experiments_state")
         ),
+        # Ids of deleted experiments are never reused, as with a PostgreSQL sequence.
+        sqlite_autoincrement=True,
     )
     for column in ("name", "state", "archived", "start_time", "owner_id", "project_id", "parent_id"):
         op.create_index(op.f(f"ix_experiments_{column}"), "experiments", [column])
+    op.create_table(
+        "experiment_configs",
+        sa.Column("experiment_id", sa.Integer, nullable=False),
+        sa.Column("config", _json(), nullable=False),
+        sa.Column("original_config", sa.Text, nullable=False, server_default=""),
+        sa.Column("hyperparameters", _json(), nullable=False),
+        sa.PrimaryKeyConstraint("experiment_id", name=op.f("pk_experiment_configs")),
+        sa.ForeignKeyConstraint(
+            ["experiment_id"],
+            ["experiments.id"],
+            name=op.f("fk_experiment_configs_experiment_id_experiments"),
+            ondelete="CASCADE",
+        ),
+    )
     op.create_table(
         "experiment_labels",
         sa.Column("experiment_id", sa.Integer, nullable=False),
@@ -238,6 +252,7 @@ def downgrade() -> None:
     for table in (
         "model_definition_files",
         "experiment_labels",
+        "experiment_configs",
         "experiments",
         "projects",
         "workspaces",
