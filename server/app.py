@@ -24,11 +24,14 @@ logger = logging.getLogger("protogw.server")
 #: Seconds calls in flight may take to finish after a stop signal.
 DEFAULT_GRACE = 10.0
 
-#: Keepalive and size settings: Determined's clients upload model definitions of up to ~96 MiB
+#: Size settings: Determined's clients upload model definitions of up to ~96 MiB
 #: inside CreateExperiment, so the receive limit must exceed gRPC's 4 MiB default.
 SERVER_OPTIONS: list[tuple[str, int]] = [
     ("grpc.max_receive_message_length", 128 * 1024 * 1024),
     ("grpc.max_send_message_length", 128 * 1024 * 1024),
+    # gRPC turns SO_REUSEPORT on by default, which lets a second server silently share a port that is
+    # already in use; a taken port must be an error instead.
+    ("grpc.so_reuseport", 0),
 ]
 
 

@@ -1,0 +1,72 @@
+"""The server process pieces: health, reflection, binding errors and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import grpc
+import grpc.aio
+import httpx
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from protogw.gen.determined.api.v1 import api_pb2_grpc, auth_pb2, master_pb2
+from protogw.server.app import AddressInUse, bound_address, create_server, run
+from protogw.server.rest import RestGateway
+from protogw.server.service import SERVICE_NAME, ServiceConfig, build_service
+from tests.server.harness import CHEAP_HASHER, Running, bearer
+
+
+@pytest.mark.parametrize("service", ["", SERVICE_NAME])
+async def test_health_is_public_and_serving(api: Running, service: str) -> None:
+    response = await health_pb2_grpc.HealthStub(api.channel).Check(health_pb2.HealthCheckRequest(service=service))
+    assert response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_reflection_lists_the_services(api: Running) -> None:
+    stub = reflection_pb2_grpc.ServerReflectionStub(api.channel)
+
+    async def one() -> AsyncIterator[reflection_pb2.ServerReflectionRequest]:
+        yield reflection_pb2.ServerReflectionRequest(list_services="")
+
+    names = set()
+    async for response in stub.ServerReflectionInfo(one()):
+        names |= {s.name for s in response.list_services_response.service}
+    assert {SERVICE_NAME, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= names
+
+
+async def test_taken_port_is_a_clear_error(api: Running) -> None:
+    with pytest.raises(AddressInUse, match="cannot listen on"):
+        create_server(api.service, f"127.0.0.1:{api.port}")
+
+
+@pytest.mark.parametrize(
+    ("address", "port", "expected"), [("127.0.0.1:0", 5, "127.0.0.1:5"), ("[::1]:0", 7, "[::1]:7")]
+)
+def test_bound_address(address: str, port: int, expected: str) -> None:
+    assert bound_address(address, port) == expected
+
+
+async def test_run_serves_and_shuts_down_gracefully(module_database_url: str, unused_tcp_port: int) -> None:
+    service = build_service(ServiceConfig(database_url=module_database_url), password_hasher=CHEAP_HASHER)
+    stop = asyncio.Event()
+    rest = RestGateway("127.0.0.1:0")
+    runner = asyncio.create_task(run(service, f"127.0.0.1:{unused_tcp_port}", addons=[rest], grace=0.5, stop=stop))
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{unused_tcp_port}") as channel:
+        await asyncio.wait_for(channel.channel_ready(), 10)
+        stub = api_pb2_grpc.DeterminedStub(channel)
+        assert (await stub.GetMaster(master_pb2.GetMasterRequest())).cluster_name == "protogw"
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{rest.port}") as client:
+            assert (await client.get("/api/v1/master")).status_code == 200
+        token = (await stub.Login(auth_pb2.LoginRequest(username="determined"))).token
+        # A call still running at shutdown: a log stream that follows forever.
+        follow = stub.MasterLogs(master_pb2.MasterLogsRequest(offset=-1, follow=True), metadata=bearer(token))
+        await follow.read()
+        stop.set()
+        await asyncio.wait_for(runner, 10)
+        # The grace period ran out, so the server cut the stream instead of hanging.
+        assert await asyncio.wait_for(follow.code(), 10) is not grpc.StatusCode.OK
+    health = await service.health.Check(health_pb2.HealthCheckRequest(service=""), None)  # type: ignore[arg-type]
+    assert health.status == health_pb2.HealthCheckResponse.NOT_SERVING
