@@ -1,7 +1,7 @@
 """Write the Determined API's OpenAPI document into gen/openapi/ (run by `make gen` after the protos).
 
 Determined's conventions come from generator options (operationIds without the service prefix, no
-per-service tag) and from the file-level ``openapiv2_swagger`` option in ``api.proto`` (info,
+per-service tag, unset messages documented as nullable) and from the file-level ``openapiv2_swagger`` option in ``api.proto`` (info,
 security, the top-level tags with their descriptions). Skips cleanly while the Determined descriptor
 set does not exist yet.
 """
@@ -26,7 +26,13 @@ def main() -> int:
     doc = generate_document(
         load_descriptor_set(DESCRIPTORS),
         ["determined/api/v1/api.proto"],
-        Options(simple_operation_ids=True, disable_service_tags=True, allow_delete_body=True),
+        Options(
+            simple_operation_ids=True,
+            disable_service_tags=True,
+            allow_delete_body=True,
+            # The gateway writes unset messages as null, as Determined's master does.
+            nullable_unset_messages=True,
+        ),
     )
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "__init__.py").write_text(HEADER)

@@ -371,7 +371,18 @@ class _DocumentBuilder:
             schema["required"] = sorted(set(names))
         if self.opts.proto3_optional_nullable and f.proto.proto3_optional:
             schema["x-nullable"] = True
+        if self.opts.nullable_unset_messages and self._written_as_null(f):
+            schema["x-nullable"] = True
         return schema
+
+    def _written_as_null(self, f: Field) -> bool:
+        """Whether the gateway writes this field as null when it is unset: a singular message field
+        outside any oneof (oneof members and proto3 optional fields are left out instead)."""
+        if not f.is_message or f.repeated or f.proto.HasField("oneof_index"):
+            return False
+        if f.type_name == ".google.protobuf.Value":
+            return False  # its schema ({}) already admits null
+        return not self.reg.message(f.type_name).is_map_entry
 
     def apply_field_behavior(self, schema: Schema, f: Field) -> None:
         required = False

@@ -61,6 +61,10 @@ class Options:
     use_allof_for_refs: bool = False
     omit_array_item_type_when_ref_sibling: bool = False
     visibility_restriction_selectors: tuple[str, ...] = field(default_factory=tuple)
+    # Not in protoc-gen-openapiv2: mark singular message fields x-nullable, because grpc-gateway's
+    # default marshaler (EmitUnpopulated) writes an unset message as null and strict response
+    # validators reject null for a plain $ref or scalar-typed well-known type.
+    nullable_unset_messages: bool = False
 
     def __post_init__(self) -> None:
         if self.output_format not in ("json", "yaml"):

@@ -46,7 +46,10 @@ GOLDEN_CASES: dict[str, tuple[list[str], str]] = {
         WIDGETS,
         "use_allof_for_refs=true,use_proto3_field_semantics=true,omit_array_item_type_when_ref_sibling=true,openapi_naming_strategy=simple,enable_field_deprecation=true",
     ),
-    "widgets_no_comments": (WIDGETS, "ignore_comments=true,openapi_naming_strategy=package"),
+    "widgets_no_comments": (
+        WIDGETS,
+        "ignore_comments=true,openapi_naming_strategy=package,nullable_unset_messages=true",
+    ),
 }
 
 
@@ -331,6 +334,21 @@ RULES: list[tuple[str, str, Any]] = [
     ("widgets", "/definitions/v1Widget/properties/created/readOnly", True),
     ("widgets", "/definitions/v1Widget/properties/revision/readOnly", True),
     ("widgets_no_comments", "/definitions/Part/title", ABSENT),
+    # nullable_unset_messages: singular messages (the gateway writes null when unset), not oneofs or optionals.
+    (
+        "widgets_no_comments",
+        "/definitions/Widget/properties/mainPart",
+        {"$ref": "#/definitions/Part", "x-nullable": True},
+    ),
+    (
+        "widgets_no_comments",
+        "/definitions/Widget/properties/created",
+        {"type": "string", "format": "date-time", "x-nullable": True},
+    ),
+    ("widgets_no_comments", "/definitions/Widget/properties/spares/x-nullable", ABSENT),
+    ("widgets_no_comments", "/definitions/Widget/properties/radius/x-nullable", ABSENT),
+    ("widgets_no_comments", "/definitions/Widget/properties/note/x-nullable", ABSENT),
+    ("widgets", "/definitions/v1Widget/properties/created/x-nullable", ABSENT),
     ("widgets_no_comments", "/definitions/openapitest.v1.Status", ABSENT),
     ("openapitest_merged", "/definitions/googleRpcStatus/type", "object"),
     (
