@@ -17,7 +17,7 @@ import importlib
 import logging
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -25,6 +25,7 @@ from protogw.server.app import DEFAULT_GRACE, Addon, AddressInUse, run
 from protogw.server.rest import RestGateway
 from protogw.server.seed import AlreadySeeded, seed_walkthrough
 from protogw.server.service import ServiceConfig, build_service
+from protogw.server.storage.demo import load_demo
 from protogw.server.storage.store import Store
 
 #: Default gRPC listening address.
@@ -117,8 +118,7 @@ async def _seed(database: str, demo: bool, count: int) -> str:
         if not demo:
             ids = await seed_walkthrough(store)
             return f"added {len(ids)} walk-through experiments (ids {ids[0]}-{ids[-1]})"
-        demo_module: Any = importlib.import_module("protogw.server.storage.demo")
-        ids = await demo_module.load_demo(store, count)
+        ids = await load_demo(store, count)
         return f"added {len(ids)} demo experiments"
     finally:
         await store.close()
