@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,32 @@ from sqlalchemy.engine import Connection
 
 from protogw.server.storage import Store
 from protogw.server.storage import schema as t
+from tests.support.postgres import PostgresServer
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def migrated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Store]:
+    """A database migrated by starting twice, then reopened: shared by the read-mostly tests here."""
+    server: PostgresServer | None = None
+    name = ""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('migrated') / 'db.sqlite'}"
+    else:
+        server = request.getfixturevalue("pg_server")
+        assert server is not None
+        name = server.create_database()
+        url = server.url(name)
+    try:
+        first = Store(url)
+        await first.start()
+        await first.start()
+        await first.close()
+        async with Store(url) as store:
+            yield store
+    finally:
+        if server is not None:
+            server.drop_database(name)
+
 
 SEEDED = [
     pytest.param(
@@ -37,13 +64,9 @@ SEEDED = [
 
 
 @pytest.mark.parametrize(("sql", "rows"), SEEDED)
-async def test_fresh_database_is_migrated_and_seeded_once(database_url: str, sql: str, rows: list[Any]) -> None:
-    # Starting twice, and again from a second Store, must neither fail nor duplicate seed rows.
-    store = Store(database_url)
-    await store.start()
-    await store.start()
-    await store.close()
-    async with Store(database_url) as store, store.engine.connect() as conn:
+async def test_fresh_database_is_migrated_and_seeded_once(migrated: Store, sql: str, rows: list[Any]) -> None:
+    # ``migrated`` was started twice and reopened: nothing may fail or be seeded twice.
+    async with migrated.engine.connect() as conn:
         got = [tuple(r) for r in (await conn.execute(sa.text(sql))).all()]
     # SQLite hands booleans back as 0/1 through text(); they compare equal to False/True.
     assert got == rows
@@ -54,8 +77,8 @@ def _diff(conn: Connection) -> list[Any]:
     return list(compare_metadata(context, t.metadata))
 
 
-async def test_migrations_build_exactly_the_declared_schema(database_url: str) -> None:
-    async with Store(database_url) as store, store.engine.connect() as conn:
+async def test_migrations_build_exactly_the_declared_schema(migrated: Store) -> None:
+    async with migrated.engine.connect() as conn:
         diff = await conn.run_sync(_diff)
     assert diff == []
 
@@ -80,21 +103,20 @@ UTC_CASES = [
 
 
 @pytest.mark.parametrize("value", UTC_CASES)
-async def test_timestamps_round_trip_as_utc(database_url: str, value: datetime) -> None:
+async def test_timestamps_round_trip_as_utc(migrated: Store, value: datetime) -> None:
     expected = datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
-    async with Store(database_url) as store:
-        async with store.engine.begin() as conn:
-            await conn.execute(sa.update(t.users).where(t.users.c.id == 1).values(last_auth_at=value))
-        got = (await store.get_user(1)).last_auth_at
+    async with migrated.engine.begin() as conn:
+        await conn.execute(sa.update(t.users).where(t.users.c.id == 1).values(last_auth_at=value))
+    got = (await migrated.get_user(1)).last_auth_at
     assert got == expected
     assert got is not None
     assert got.utcoffset() == timedelta(0)
 
 
-async def test_timestamps_in_mixed_offsets_sort_chronologically(database_url: str) -> None:
+async def test_timestamps_in_mixed_offsets_sort_chronologically(migrated: Store) -> None:
     # 10:00+05:00 (05:00Z) is earlier than 06:00Z even though its wall time is later.
     times = {1: datetime(2024, 1, 1, 10, 0, tzinfo=PLUS_5), 2: datetime(2024, 1, 1, 6, 0, tzinfo=UTC)}
-    async with Store(database_url) as store, store.engine.begin() as conn:
+    async with migrated.engine.begin() as conn:
         for user_id, when in times.items():
             await conn.execute(sa.update(t.users).where(t.users.c.id == user_id).values(modified_at=when))
         order = (await conn.execute(sa.select(t.users.c.id).order_by(t.users.c.modified_at))).scalars().all()
