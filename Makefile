@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help system-deps install dev-install proto-breaking gen gen-check lint fmt typecheck test test-pg proto-lint run bench check
+.PHONY: help compat-env system-deps install dev-install proto-breaking gen gen-check lint fmt typecheck test test-pg proto-lint run bench check
 
 help:
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -18,6 +18,15 @@ $(STAMP): pyproject.toml setup.py
 	touch $@
 
 install: $(STAMP) ## create the virtualenv and install the project with its dev tools (idempotent)
+
+DET_VENV := .venv-determined
+
+$(DET_VENV)/bin/det:
+	python3 -m venv $(DET_VENV)
+	$(DET_VENV)/bin/python -m pip install -q --upgrade pip
+	$(DET_VENV)/bin/python -m pip install -q 'determined==0.38.1'
+
+compat-env: $(DET_VENV)/bin/det ## install Determined's own client (PyPI `determined`) in its own venv for the compatibility tests
 
 system-deps: ## install the system packages the tests need (PostgreSQL, Chromium) if missing
 	scripts/system-deps.sh
@@ -57,7 +66,7 @@ dev-install: ## re-link the editable install after adding or removing modules (s
 typecheck: dev-install ## mypy --strict on our code (run inside the editable link tree so protogw.* resolves)
 	cd $(EDITABLE) && $(abspath $(BIN))/mypy --config-file $(abspath pyproject.toml) -p protogw.gateway -p protogw.server -p protogw.clients
 
-test: install system-deps ## run the whole test suite (every database test on SQLite and on a real PostgreSQL)
+test: install system-deps compat-env ## run the whole test suite (every database test on SQLite and on a real PostgreSQL)
 	$(BIN)/pytest
 
 run: install ## run the stack on the embedded default (SQLite, REST + gRPC + Swagger UI)
