@@ -1,0 +1,90 @@
+"""The log ring buffer: ids, offsets, limits, eviction and following."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+import pytest
+
+from protogw.server.logbuffer import LogBuffer
+
+
+def filled(n: int, capacity: int = 100) -> LogBuffer:
+    buffer = LogBuffer(capacity)
+    for i in range(n):
+        buffer.emit(logging.LogRecord("t", logging.INFO, __file__, 1, "m%d", (i,), None))
+    return buffer
+
+
+async def messages(buffer: LogBuffer, **kwargs: int) -> list[str]:
+    return [e.message async for e in buffer.read(**kwargs)]
+
+
+# (records emitted, capacity, offset, limit, expected messages)
+WINDOWS = [
+    (5, 100, 0, 0, ["t: m0", "t: m1", "t: m2", "t: m3", "t: m4"]),
+    (5, 100, 2, 0, ["t: m2", "t: m3", "t: m4"]),
+    (5, 100, -2, 0, ["t: m3", "t: m4"]),
+    (5, 100, -50, 0, ["t: m0", "t: m1", "t: m2", "t: m3", "t: m4"]),
+    (5, 100, 50, 0, []),
+    (5, 100, 1, 2, ["t: m1", "t: m2"]),
+    (5, 3, 0, 0, ["t: m2", "t: m3", "t: m4"]),
+    (5, 3, -1, 0, ["t: m4"]),
+    (0, 3, 0, 0, []),
+]
+
+
+@pytest.mark.parametrize(("n", "capacity", "offset", "limit", "expected"), WINDOWS)
+async def test_windows(n: int, capacity: int, offset: int, limit: int, expected: list[str]) -> None:
+    assert await messages(filled(n, capacity), offset=offset, limit=limit) == expected
+
+
+async def test_ids_count_every_record_even_evicted_ones() -> None:
+    entries = [e async for e in filled(10, 4).read()]
+    assert [e.id for e in entries] == [7, 8, 9, 10]
+
+
+async def test_follow_receives_records_from_other_threads() -> None:
+    buffer = filled(1)
+    reader = buffer.read(offset=-1, follow=True, limit=3)
+    assert (await anext(reader)).message == "t: m0"
+    assert buffer.followers == 1
+
+    def emit_later() -> None:
+        for i in (1, 2):
+            buffer.emit(logging.LogRecord("t", logging.WARNING, __file__, 1, "late %d", (i,), None))
+
+    thread = threading.Thread(target=emit_later)
+    thread.start()
+    rest = [e.message async for e in reader]
+    thread.join()
+    assert rest == ["t: late 1", "t: late 2"]
+    assert buffer.followers == 0
+
+
+async def test_cancelled_follower_detaches() -> None:
+    buffer = filled(0)
+
+    async def follow() -> None:
+        async for _ in buffer.read(follow=True):
+            pass
+
+    task = asyncio.create_task(follow())
+    await asyncio.sleep(0)
+    assert buffer.followers == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert buffer.followers == 0
+
+
+def test_capacity_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="capacity"):
+        LogBuffer(0)
+
+
+async def test_limit_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="limit"):
+        await messages(filled(1), limit=-1)
