@@ -21,6 +21,7 @@ import binascii
 import functools
 import math
 import re
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -183,6 +184,13 @@ def scalar_text_to_json(fd: FieldDescriptor, text: str) -> JsonValue:
         value = float(text)
         if math.isinf(value):
             raise ValueError(f"number out of range {text!r}")
+        if t == _FD.TYPE_FLOAT:
+            # Round to single precision as Go's ParseFloat(s, 32) does, so that the shortest float32
+            # text of FLT_MAX ("3.4028235e+38", slightly above it as a double) is accepted.
+            try:
+                value = struct.unpack("<f", struct.pack("<f", value))[0]
+            except OverflowError:
+                raise ValueError(f"number out of range {text!r}") from None
         return value
     if t == _FD.TYPE_BYTES:
         return _b64_to_std(text)
