@@ -880,7 +880,10 @@ def _encode_value(message: Message) -> Any:
 
 def _encode_struct(message: Message) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key, item in message.fields.items():  # type: ignore[attr-defined]
+    fields = message.fields  # type: ignore[attr-defined]
+    # Keys then lookups: cheaper on upb maps than items(), same order.
+    for key in fields:
+        item = fields[key]
         kind = item.WhichOneof("kind")
         if kind == "string_value":
             out[key] = item.string_value
