@@ -1,0 +1,338 @@
+"""Gateway benchmarks (not tests). Every figure is a ratio against a peer measured in the same run.
+
+    .venv/bin/python bench/gateway_bench.py [--seconds 3] [--connections 32] [--target kitchen]
+
+(a) in-process REST req/s / direct gRPC req/s, same service, same server process   goal >= 2.0
+(b) proxy-mode REST req/s / direct gRPC req/s (gateway process -> gRPC process)     goal >= 0.8
+(d) route lookup time with 1,000 routes / with 10 routes                           goal <= 1.1
+
+The servers run in their own processes (uvloop; uvicorn + httptools for HTTP); this process generates
+load: ``wrk`` for HTTP (``apt-get install -y wrk``; a small asyncio HTTP/1.1 client otherwise) and a
+grpc.aio client sending pre-serialised requests for gRPC. Loads are bounded (``--seconds`` each, after
+a one-second warm-up) and loopback only. Besides req/s, the servers' CPU time per request is printed:
+it does not depend on how fast the load generator is.
+
+Targets: ``kitchen`` (GetThing on the kitchen-sink test service with its interceptors). To measure the
+Determined service (GetMaster, GetExperiment), add a ``Target`` to ``TARGETS`` whose ``register``
+puts the real servicers and interceptors on a server-like object (grpc.aio server or InProcessBackend)
+and whose ``seed`` fills the store - nothing else here is specific to a service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import timeit
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import grpc  # noqa: E402
+import grpc.aio  # noqa: E402
+import uvloop  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to call: the same RPC over gRPC and over REST."""
+
+    services: tuple[str, ...]
+    grpc_path: str
+    grpc_request: Callable[[], bytes]
+    rest_path: str
+    # Registers servicers (and returns the interceptors to use) on a grpc.aio server or InProcessBackend.
+    register: Callable[[Any], Awaitable[None]]
+    interceptors: Callable[[], list[grpc.aio.ServerInterceptor]]
+
+
+def _kitchen() -> Target:
+    from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
+    from tests.gateway.kitchen_service import SERVICE, ThingStore, add_kitchen, kitchen_interceptors
+
+    store = ThingStore()
+    store.add(pb.Thing(display_name="benchmark", shelf="s1", labels={"a": "b"}))
+
+    async def register(server: Any) -> None:
+        await add_kitchen(server, store)
+
+    return Target(
+        (SERVICE,),
+        f"/{SERVICE}/GetThing",
+        lambda: pb.GetThingRequest(id=1).SerializeToString(),
+        "/v1/things/1",
+        register,
+        kitchen_interceptors,
+    )
+
+
+TARGETS: dict[str, Callable[[], Target]] = {"kitchen": _kitchen}
+
+
+# --- server processes ----------------------------------------------------------------------------------
+
+
+async def serve_inprocess(target_name: str) -> None:
+    """gRPC server and in-process gateway over the same servicers, in one process and loop."""
+    from google.protobuf import descriptor_pool
+
+    from protogw.gateway.app import RouteTable, create_app
+    from protogw.gateway.cli import bind, serve
+    from protogw.gateway.inprocess import InProcessBackend
+
+    target = TARGETS[target_name]()
+    server = grpc.aio.server(interceptors=target.interceptors())
+    await target.register(server)
+    grpc_port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    backend = InProcessBackend(target.interceptors())
+    await target.register(backend)
+    app = create_app(RouteTable.from_pool(descriptor_pool.Default(), list(target.services)), backend)
+    sock = bind("127.0.0.1", 0)
+    print(json.dumps({"grpc": grpc_port, "http": sock.getsockname()[1]}), flush=True)
+    await serve(app, sock, log_level="error")
+
+
+async def serve_proxy(backend_addr: str, target_name: str) -> None:
+    """A proxy-mode gateway in front of ``backend_addr``."""
+    from google.protobuf import descriptor_pool
+
+    from protogw.gateway.app import RouteTable, create_app
+    from protogw.gateway.cli import bind, serve
+    from protogw.gateway.proxy import ProxyBackend
+
+    target = TARGETS[target_name]()
+    app = create_app(RouteTable.from_pool(descriptor_pool.Default(), list(target.services)), ProxyBackend(backend_addr))
+    sock = bind("127.0.0.1", 0)
+    print(json.dumps({"http": sock.getsockname()[1]}), flush=True)
+    await serve(app, sock, log_level="error")
+
+
+class Server:
+    """A server subprocess of this script; reads the ports it prints, measures its CPU time."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"server {args} did not start")
+        self.ports: dict[str, int] = json.loads(line)
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+# --- load generators -------------------------------------------------------------------------------------
+
+
+def wrk(url: str, seconds: float, connections: int) -> float:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if m is None:
+        raise RuntimeError(out)
+    if "Non-2xx" in out:
+        raise RuntimeError(f"errors from {url}:\n{out}")
+    return float(m.group(1))
+
+
+async def _http_client(host: str, port: int, path: str, seconds: float, connections: int) -> float:
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    count = 0
+    stop = time.monotonic() + seconds
+
+    async def worker() -> None:
+        nonlocal count
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while time.monotonic() < stop:
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))  # type: ignore[union-attr]
+                await reader.readexactly(length)
+                count += 1
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return count / seconds
+
+
+def http_load(port: int, path: str, seconds: float, connections: int) -> float:
+    if shutil.which("wrk"):
+        wrk(f"http://127.0.0.1:{port}{path}", 1, connections)  # warm-up
+        return wrk(f"http://127.0.0.1:{port}{path}", seconds, connections)
+    uvloop.run(_http_client("127.0.0.1", port, path, 1, connections))
+    return uvloop.run(_http_client("127.0.0.1", port, path, seconds, connections))
+
+
+async def _grpc_client(port: int, target: Target, seconds: float, concurrency: int) -> float:
+    request = target.grpc_request()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        call = channel.unary_unary(target.grpc_path)
+        count = 0
+
+        async def worker(stop: float) -> None:
+            nonlocal count
+            while time.monotonic() < stop:
+                await call(request)
+                count += 1
+
+        await asyncio.gather(*(worker(time.monotonic() + 1) for _ in range(concurrency)))
+        count = 0
+        await asyncio.gather(*(worker(time.monotonic() + seconds) for _ in range(concurrency)))
+    return count / seconds
+
+
+def measure(label: str, servers: list[Server], run: Callable[[], float], seconds: float) -> tuple[float, float]:
+    """req/s and server CPU microseconds per request (all ``servers`` together)."""
+    before = sum(s.cpu_seconds() for s in servers)
+    rps = run()
+    # The warm-up second is part of the CPU window; count its requests at the measured rate.
+    cpu = sum(s.cpu_seconds() for s in servers) - before
+    per_request = cpu / (rps * (seconds + 1)) * 1e6
+    print(f"  {label:<28} {rps:>10.0f} req/s   {per_request:>7.1f} us server CPU/request")
+    return rps, per_request
+
+
+# --- route lookup --------------------------------------------------------------------------------------------
+
+
+def route_templates(n: int) -> list[tuple[str, str]]:
+    """``n`` bindings shaped like a real API: variables, nested names, **, verbs, several methods."""
+    shapes = [
+        ("GET", "/v1/r{i}/things/{{id}}"),
+        ("GET", "/v1/r{i}/{{name=projects/*/things/*}}"),
+        ("POST", "/v1/r{i}/things/{{id}}:archive"),
+        ("GET", "/v1/r{i}/files/{{path=**}}"),
+        ("PATCH", "/v1/r{i}/things/{{thing.id}}"),
+        ("GET", "/v1/r{i}/things"),
+        ("DELETE", "/v1/r{i}/things/{{id}}/parts/{{part}}"),
+        ("GET", "/v1/r{i}/things:watch"),
+        ("POST", "/v1/r{i}/shelves/{{shelf}}/things"),
+        ("GET", "/v1/r{i}/shelves/{{shelf}}/things/{{id}}"),
+    ]
+    return [
+        (m, t.format(i=i // len(shapes))) for i, (m, t) in zip(range(n), shapes * (n // len(shapes) + 1), strict=False)
+    ]
+
+
+def lookup_paths(n: int) -> list[tuple[str, str]]:
+    last = n // 10 - 1
+    return [
+        ("GET", f"/v1/r{last}/things/123"),
+        ("GET", f"/v1/r{last}/projects/p/things/t"),
+        ("POST", f"/v1/r{last}/things/9:archive"),
+        ("GET", f"/v1/r{last}/files/a/b/c.txt"),
+        ("DELETE", f"/v1/r{last}/things/1/parts/2"),
+        ("GET", f"/v1/r{last}/things:watch"),
+        ("GET", "/v1/nowhere/at/all"),
+    ]
+
+
+def bench_lookup() -> dict[int, float]:
+    from protogw.gateway.router import Router
+    from protogw.gateway.template import parse_template
+
+    results: dict[int, float] = {}
+    for n in (10, 1000):
+        router: Router[int] = Router()
+        for i, (method, template) in enumerate(route_templates(n)):
+            router.add(method, parse_template(template), i)
+        paths = lookup_paths(n)
+        lookup = router.lookup
+
+        def run() -> None:
+            for method, path in paths:
+                lookup(method, path)
+
+        runs = timeit.repeat(run, number=2000, repeat=7)
+        results[n] = min(runs) / (2000 * len(paths)) * 1e6
+        print(f"  {n:>5} routes: {results[n]:.2f} us per lookup")
+    return results
+
+
+# --- main ---------------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--target", default="kitchen", choices=sorted(TARGETS))
+    parser.add_argument("--serve-inprocess", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-proxy", metavar="BACKEND", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.serve_inprocess:
+        uvloop.run(serve_inprocess(args.target))
+        return
+    if args.serve_proxy:
+        uvloop.run(serve_proxy(args.serve_proxy, args.target))
+        return
+
+    target = TARGETS[args.target]()
+    seconds, conns = args.seconds, args.connections
+    print(
+        f"gateway benchmark: target={args.target}, {seconds:g}s per run, {conns} connections, {os.cpu_count()} CPUs shared with the load generator"
+    )
+    print("(d) route lookup")
+    lookup = bench_lookup()
+    main_server = Server("--serve-inprocess", "--target", args.target)
+    proxy_server = Server("--serve-proxy", f"127.0.0.1:{main_server.ports['grpc']}", "--target", args.target)
+    try:
+        print(f"(a)/(b) {target.grpc_path} vs GET {target.rest_path}")
+        grpc_rps, grpc_cpu = measure(
+            "direct gRPC (grpc.aio)",
+            [main_server],
+            lambda: uvloop.run(_grpc_client(main_server.ports["grpc"], target, seconds, conns)),
+            seconds,
+        )
+        inproc_rps, inproc_cpu = measure(
+            "REST in-process",
+            [main_server],
+            lambda: http_load(main_server.ports["http"], target.rest_path, seconds, conns),
+            seconds,
+        )
+        proxy_rps, proxy_cpu = measure(
+            "REST proxy (2 processes)",
+            [main_server, proxy_server],
+            lambda: http_load(proxy_server.ports["http"], target.rest_path, seconds, conns),
+            seconds,
+        )
+    finally:
+        proxy_server.stop()
+        main_server.stop()
+    print()
+    print("ratio                                   measured   goal   server-CPU ratio (peer/ours)")
+    print(
+        f"(a) in-process REST / direct gRPC        {inproc_rps / grpc_rps:8.2f}   >= 2.0  {grpc_cpu / inproc_cpu:8.2f}"
+    )
+    print(f"(b) proxy REST / direct gRPC             {proxy_rps / grpc_rps:8.2f}   >= 0.8  {grpc_cpu / proxy_cpu:8.2f}")
+    print(f"(d) lookup 1000 routes / 10 routes       {lookup[1000] / lookup[10]:8.2f}   <= 1.1")
+
+
+if __name__ == "__main__":
+    main()
