@@ -262,9 +262,8 @@ def bench_lookup() -> dict[int, float]:
         for i, (method, template) in enumerate(route_templates(n)):
             router.add(method, parse_template(template), i)
         paths = lookup_paths(n)
-        lookup = router.lookup
 
-        def run() -> None:
+        def run(lookup: Callable[[str, str], object] = router.lookup, paths: list[tuple[str, str]] = paths) -> None:
             for method, path in paths:
                 lookup(method, path)
 
