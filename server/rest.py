@@ -17,6 +17,9 @@ from collections.abc import Iterable, Iterator
 import uvicorn
 from google.protobuf import descriptor_pool
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from protogw.gateway.app import Gateway, GatewayOptions, RouteTable, create_app
 from protogw.gateway.cli import bind, parse_addr
@@ -69,10 +72,15 @@ def build_gateway(service: Service, *, docs: bool = True) -> Gateway:
     service.register(backend)
     options = GatewayOptions(error_renderer=DeterminedErrorRenderer(), annotators=(auth_cookie,))
     routes = RouteTable.from_pool(descriptor_pool.Default(), [SERVICE_NAME], options)
-    mounts: list[tuple[str, ASGIApp]] = []
+
+    async def info(request: Request) -> JSONResponse:
+        return JSONResponse(await service.master.info())
+
+    # Determined's plain (non-gRPC) master-info route; public, like GetMaster.
+    mounts: list[tuple[str, ASGIApp]] = [("/info", _at_root(Starlette(routes=[Route("/info", info, methods=["GET"])])))]
     if docs:
         docs_app = _at_root(Starlette(routes=swagger_routes()))
-        mounts = [(DEFAULT_SPEC_PATH, docs_app), (DEFAULT_DOCS_PATH, docs_app)]
+        mounts += [(DEFAULT_SPEC_PATH, docs_app), (DEFAULT_DOCS_PATH, docs_app)]
     return create_app(routes, backend, mounts=mounts)
 
 

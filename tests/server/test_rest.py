@@ -153,6 +153,20 @@ async def test_master_logs_stream_ndjson(http: httpx.AsyncClient, token: str) ->
     assert all({"id", "message", "timestamp", "level"} <= set(line["result"]["logEntry"]) for line in lines)
 
 
+async def test_info_route(http: httpx.AsyncClient) -> None:
+    master = (await http.get("/api/v1/master")).json()
+    info = await http.get("/info")
+    assert info.status_code == 200
+    body = info.json()
+    assert (body["version"], body["master_id"], body["cluster_id"], body["cluster_name"]) == (
+        master["version"],
+        master["masterId"],
+        master["clusterId"],
+        master["clusterName"],
+    )
+    assert body["telemetry"]["enabled"] is False
+
+
 async def test_docs_are_served(http: httpx.AsyncClient) -> None:
     page = await http.get("/docs/rest-api/")
     spec = await http.get("/api/v1/api.swagger.json")
