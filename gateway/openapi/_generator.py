@@ -149,8 +149,12 @@ class _DocumentBuilder(ParameterRenderer):
 
     def operation(self, svc: Service, meth: Method, binding: Binding) -> tuple[str, Schema]:
         parts = self.template_parts(binding.template, meth)
+        replaced: set[str] = set()
+        added: list[str] = []
+        if self.opts.expand_slashed_path_patterns:
+            parts, replaced, added = self.expand_slashed(parts)
         patterns = parts_to_patterns(parts)
-        params, renames = self.path_params(meth, binding, patterns)
+        params, renames = self.path_params(meth, binding, patterns, frozenset(replaced), added)
         body = self.body_param(meth, binding)
         if body is not None:
             params.append(body)

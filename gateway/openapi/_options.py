@@ -58,6 +58,7 @@ class Options:
     # and cutting the rest keeps the document usable.
     recursive_depth: int = 1
     generate_unbound_methods: bool = False
+    expand_slashed_path_patterns: bool = False
     use_allof_for_refs: bool = False
     omit_array_item_type_when_ref_sibling: bool = False
     visibility_restriction_selectors: tuple[str, ...] = field(default_factory=tuple)

@@ -11,7 +11,16 @@ from typing import Any
 from google.protobuf import descriptor_pb2
 
 from protogw.gateway.openapi._context import Schema
-from protogw.gateway.openapi._registry import Binding, Enum, Field, GenerationError, Message, Method, Param
+from protogw.gateway.openapi._registry import (
+    Binding,
+    Enum,
+    Field,
+    GenerationError,
+    Message,
+    Method,
+    Param,
+    json_camel_case,
+)
 from protogw.gateway.openapi._schemas import PRIMITIVES, WKT_SCHEMAS, SchemaRenderer, merge_description
 
 __all__ = ["ParameterRenderer", "parts_to_path", "parts_to_patterns"]
@@ -172,13 +181,51 @@ class ParameterRenderer(SchemaRenderer):
                 )
         return params
 
+    def expand_slashed(self, parts: list[str]) -> tuple[list[str], set[str], list[str]]:
+        """``expand_slashed_path_patterns``: spell multi-segment variables out in the path.
+
+        ``["", "v1", "{name=projects/*/things/*}"]`` -> ``["", "v1", "projects", "{project}", "things",
+        "{thing}"]``: each ``*`` becomes a string parameter named after the literal before it, without
+        its plural "s". Returns the new parts, the variables replaced and the parameters added.
+        """
+        out: list[str] = []
+        replaced: set[str] = set()
+        added: list[str] = []
+        for part in parts:
+            name, eq, pattern = part[1:-1].partition("=")
+            if not (part.startswith("{") and part.endswith("}")) or not eq or pattern == "*":
+                out.append(part)
+                continue
+            replaced.add(name)
+            for piece in pattern.split("/"):
+                if piece != "*":
+                    out.append(piece)
+                    continue
+                new = out[-1].removesuffix("s")
+                if self.opts.json_names_for_fields:
+                    new = json_camel_case(new)
+                out.append("{" + new + "}")
+                added.append(new)
+        return out, replaced, added
+
     def path_params(
-        self, meth: Method, binding: Binding, patterns: dict[str, str]
+        self,
+        meth: Method,
+        binding: Binding,
+        patterns: dict[str, str],
+        replaced: frozenset[str] = frozenset(),
+        added: Sequence[str] = (),
     ) -> tuple[list[Schema], dict[str, str]]:
-        """Path parameters, and the renames to apply to the path (``{old}`` -> ``{new}``)."""
+        """Path parameters, and the renames to apply to the path (``{old}`` -> ``{new}``).
+
+        ``replaced`` and ``added`` come from :meth:`expand_slashed`: variables spelled out in the
+        path give way to the string parameters that replace them.
+        """
         params: list[Schema] = []
         renames: dict[str, str] = {}
         for p in binding.path_params:
+            if self.path_param_name(meth, p) in replaced:
+                continue
             target = p.target
             schema = self.schema_of_field(target, track_refs=True)
             enum_values: Any = None
@@ -235,6 +282,7 @@ class ParameterRenderer(SchemaRenderer):
                     **{k: v for k, v in schema.items() if k.startswith("x-") and k != "x-nullable"},
                 }
             )
+        params.extend({"name": name, "in": "path", "required": True, "type": "string"} for name in added)
         return params, renames
 
     def path_param_name(self, meth: Method, p: Param) -> str:

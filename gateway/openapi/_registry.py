@@ -35,6 +35,9 @@ __all__ = [
     "Param",
     "Registry",
     "Service",
+    "json_camel_case",
+    "read_extension",
+    "remove_internal_comments",
 ]
 
 FDP = descriptor_pb2.FieldDescriptorProto
@@ -82,7 +85,7 @@ def read_extension(options: ProtoMessage | None, ext: FieldDescriptor) -> Any:
     return fresh.Extensions[ext]  # type: ignore[index]
 
 
-def _json_name(name: str) -> str:
+def json_camel_case(name: str) -> str:
     """protoc's default json_name: drop underscores, capitalising the letter after each."""
     out: list[str] = []
     upper = False
@@ -114,7 +117,7 @@ class Field:
 
     @property
     def json_name(self) -> str:
-        return self.proto.json_name if self.proto.HasField("json_name") else _json_name(self.proto.name)
+        return self.proto.json_name if self.proto.HasField("json_name") else json_camel_case(self.proto.name)
 
     @property
     def type_name(self) -> str:

@@ -46,6 +46,7 @@ GOLDEN_CASES: dict[str, tuple[list[str], str]] = {
         WIDGETS,
         "use_allof_for_refs=true,use_proto3_field_semantics=true,omit_array_item_type_when_ref_sibling=true,openapi_naming_strategy=simple,enable_field_deprecation=true",
     ),
+    "kitchen_expanded": (KITCHEN, "expand_slashed_path_patterns=true,repeated_path_param_separator=pipes"),
     "widgets_no_comments": (
         WIDGETS,
         "ignore_comments=true,openapi_naming_strategy=package,nullable_unset_messages=true",
@@ -226,6 +227,16 @@ RULES: list[tuple[str, str, Any]] = [
     # Nested path variable {thing.id}: a safe name in the path and the parameter.
     ("kitchen", "/paths/~1v1~1things~1{thingId}/patch/parameters/0/name", "thingId"),
     ("kitchen_proto_names", "/paths/~1v1~1things~1{thing_id}/patch/parameters/0/name", "thing_id"),
+    # expand_slashed_path_patterns: each * of a multi-segment variable becomes its own parameter.
+    (
+        "kitchen_expanded",
+        "/paths/~1v1~1projects~1{project}~1things~1{thing}/get/parameters",
+        [
+            {"name": "project", "in": "path", "required": True, "type": "string"},
+            {"name": "thing", "in": "path", "required": True, "type": "string"},
+        ],
+    ),
+    ("kitchen_expanded", "/paths/~1v1~1{name}", ABSENT),
     ("widgets", "/paths/~1v1~1widgets~1{widgetRef}/get/parameters/0/name", "widgetRef"),
     # Path parameter types.
     (
@@ -667,3 +678,73 @@ def test_generate_unbound_methods() -> None:
     paths = generate([fdp], ["e.proto"], Options(generate_unbound_methods=True))["e.swagger.json"]["paths"]
     assert list(paths) == ["/e.S/M"]
     assert paths["/e.S/M"]["post"]["parameters"][0]["schema"] == {"$ref": "#/definitions/eReq"}
+
+
+def _visibility_file() -> descriptor_pb2.FileDescriptorProto:
+    """A service whose field, method and enum value carry google.api visibility rules."""
+    from google.api import visibility_pb2
+
+    fdp = _file(
+        "v.proto",
+        'package: "v" syntax: "proto3" '
+        'enum_type { name: "E" value { name: "E_UNSPECIFIED" number: 0 } value { name: "E_SECRET" number: 1 } } '
+        'message_type { name: "Req" '
+        'field { name: "open" number: 1 type: TYPE_STRING label: LABEL_OPTIONAL json_name: "open" } '
+        'field { name: "hidden" number: 2 type: TYPE_STRING label: LABEL_OPTIONAL json_name: "hidden" } '
+        'field { name: "e" number: 3 type: TYPE_ENUM type_name: ".v.E" label: LABEL_OPTIONAL json_name: "e" } } '
+        'service { name: "S" method { name: "Open" input_type: ".v.Req" output_type: ".v.Req" } '
+        'method { name: "Internal" input_type: ".v.Req" output_type: ".v.Req" } }',
+    )
+    from google.api import annotations_pb2, http_pb2
+
+    for method, path in zip(fdp.service[0].method, ["/v1/open", "/v1/internal"], strict=True):
+        method.options.Extensions[annotations_pb2.http].CopyFrom(http_pb2.HttpRule(get=path))
+    rule = visibility_pb2.VisibilityRule(restriction="INTERNAL, PREVIEW")
+    fdp.message_type[0].field[1].options.Extensions[visibility_pb2.field_visibility].CopyFrom(rule)
+    fdp.service[0].method[1].options.Extensions[visibility_pb2.method_visibility].CopyFrom(rule)
+    fdp.enum_type[0].value[1].options.Extensions[visibility_pb2.value_visibility].CopyFrom(rule)
+    return fdp
+
+
+@pytest.mark.parametrize(
+    ("selectors", "paths", "query", "enum"),
+    [
+        ((), ["/v1/open"], ["open", "e"], ["E_UNSPECIFIED"]),
+        (("PREVIEW",), ["/v1/internal", "/v1/open"], ["open", "hidden", "e"], ["E_UNSPECIFIED", "E_SECRET"]),
+        (("OTHER",), ["/v1/open"], ["open", "e"], ["E_UNSPECIFIED"]),
+    ],
+)
+def test_visibility_restrictions(
+    selectors: tuple[str, ...], paths: list[str], query: list[str], enum: list[str]
+) -> None:
+    doc = generate([_visibility_file()], ["v.proto"], Options(visibility_restriction_selectors=selectors))[
+        "v.swagger.json"
+    ]
+    assert sorted(doc["paths"]) == paths
+    assert [p["name"] for p in doc["paths"]["/v1/open"]["get"]["parameters"]] == query
+    assert doc["definitions"]["vE"]["enum"] == enum
+    assert sorted(doc["definitions"]["vReq"]["properties"]) == sorted(query)
+
+
+@pytest.mark.parametrize(
+    ("leading", "trailing", "remove", "summary", "description"),
+    [
+        # Internal text (AIP-192) in a leading comment is always dropped, as protoc-gen-openapiv2 does.
+        ("Get it.\n\nMore. (-- internal note --) Done.", "", False, "Get it.", "More. Done."),
+        ("Get it.\n(-- all\ninternal --)", "", False, "Get it.", None),
+        # In a trailing comment only remove_internal_comments drops it.
+        ("Get it.", "Trailing text. (-- secret --)", False, "Get it.", "Trailing text. (-- secret --)"),
+        ("Get it.", "Trailing text. (-- secret --)", True, "Get it.", "Trailing text."),
+    ],
+)
+def test_comments_to_summary(leading: str, trailing: str, remove: bool, summary: str, description: str | None) -> None:
+    fdp = _service_with_rule('get: "/v1/x"')
+    loc = fdp.source_code_info.location.add(path=[6, 0, 2, 0], span=[0, 0, 0])
+    loc.leading_comments = " " + leading.replace("\n", "\n ") + "\n"
+    if trailing:
+        loc.trailing_comments = " " + trailing + "\n"
+    op = generate([fdp], ["e.proto"], Options(remove_internal_comments=remove))["e.swagger.json"]["paths"]["/v1/x"][
+        "get"
+    ]
+    assert op["summary"] == summary
+    assert op.get("description") == description

@@ -30,6 +30,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("logtostderr=true,Mfoo/bar.proto=example.com/foo,allow_repeated_fields_in_body=true", {}),
     ("enums_as_ints=T,omit_enum_default_value=F", {"enums_as_ints": True}),
     ("nullable_unset_messages", {"nullable_unset_messages": True}),
+    ("expand_slashed_path_patterns=true", {"expand_slashed_path_patterns": True}),
 ]
 
 
