@@ -73,26 +73,27 @@ async def test_master_logs_rejects_negative_limit(api: Running, user_md: Metadat
     )
 
 
-async def test_master_logs_follow_until_limit(
+async def test_master_logs_follow_sees_new_records(
     api: Running, user_md: Metadata, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="protogw.test.master")
     tag = api.unique("follow")
     log.warning("%s 0", tag)
-    stream = api.stub.MasterLogs(master_pb2.MasterLogsRequest(offset=-1, limit=3, follow=True), metadata=user_md)
-    first = await stream.read()
-    assert isinstance(first, master_pb2.MasterLogsResponse)
-    assert first.log_entry.message.endswith(f"{tag} 0")
+    stream = api.stub.MasterLogs(master_pb2.MasterLogsRequest(offset=-1, follow=True), metadata=user_md)
+
+    async def next_tagged() -> str:
+        # Other parts of the process may log too; only this test's records count.
+        while True:
+            response = await stream.read()
+            assert isinstance(response, master_pb2.MasterLogsResponse)
+            if tag in response.log_entry.message:
+                return response.log_entry.message.rsplit(" ", 1)[1]
+
+    assert await next_tagged() == "0"
     log.warning("%s 1", tag)
     log.warning("%s 2", tag)
-    rest = [await stream.read(), await stream.read()]
-    assert [r.log_entry.message.rsplit(" ", 1)[1] for r in rest if isinstance(r, master_pb2.MasterLogsResponse)] == [
-        "1",
-        "2",
-    ]
-    # The limit is reached, so the server ends the stream by itself.
-    assert await stream.read() is grpc.aio.EOF
-    assert await stream.code() == grpc.StatusCode.OK
+    assert [await next_tagged(), await next_tagged()] == ["1", "2"]
+    stream.cancel()
 
 
 async def test_master_logs_follow_ends_when_client_cancels(
