@@ -141,6 +141,10 @@ class Service:
         """Open the database (migrating it), seed the built-in passwords and start buffering logs."""
         logging.getLogger().addHandler(self.logs)
         await self.store.start()
+        # Expired sessions can never authenticate again; dropping them at start keeps the table small.
+        purged = await self.store.purge_expired_sessions(self.clock())
+        if purged:
+            logger.info("removed %d expired sessions", purged)
         await self._apply_initial_password()
         await self._warn_blank_passwords()
         for name in ("", SERVICE_NAME):
