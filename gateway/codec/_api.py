@@ -8,6 +8,7 @@ message types.
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -86,7 +87,18 @@ def _compiler(options: JsonOptions) -> Compiler:
     )
 
 
+# Compiling registers a type's name before its body exists (so recursive types work); a second thread
+# must not see that half-built state, so building is serialised. Built codecs are cached, so the lock
+# is only taken the first time a type is seen.
+_BUILD_LOCK = threading.RLock()
+
+
 def _build(descriptor: Descriptor, options: JsonOptions) -> Codec:
+    with _BUILD_LOCK:
+        return _build_locked(descriptor, options)
+
+
+def _build_locked(descriptor: Descriptor, options: JsonOptions) -> Codec:
     if descriptor.is_extendable:
         # Extensions print as "[full.name]" keys; json_format handles them and they are rare enough
         # (proto2 only) not to warrant generated code.

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import keyword
 import re
+import threading
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -151,6 +152,9 @@ class Compiler:
             "_b64": sc.encode_bytes,
             "_nz": sc.negative_zero,
         }
+        # Building registers a type before its body is complete (recursive types need that); the
+        # re-entrant lock keeps other threads from seeing such half-built state.
+        self._lock = threading.RLock()
         self._encoder_names: dict[Descriptor, str] = {}
         self._enum_tables: dict[EnumDescriptor, str] = {}
         self._decoders: dict[Descriptor, DecodeFn] = {}
@@ -160,7 +164,8 @@ class Compiler:
     # Encoding
 
     def encoder(self, desc: Descriptor) -> EncodeFn:
-        fn: EncodeFn = self._globals[self._encoder_name(desc)]
+        with self._lock:
+            fn: EncodeFn = self._globals[self._encoder_name(desc)]
         return fn
 
     def _encoder_name(self, desc: Descriptor) -> str:
@@ -386,6 +391,13 @@ class Compiler:
         found = self._decoders.get(desc)
         if found is not None:
             return found
+        with self._lock:
+            return self._build_decoder(desc)
+
+    def _build_decoder(self, desc: Descriptor) -> DecodeFn:
+        found = self._decoders.get(desc)
+        if found is not None:
+            return found
         special = self._special_decoder(desc)
         if special is not None:
             self._decoders[desc] = special
@@ -398,9 +410,9 @@ class Compiler:
         setters: dict[FieldDescriptor, Setter] = {field: self._setter(field) for field in desc.fields}
         # JSON names are entered last: they win over proto names when both match different fields,
         # as in json_format.
-        for key_of in (lambda f: f.name, lambda f: f.json_name):
+        for use_json_name in (False, True):
             for field in desc.fields:
-                key = key_of(field)
+                key = field.json_name if use_json_name else field.name
                 table[key] = setters[field]
                 if field.containing_oneof is not None:
                     oneofs[key] = field.containing_oneof.name
@@ -493,8 +505,9 @@ class Compiler:
         name = field.name
         sub_desc = _msg_type(field)
         is_value = sub_desc.full_name == _VALUE
-        decoders = self._decoders
-        compiler = self
+        # Bound now, while the root type is being built under the lock: by the time any codec is
+        # handed out, every decoder it can reach is complete.
+        decode = self.decoder(sub_desc)
 
         def set_message(msg: Message, value: Any, depth: int) -> None:
             if value is None:
@@ -505,7 +518,6 @@ class Compiler:
                 return
             sub = getattr(msg, name)
             sub.SetInParent()
-            decode = decoders.get(sub_desc) or compiler.decoder(sub_desc)
             decode(value, sub, depth + 1)
 
         return set_message
@@ -514,8 +526,9 @@ class Compiler:
         name = field.name
         sub_desc = _msg_type(field)
         allow_null = sub_desc.full_name == _VALUE
-        decoders = self._decoders
-        compiler = self
+        # Bound now, while the root type is being built under the lock: by the time any codec is
+        # handed out, every decoder it can reach is complete.
+        decode = self.decoder(sub_desc)
 
         def set_repeated_message(msg: Message, value: Any, depth: int) -> None:
             msg.ClearField(name)
@@ -523,7 +536,6 @@ class Compiler:
                 return
             if not isinstance(value, list | tuple):
                 raise Fail(f"expected an array, got {sc.show(value)}")
-            decode = decoders.get(sub_desc) or compiler.decoder(sub_desc)
             container = getattr(msg, name)
             for index, item in enumerate(value):
                 try:
@@ -546,8 +558,7 @@ class Compiler:
             decode_key = self.scalar_decoder(key_field)
         if value_field.type == FD.TYPE_MESSAGE:
             sub_desc = _msg_type(value_field)
-            decoders = self._decoders
-            compiler = self
+            decode = self.decoder(sub_desc)
 
             def set_message_map(msg: Message, value: Any, depth: int) -> None:
                 msg.ClearField(name)
@@ -555,7 +566,6 @@ class Compiler:
                     return
                 if not isinstance(value, dict):
                     raise Fail(f"expected an object, got {sc.show(value)}")
-                decode = decoders.get(sub_desc) or compiler.decoder(sub_desc)
                 container = getattr(msg, name)
                 for key, item in value.items():
                     try:
