@@ -352,7 +352,7 @@ class Gateway:
                 request = route.builder.build(match.params, query, body)
             except RequestError as exc:
                 raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
-            peer = f"ipv4:{head.client[0]}:{head.client[1]}" if head.client else ""
+            peer = _peer(head.client)
             call = CallInfo(metadata, timeout, peer)
             if binding.method.server_streaming:
                 await self._stream(scope, receive, send, route, request, call, extra, pretty)
@@ -511,6 +511,14 @@ class Gateway:
     def _stream_error(self, err: GatewayError, pretty: bool) -> tuple[int, Headers, bytes]:
         status, headers, body = render_error(self._renderer, err, pretty=pretty)
         return status, headers, b'{"error":' + body + b"}"
+
+
+def _peer(client: tuple[str, int] | None) -> str:
+    """The HTTP client in gRPC's peer format (``ipv4:1.2.3.4:5``, ``ipv6:[::1]:5``)."""
+    if client is None:
+        return ""
+    host, port = client
+    return f"ipv6:[{host}]:{port}" if ":" in host else f"ipv4:{host}:{port}"
 
 
 def _frame(data: bytes, sse: bool) -> bytes:

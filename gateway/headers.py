@@ -23,7 +23,7 @@ import base64
 import binascii
 import logging
 import re
-import uuid
+import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -200,7 +200,7 @@ def incoming_metadata(head: RequestHead, config: IncomingConfig) -> tuple[Metada
         md.append(("x-forwarded-for", ", ".join(xff)))
     if rid_header is not None:
         if request_id is None:
-            request_id = uuid.uuid4().hex
+            request_id = secrets.token_hex(16)
         md.append((rid_header, request_id))
     for annotate in config.annotators:
         for extra_key, extra_value in annotate(head):

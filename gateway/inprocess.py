@@ -60,7 +60,8 @@ class InProcessContext(grpc.aio.ServicerContext[Any, Any]):
     """A ``grpc.aio.ServicerContext`` for calls that never touch the network."""
 
     def __init__(self, metadata: MetadataLike, deadline: float | None, peer: str) -> None:
-        self._metadata = tuple(Metadatum(k, v) for k, v in metadata)
+        self._raw_metadata = metadata
+        self._metadata: tuple[Metadatum, ...] | None = None
         self._deadline = deadline  # time.monotonic() based
         self._peer = peer
         self._code: grpc.StatusCode | None = None
@@ -76,6 +77,8 @@ class InProcessContext(grpc.aio.ServicerContext[Any, Any]):
     # -- what servicers read -------------------------------------------------------------------------
 
     def invocation_metadata(self) -> tuple[Metadatum, ...]:  # type: ignore[override]  # grpc.aio returns a tuple
+        if self._metadata is None:
+            self._metadata = tuple(Metadatum(k, v) for k, v in self._raw_metadata)
         return self._metadata
 
     def peer(self) -> str:
@@ -265,7 +268,7 @@ class InProcessBackend:
         return None
 
     async def _handler(self, method: MethodInfo, context: InProcessContext) -> Handler:
-        details = _HandlerCallDetails(method.grpc_path, tuple(context.invocation_metadata()))
+        details = _HandlerCallDetails(method.grpc_path, tuple(context._raw_metadata))
         if self._interceptors:
             handler = await _run_interceptors(iter(self._interceptors), self._query, details)
         else:

@@ -193,21 +193,64 @@ class Router(Generic[T]):
 
     def _find(self, segments: list[str], verb: str, http_method: str) -> Match[T] | MatchResult:
         ends: list[int] = []
-        other_method = False
-        for leaf in self._walk(self._root, segments, 0, ends, verb):
-            entry = leaf.get(http_method)
-            if entry is None:
-                other_method = True
-                continue
+        other_method: list[bool] = []
+        entry = self._search(self._root, segments, 0, ends, verb, http_method, other_method)
+        if entry is not None:
             value, captures = entry
-            return Match(value, self._bind(segments, ends, captures))
+            return Match(value, self._bind(segments, ends, captures) if captures else {})
         return MatchResult.METHOD_NOT_ALLOWED if other_method else MatchResult.NOT_FOUND
 
+    def _search(
+        self,
+        node: _Node[T],
+        segs: list[str],
+        pos: int,
+        ends: list[int],
+        verb: str,
+        http_method: str,
+        other_method: list[bool],
+    ) -> tuple[T, tuple[Capture, ...]] | None:
+        """Depth-first search for ``segs[pos:]``, best branch first (literal, ``*``, then ``**``).
+
+        ``ends`` records, per atom on the current branch, the segment index where its match ended; a
+        path that matches only under other HTTP methods is noted in ``other_method``.
+        """
+        if pos == len(segs):
+            leaf = node.leaves.get(verb)
+            if leaf:
+                entry = leaf.get(http_method)
+                if entry is not None:
+                    return entry
+                other_method.append(True)
+        else:
+            child = node.literals.get(segs[pos])
+            if child is not None:
+                ends.append(pos + 1)
+                found = self._search(child, segs, pos + 1, ends, verb, http_method, other_method)
+                if found is not None:
+                    return found
+                ends.pop()
+            if node.wildcard is not None:
+                ends.append(pos + 1)
+                found = self._search(node.wildcard, segs, pos + 1, ends, verb, http_method, other_method)
+                if found is not None:
+                    return found
+                ends.pop()
+        if node.deep is not None:
+            # Shortest first, so that a route continuing after the "**" (".../{p=**}/meta") is preferred
+            # over one ending in it when both fit: the more specific route wins, as with literals.
+            for end in range(pos, len(segs) + 1):
+                ends.append(end)
+                found = self._search(node.deep, segs, end, ends, verb, http_method, other_method)
+                if found is not None:
+                    return found
+                ends.pop()
+        return None
+
     def _walk(
-        self, node: _Node[T], segs: list[str], pos: int, ends: list[int], verb: str
+        self, node: _Node[T], segs: list[str], pos: int, verb: str
     ) -> Iterator[dict[str, tuple[T, tuple[Capture, ...]]]]:
-        """Yield the leaves matching ``segs[pos:]``, best first; ``ends`` records, per atom on the
-        current branch, the segment index where that atom's match ended."""
+        """Every leaf (all methods) matching ``segs[pos:]``; used for ``Allow`` headers only."""
         if pos == len(segs):
             leaf = node.leaves.get(verb)
             if leaf:
@@ -215,20 +258,12 @@ class Router(Generic[T]):
         else:
             child = node.literals.get(segs[pos])
             if child is not None:
-                ends.append(pos + 1)
-                yield from self._walk(child, segs, pos + 1, ends, verb)
-                ends.pop()
+                yield from self._walk(child, segs, pos + 1, verb)
             if node.wildcard is not None:
-                ends.append(pos + 1)
-                yield from self._walk(node.wildcard, segs, pos + 1, ends, verb)
-                ends.pop()
+                yield from self._walk(node.wildcard, segs, pos + 1, verb)
         if node.deep is not None:
-            # Shortest first, so that a route continuing after the "**" (".../{p=**}/meta") is preferred
-            # over one ending in it when both fit: the more specific route wins, as with literals.
             for end in range(pos, len(segs) + 1):
-                ends.append(end)
-                yield from self._walk(node.deep, segs, end, ends, verb)
-                ends.pop()
+                yield from self._walk(node.deep, segs, end, verb)
 
     def _bind(self, segs: list[str], ends: list[int], captures: tuple[Capture, ...]) -> dict[tuple[str, ...], str]:
         params: dict[tuple[str, ...], str] = {}
@@ -249,6 +284,6 @@ class Router(Generic[T]):
             verbs.insert(0, last[colon + 1 :])
         for verb in verbs:
             segs = segments if not verb else [*segments[:-1], last[:colon]]
-            for leaf in self._walk(self._root, segs, 0, [], verb):
+            for leaf in self._walk(self._root, segs, 0, verb):
                 methods.update(leaf)
         return methods
