@@ -79,19 +79,28 @@ def _empty(value: Any) -> bool:
     )
 
 
+_RANKS: dict[int, dict[str, tuple[int, str]]] = {}
+
+
 def _order(obj: Obj, spec: list[tuple[str, str]], extensions: bool = True) -> Obj:
-    out: Obj = {}
-    known = {k for k, _ in spec}
-    for key, mode in spec:
-        if key not in obj:
+    ranks = _RANKS.get(id(spec))
+    if ranks is None:
+        ranks = _RANKS[id(spec)] = {key: (i, mode) for i, (key, mode) in enumerate(spec)}
+    kept: list[tuple[int, str, Any]] = []
+    extra: list[str] = []
+    for key, value in obj.items():
+        rank = ranks.get(key)
+        if rank is None:
+            if extensions and key.startswith("x-"):
+                extra.append(key)
             continue
-        value = obj[key]
-        if value is None or (mode == _NONEMPTY and _empty(value)):
+        if value is None or (rank[1] == _NONEMPTY and _empty(value)):
             continue
-        out[key] = value
-    if extensions:
-        for key in sorted(k for k in obj if k.startswith("x-") and k not in known):
-            out[key] = obj[key]
+        kept.append((rank[0], key, value))
+    kept.sort(key=lambda item: item[0])
+    out: Obj = {key: value for _, key, value in kept}
+    for key in sorted(extra):
+        out[key] = obj[key]
     return out
 
 
