@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from protogw.server.storage import schema as t
 from protogw.server.storage.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
@@ -67,9 +68,17 @@ from protogw.server.storage.models import (
     Workspace,
     sources_of,
 )
-from protogw.server.storage.pagination import experiments_window, generic_window
+from protogw.server.storage.pagination import (
+    DEFAULT_EXPERIMENT_PAGE,
+    LIMIT_ALL,
+    LIMIT_COUNT_ONLY,
+    experiments_window,
+    generic_window,
+)
 
 Clock = Callable[[], datetime]
+#: ``page(start, size, with_total)`` -> SELECT; see ``Store.experiment_statements``.
+PageFactory = Callable[[int, "int | None", bool], "sa.Select[Any]"]
 #: A result row of any width (SQLAlchemy 2.1 types rows by a variadic tuple of column types).
 AnyRow = Row[*tuple[Any, ...]]
 
@@ -91,6 +100,82 @@ def utc_now() -> datetime:
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+class _ContainsCI(sa.sql.expression.ColumnElement[Any]):
+    """``column`` contains ``needle`` as a literal substring, ignoring case.
+
+    PostgreSQL gets ``ILIKE``. SQLite gets plain ``LIKE``, which already ignores ASCII case there
+    and, unlike ``lower(x) LIKE lower(y)``, needs no function call per row (several times faster
+    on a 100,000-row scan). Both fold ASCII the same way; beyond ASCII, SQLite stays
+    case-sensitive while PostgreSQL follows its locale.
+    """
+
+    # Not Boolean: SQLite's compiler would append "= 1" to a boolean-typed expression in WHERE.
+    type = sa.types.NullType()
+    # What the statement cache keys on: without this every statement using it is recompiled.
+    _traverse_internals = [  # noqa: RUF012  (SQLAlchemy types this as a plain attribute; ClassVar clashes)
+        ("column", InternalTraversal.dp_clauseelement),
+        ("pattern", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: sa.ColumnElement[Any], needle: str) -> None:
+        self.column = column
+        escaped = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
+        self.pattern = sa.bindparam(None, f"%{escaped}%", type_=sa.String(), unique=True)
+
+
+@compiles(_ContainsCI)
+def _contains_ci_default(element: _ContainsCI, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.column, **kw)} ILIKE {compiler.process(element.pattern, **kw)} ESCAPE '/')"
+
+
+@compiles(_ContainsCI, "sqlite")
+def _contains_ci_sqlite(element: _ContainsCI, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.column, **kw)} LIKE {compiler.process(element.pattern, **kw)} ESCAPE '/')"
+
+
+def contains_ci(column: sa.ColumnElement[Any], needle: str) -> sa.ColumnElement[bool]:
+    """Case-insensitive literal substring match (``%`` and ``_`` in ``needle`` match themselves)."""
+    return _ContainsCI(column, needle)
+
+
+class _LabelsOf(sa.sql.expression.ColumnElement[Any]):
+    """The sorted labels of the experiment whose id is ``column``, as one value per row.
+
+    Folding them into the row saves a second query per page. SQLite yields a JSON array text
+    (``json_group_array``), PostgreSQL a text array; ``_labels_value`` reads either.
+    """
+
+    type = sa.types.NullType()
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]  # noqa: RUF012  (as above)
+
+    def __init__(self, column: sa.ColumnElement[Any]) -> None:
+        self.column = column
+
+
+@compiles(_LabelsOf)
+def _labels_of_default(element: _LabelsOf, compiler: SQLCompiler, **kw: Any) -> str:
+    ref = compiler.process(element.column, **kw)
+    return f"ARRAY(SELECT label FROM experiment_labels WHERE experiment_id = {ref} ORDER BY label)"
+
+
+@compiles(_LabelsOf, "sqlite")
+def _labels_of_sqlite(element: _LabelsOf, compiler: SQLCompiler, **kw: Any) -> str:
+    ref = compiler.process(element.column, **kw)
+    # json_group_array keeps the order in which the inner query hands rows over.
+    return (
+        "(SELECT json_group_array(label) FROM "
+        f"(SELECT label FROM experiment_labels WHERE experiment_id = {ref} ORDER BY label))"
+    )
+
+
+def _labels_value(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return list(orjson.loads(value))
+    return list(value)
 
 
 # Aliases used in the experiment queries.
@@ -136,7 +221,10 @@ _EXPERIMENT_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
     _e.c.best_searcher_metric,
     _e.c.job_id,
     _e.c.model_definition_size,
+    _LabelsOf(_e.c.id).label("labels"),
 )
+#: Index of the optional ``total`` column that follows the experiment columns in a page row.
+_TOTAL_INDEX = len(_EXPERIMENT_COLUMNS)
 
 _EXPERIMENT_FROM = (
     _e.join(_u, _u.c.id == _e.c.owner_id)
@@ -186,7 +274,7 @@ _USER_SORTS: dict[UserSortBy, tuple[sa.ColumnElement[Any], bool]] = {
 }
 
 
-def _experiment_from_row(row: AnyRow, labels: list[str]) -> Experiment:
+def _experiment_from_row(row: AnyRow) -> Experiment:
     return Experiment(
         id=row[0],
         name=row[1],
@@ -219,42 +307,8 @@ def _experiment_from_row(row: AnyRow, labels: list[str]) -> Experiment:
         best_searcher_metric=row[28],
         job_id=row[29],
         model_definition_size=row[30],
-        labels=labels,
+        labels=_labels_value(row[31]),
     )
-
-
-class _ContainsCI(sa.sql.expression.ColumnElement[Any]):
-    """``column`` contains ``needle`` as a literal substring, ignoring case.
-
-    PostgreSQL gets ``ILIKE``. SQLite gets plain ``LIKE``, which already ignores ASCII case there
-    and, unlike ``lower(x) LIKE lower(y)``, needs no function call per row (several times faster
-    on a 100,000-row scan). Both fold ASCII the same way; beyond ASCII, SQLite stays
-    case-sensitive while PostgreSQL follows its locale.
-    """
-
-    # Not Boolean: SQLite's compiler would append "= 1" to a boolean-typed expression in WHERE.
-    type = sa.types.NullType()
-    inherit_cache = True
-
-    def __init__(self, column: sa.ColumnElement[Any], needle: str) -> None:
-        self.column = column
-        escaped = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
-        self.pattern = sa.bindparam(None, f"%{escaped}%", type_=sa.String(), unique=True)
-
-
-@compiles(_ContainsCI)
-def _contains_ci_default(element: _ContainsCI, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"({compiler.process(element.column, **kw)} ILIKE {compiler.process(element.pattern, **kw)} ESCAPE '/')"
-
-
-@compiles(_ContainsCI, "sqlite")
-def _contains_ci_sqlite(element: _ContainsCI, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"({compiler.process(element.column, **kw)} LIKE {compiler.process(element.pattern, **kw)} ESCAPE '/')"
-
-
-def contains_ci(column: sa.ColumnElement[Any], needle: str) -> sa.ColumnElement[bool]:
-    """Case-insensitive literal substring match (``%`` and ``_`` in ``needle`` match themselves)."""
-    return _ContainsCI(column, needle)
 
 
 def _user_from_row(row: AnyRow) -> User:
@@ -392,7 +446,12 @@ class Store:
 
         @event.listens_for(sync_engine, "begin")
         def _on_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE_OPTION) else "BEGIN")
+            # Writers take the write lock up front. Readers open no transaction at all: each
+            # statement then reads its own consistent snapshot, and a read costs no BEGIN and
+            # ROLLBACK round trips to the driver's thread. (Listings fetch their count and page
+            # in one statement, so they stay consistent.)
+            if conn.get_execution_options().get(_WRITE_OPTION):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
@@ -809,10 +868,9 @@ class Store:
         stmt = sa.select(*_EXPERIMENT_COLUMNS).select_from(_EXPERIMENT_FROM).where(_e.c.id == experiment_id)
         async with self._read() as conn:
             row = (await conn.execute(stmt)).one_or_none()
-            if row is None:
-                raise NotFound(f"experiment '{experiment_id}' not found")
-            labels = await self._labels_of(conn, [experiment_id])
-        return _experiment_from_row(row, labels.get(experiment_id, []))
+        if row is None:
+            raise NotFound(f"experiment '{experiment_id}' not found")
+        return _experiment_from_row(row)
 
     async def get_model_definition(self, experiment_id: int) -> list[ModelFile]:
         """The experiment's model definition files, ordered by path."""
@@ -915,12 +973,13 @@ class Store:
         return order
 
     @classmethod
-    def experiment_statements(
-        cls, query: ExperimentQuery
-    ) -> tuple[sa.Select[int], Callable[[int, int], sa.Select[Any]]]:
-        """The count statement and a factory for the page statement (given start and row count).
+    def experiment_statements(cls, query: ExperimentQuery) -> tuple[sa.Select[int], PageFactory]:
+        """The count statement and a factory for page statements.
 
-        Public so the benchmark can run exactly the SQL the store runs through the bare driver.
+        ``page(start, size, with_total)`` selects ``size`` rows (``None``: all the rest) from
+        ``start``; with ``with_total`` every row also carries the filtered count in its last
+        column, so one statement answers a whole listing. Public so the benchmark can run exactly
+        the store's SQL through the bare driver.
         """
         conds = cls.experiment_conditions(query)
         count = sa.select(sa.func.count()).select_from(_e).where(*conds)
@@ -931,7 +990,7 @@ class Store:
         # rows then costs an index or table scan, not 90,000 four-way joins.
         keys_from = _e.join(_u, _u.c.id == _e.c.owner_id) if query.sort_by == ExperimentSortBy.USER else _e
 
-        def page(start: int, size: int) -> sa.Select[Any]:
+        def page(start: int, size: int | None, with_total: bool = False) -> sa.Select[Any]:
             keys = (
                 sa.select(_e.c.id.label("page_id"))
                 .select_from(keys_from)
@@ -941,10 +1000,11 @@ class Store:
                 .limit(size)
                 .subquery("page")
             )
+            columns = (
+                [*_EXPERIMENT_COLUMNS, count.scalar_subquery().label("total")] if with_total else _EXPERIMENT_COLUMNS
+            )
             return (
-                sa.select(*_EXPERIMENT_COLUMNS)
-                .select_from(_EXPERIMENT_FROM.join(keys, keys.c.page_id == _e.c.id))
-                .order_by(*order)
+                sa.select(*columns).select_from(_EXPERIMENT_FROM.join(keys, keys.c.page_id == _e.c.id)).order_by(*order)
             )
 
         return count, page
@@ -958,15 +1018,23 @@ class Store:
             raise InvalidArgument(f"limit must be -2, -1, 0 or positive, got {query.limit}")
         count, page = self.experiment_statements(query)
         async with self._read() as conn:
-            total = (await conn.execute(count)).scalar_one()
-            window = experiments_window(total, query.offset, query.limit)
-            if window.end_index <= window.start_index:
-                return ExperimentPage(experiments=[], pagination=window)
-            rows = (await conn.execute(page(window.start_index, window.end_index - window.start_index))).all()
-            labels = await self._labels_of(conn, [r[0] for r in rows])
-        return ExperimentPage(
-            experiments=[_experiment_from_row(r, labels.get(r[0], [])) for r in rows], pagination=window
-        )
+            if query.offset >= 0 and query.limit != LIMIT_COUNT_ONLY:
+                # The common case: OFFSET/LIMIT straight from the request select exactly the
+                # window Determined's rule gives, so one statement returns rows and total. Only
+                # an empty page needs the count asked separately.
+                size = None if query.limit == LIMIT_ALL else (query.limit or DEFAULT_EXPERIMENT_PAGE)
+                rows = (await conn.execute(page(query.offset, size, True))).all()
+                total = rows[0][_TOTAL_INDEX] if rows else (await conn.execute(count)).scalar_one()
+                window = experiments_window(total, query.offset, query.limit)
+            else:
+                # A negative offset counts from the end, so the total must be known first.
+                total = (await conn.execute(count)).scalar_one()
+                window = experiments_window(total, query.offset, query.limit)
+                rows = []
+                if window.end_index > window.start_index:
+                    stmt = page(window.start_index, window.end_index - window.start_index, False)
+                    rows = list((await conn.execute(stmt)).all())
+        return ExperimentPage(experiments=[_experiment_from_row(r) for r in rows], pagination=window)
 
     async def label_usage(self, project_id: int = 0) -> list[LabelUsage]:
         """Distinct labels with how many experiments carry each: most used first, then by name."""
