@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
@@ -67,12 +67,11 @@ class Compiled:
     params: list[Any]
 
 
-def compile_for(stmt: sa.Executable, dialect: Dialect) -> Compiled:
+def compile_for(stmt: sa.ClauseElement, dialect: Dialect) -> Compiled:
     """The SQL text and positional parameters the store's engine would send for ``stmt``."""
-    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    compiled: Any = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     values = compiled.construct_params()
-    names = compiled.positiontup or []
-    return Compiled(str(compiled), [values[n] for n in names])
+    return Compiled(str(compiled), [values[n] for n in compiled.positiontup or []])
 
 
 @dataclass(frozen=True)
@@ -178,10 +177,9 @@ async def bench_backend(
         for label, query in SCENARIOS.items():
             total = (await store.list_experiments(replace(query, limit=-2))).pagination.total
             plan = plan_for(store, query, total)
-            if name == "sqlite":
-                driver_fn: Callable[[], Awaitable[int]] = lambda plan=plan: sqlite_raw(raw, plan)  # noqa: E731
-            else:
-                driver_fn = lambda plan=plan: pg_raw(raw, plan)  # noqa: E731
+
+            async def driver_fn(plan: Plan = plan) -> int:
+                return await (sqlite_raw(raw, plan) if name == "sqlite" else pg_raw(raw, plan))
 
             async def store_fn(query: ExperimentQuery = query) -> int:
                 return len((await store.list_experiments(query)).experiments)
