@@ -48,7 +48,7 @@ from protogw.server.services import (
     UsersServicer,
 )
 from protogw.server.services.experiments import DEFAULT_MAX_MODEL_DEFINITION_BYTES
-from protogw.server.sessions import SESSION_TTL, Sessions
+from protogw.server.sessions import DEFAULT_CACHE_SECONDS, SESSION_TTL, Sessions
 from protogw.server.storage.store import Store
 from protogw.server.store_api import StoreAPI
 
@@ -87,6 +87,8 @@ class ServiceConfig:
     max_model_definition_bytes: int = DEFAULT_MAX_MODEL_DEFINITION_BYTES
     log_buffer_size: int = 10_000
     session_ttl: timedelta = field(default=SESSION_TTL)
+    #: How long a successful token lookup is reused (other replicas' revocations show up after this).
+    auth_cache_seconds: float = DEFAULT_CACHE_SECONDS
 
 
 class Service:
@@ -107,7 +109,7 @@ class Service:
         self.logs = log_buffer if log_buffer is not None else LogBuffer(config.log_buffer_size)
         self.master_id = str(uuid.uuid4())
         self.passwords = Passwords(password_hasher)
-        self.sessions = Sessions(self.store, clock, config.session_ttl)
+        self.sessions = Sessions(self.store, clock, config.session_ttl, cache_seconds=config.auth_cache_seconds)
         self.health = health.aio.HealthServicer()
         self.interceptors: list[grpc.aio.ServerInterceptor] = [
             RequestIdInterceptor(),
@@ -124,7 +126,7 @@ class Service:
         )
         self.servicer = DeterminedServicer(
             AuthServicer(self.store, self.sessions, self.passwords, clock),
-            UsersServicer(self.store, self.passwords),
+            UsersServicer(self.store, self.passwords, self.sessions),
             ExperimentsServicer(
                 self.store, clock, ExperimentLimits(max_model_definition_bytes=config.max_model_definition_bytes)
             ),

@@ -18,6 +18,7 @@ from protogw.server.context import current_user
 from protogw.server.errors import already_exists, invalid_argument, not_found, permission_denied
 from protogw.server.security import Passwords, client_side_hash
 from protogw.server.services._common import enum_value, user_id
+from protogw.server.sessions import Sessions
 from protogw.server.storage.errors import AlreadyExists, NotFound
 from protogw.server.storage.models import (
     NewUser,
@@ -61,9 +62,10 @@ def clean_name(target: User | None, name: str, min_length: int, *, admin: bool) 
 class UsersServicer:
     """Reading and managing user accounts."""
 
-    def __init__(self, store: StoreAPI, passwords: Passwords) -> None:
+    def __init__(self, store: StoreAPI, passwords: Passwords, sessions: Sessions) -> None:
         self._store = store
         self._passwords = passwords
+        self._sessions = sessions
 
     async def _target(self, raw_id: int) -> User:
         try:
@@ -141,6 +143,7 @@ class UsersServicer:
         # Unlike PostUser and PatchUser this RPC has no is_hashed flag: the password is clear text.
         stored = await self._passwords.hash(client_side_hash(request.password))
         updated = await self._store.set_password_hash(target.id, stored)
+        self._sessions.forget_user(target.id)
         return api_user_pb2.SetUserPasswordResponse(user=convert.user(updated))
 
     async def PatchUser(
@@ -208,4 +211,6 @@ class UsersServicer:
             raise already_exists("user already exists") from None
         if set_password:
             updated = await self._store.set_password_hash(target.id, new_hash)
+        # Cached token lookups carry the old account (its active flag above all): drop them.
+        self._sessions.forget_user(target.id)
         return api_user_pb2.PatchUserResponse(user=convert.user(updated))

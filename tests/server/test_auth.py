@@ -118,3 +118,26 @@ async def test_inactive_users_token_is_refused(api: Running, admin_md: Metadata)
         grpc.StatusCode.PERMISSION_DENIED,
         "user does not have permission",
     )
+
+
+async def test_logout_on_another_replica(api: Running, module_database_url: str) -> None:
+    # Replica B shares the database but remembers no lookups, so a logout on A reaches it at once.
+    async with running(module_database_url, auth_cache_seconds=0) as replica:
+        md = await api.login("determined")
+        await replica.stub.CurrentUser(auth_pb2.CurrentUserRequest(), metadata=md)
+        await api.stub.Logout(auth_pb2.LogoutRequest(), metadata=md)
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await replica.stub.CurrentUser(auth_pb2.CurrentUserRequest(), metadata=md)
+        assert (info.value.code(), info.value.details()) == (UNAUTH, "invalid credentials")
+
+
+async def test_user_changes_show_in_current_user(api: Running, admin_md: Metadata) -> None:
+    from protogw.gen.determined.api.v1 import user_pb2
+    from protogw.gen.determined.user.v1 import user_pb2 as model_pb2
+
+    user_id, name = await api.new_user(admin_md)
+    md = await api.login(name)
+    assert (await api.stub.CurrentUser(auth_pb2.CurrentUserRequest(), metadata=md)).user.display_name == ""
+    patch = model_pb2.PatchUser(display_name="Shown")
+    await api.stub.PatchUser(user_pb2.PatchUserRequest(user_id=user_id, user=patch), metadata=md)
+    assert (await api.stub.CurrentUser(auth_pb2.CurrentUserRequest(), metadata=md)).user.display_name == "Shown"
