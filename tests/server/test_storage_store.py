@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine.interfaces import CacheStats
 
 from protogw.server.storage import (
     AgentUserGroup,
@@ -810,6 +811,7 @@ async def test_delete_cascades(scratch: Store) -> None:
     await scratch.delete_experiment(parent.id)
     assert await _count(scratch, t.experiment_labels, parent.id) == 0
     assert await _count(scratch, t.model_definition_files, parent.id) == 0
+    assert await _count(scratch, t.experiment_configs, parent.id) == 0
     assert (await scratch.get_experiment(child.id)).parent_id is None
     for call in (scratch.get_experiment, scratch.delete_experiment, scratch.get_model_definition):
         with pytest.raises(NotFound):
@@ -897,3 +899,30 @@ async def test_deleted_ids_are_never_reused(scratch: Store, how: str) -> None:
     else:
         (next_id,) = await scratch.insert_experiments([NewExperiment(owner_id=1, name="after-delete")])
     assert next_id > newest.id
+
+
+CACHED_SHAPES = [
+    pytest.param(ExperimentQuery(name="mnist"), ExperimentQuery(name="cifar"), id="name"),
+    pytest.param(ExperimentQuery(description="a"), ExperimentQuery(description="b_c"), id="description"),
+    pytest.param(ExperimentQuery(labels=["gpu"]), ExperimentQuery(labels=["cv"]), id="labels"),
+    pytest.param(
+        ExperimentQuery(sort_by=ExperimentSortBy.USER), ExperimentQuery(sort_by=ExperimentSortBy.USER), id="user"
+    ),
+]
+
+
+@pytest.mark.parametrize(("first", "second"), CACHED_SHAPES)
+async def test_listing_statements_are_cached(seeded: Seeded, first: ExperimentQuery, second: ExperimentQuery) -> None:
+    # Custom SQL constructs must take part in SQLAlchemy's statement cache, or every listing
+    # recompiles its SQL. The same shape with other values must hit the cache and still
+    # return the rows for its own values.
+    hits = []
+    for query in (first, second):
+        _, page = Store.experiment_statements(query)
+        async with seeded.store.engine.connect() as conn:
+            result = await conn.execute(page(0, None, True))
+            rows = result.all()
+            hits.append(result.context.cache_hit)
+        expected = (await seeded.store.list_experiments(replace(query, limit=-1))).experiments
+        assert [r[0] for r in rows] == [e.id for e in expected]
+    assert hits[1] == CacheStats.CACHE_HIT
