@@ -73,6 +73,12 @@ class GatewayOptions:
     error_renderer: ErrorRenderer = DEFAULT_RENDERER
     # GET here runs grpc.health.v1.Health/Check on the backend; None turns it off.
     healthz_path: str | None = "/healthz"
+    # A form-encoded POST to a path that only has a GET route is served as that GET (grpc-gateway's
+    # path-length fallback; X-HTTP-Method-Override picks another method).
+    form_fallback: bool = True
+    # Methods without an http rule are served as POST /pkg.Service/Method with body "*" (grpc-gateway's
+    # generate_unbound_methods, Envoy's auto_mapping).
+    unbound_methods: bool = False
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -121,7 +127,8 @@ class RouteTable:
         cls, pool: descriptor_pool.DescriptorPool, services: Sequence[str], options: GatewayOptions | None = None
     ) -> RouteTable:
         """Routes for ``services`` (full names) found in ``pool`` (e.g. the default pool)."""
-        return cls(bindings_for(pool, services), options)
+        unbound = options.unbound_methods if options is not None else False
+        return cls(bindings_for(pool, services, unbound_methods=unbound), options)
 
     @classmethod
     def from_descriptor_set(
@@ -129,7 +136,9 @@ class RouteTable:
     ) -> RouteTable:
         """Routes from a serialized ``FileDescriptorSet`` (bytes or a path); all its services by default."""
         pool = load_descriptor_set(source)
-        return cls(bindings_for(pool, services if services is not None else services_in(source)), options)
+        unbound = options.unbound_methods if options is not None else False
+        names = services if services is not None else services_in(source)
+        return cls(bindings_for(pool, names, unbound_methods=unbound), options)
 
     def __len__(self) -> int:
         return len(self.router)
@@ -252,14 +261,42 @@ class Gateway:
                 found = self.routes.router.lookup(method, path)
             except MalformedPathError as exc:
                 raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, str(exc), http_status=400) from None
+            form: list[tuple[str, str]] | None = None
+            if not isinstance(found, Match) and method == "POST" and self._is_form(scope):
+                found, form = await self._form_fallback(scope, receive, path, found)
             if not isinstance(found, Match):
-                if self.fallback is not None:
+                if self.fallback is not None and found is MatchResult.NOT_FOUND:
                     await self.fallback(scope, receive, send)
                     return
                 raise self._routing_error(found, path)
-            await self._serve(scope, receive, send, found)
+            await self._serve(scope, receive, send, found, form)
         except GatewayError as err:
             await self._send_error(send, err, scope, pretty=pretty)
+
+    def _is_form(self, scope: Scope) -> bool:
+        if not self.options.form_fallback:
+            return False
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                return bool(value.split(b";")[0].strip().lower() == b"application/x-www-form-urlencoded")
+        return False
+
+    async def _form_fallback(
+        self, scope: Scope, receive: Receive, path: str, found: MatchResult
+    ) -> tuple[Match[Route] | MatchResult, list[tuple[str, str]] | None]:
+        """grpc-gateway's path-length fallback: a form POST to a path with no POST route is served by
+        its GET route (or by the method in ``X-HTTP-Method-Override``), the form fields joining the
+        query parameters - for clients whose query strings would be too long."""
+        override = next((v.decode("latin-1") for n, v in scope["headers"] if n == b"x-http-method-override"), "")
+        alternative = self.routes.router.lookup(override.upper() or "GET", path)
+        if not isinstance(alternative, Match):
+            return found, None
+        body = await self._read_body(scope, receive)
+        try:
+            form = parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="strict")
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, f"invalid form body: {exc}") from None
+        return alternative, form
 
     def _routing_error(self, found: MatchResult, path: str) -> GatewayError:
         if found is MatchResult.NOT_FOUND:
@@ -331,11 +368,17 @@ class Gateway:
                 pretty = value not in ("0", "false", "False")
         return pairs, pretty
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send, match: Match[Route]) -> None:
+    async def _serve(
+        self, scope: Scope, receive: Receive, send: Send, match: Match[Route], form: list[tuple[str, str]] | None = None
+    ) -> None:
         route = match.value
         binding = route.binding
+        if binding.method.client_streaming:
+            raise GatewayError(grpc.StatusCode.UNIMPLEMENTED, "client-streaming methods are not served over REST")
         head = self._head(scope)
         query, pretty = self._query(scope)
+        if form is not None:
+            query = query + form
         try:
             metadata, timeout, request_id = incoming_metadata(head, self._incoming)
         except MetadataError as exc:
@@ -345,11 +388,11 @@ class Gateway:
             extra.append((self.options.request_id_header.encode("latin-1"), request_id.encode("latin-1")))
         te_trailers = any(n == b"te" and b"trailers" in v.lower() for n, v in scope["headers"])
         try:
-            body = await self._read_body(scope, receive) if binding.body is not None else b""
+            body = await self._read_body(scope, receive) if binding.body is not None and form is None else b""
             if pretty and "pretty" in binding.method.descriptor.input_type.fields_by_name:
                 pretty = False  # the message has a field of that name: it is data, not a switch
             try:
-                request = route.builder.build(match.params, query, body)
+                request = route.builder.build(match.params, query, body, content_type=head.header("content-type") or "")
             except RequestError as exc:
                 raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
             peer = _peer(head.client)

@@ -288,6 +288,12 @@ class RequestBuilder:
         self._query_allowed = binding.body != ()
         self._target_cache: dict[str, _QueryTarget | None] = {}
         self._patch_mask = self._patch_mask_field()
+        body_type = (
+            binding.method.descriptor.input_type
+            if binding.body == ()
+            else (binding.body[-1].message_type if binding.body else None)
+        )
+        self._raw_body = body_type is not None and body_type.full_name == "google.api.HttpBody"
 
     def _patch_mask_field(self) -> FieldDescriptor | None:
         b = self.binding
@@ -307,13 +313,30 @@ class RequestBuilder:
         """False for ``body: "*"``, where grpc-gateway reads no query parameters at all."""
         return self._query_allowed
 
-    def build(self, params: dict[tuple[str, ...], str], query: Sequence[tuple[str, str]], body: bytes) -> Message:
-        """The request message; raises :class:`RequestError` for anything a client got wrong."""
+    def build(
+        self,
+        params: dict[tuple[str, ...], str],
+        query: Sequence[tuple[str, str]],
+        body: bytes,
+        *,
+        content_type: str = "",
+    ) -> Message:
+        """The request message; raises :class:`RequestError` for anything a client got wrong.
+
+        ``content_type`` is only used when the body goes into a ``google.api.HttpBody``, which takes
+        the raw bytes and their type instead of JSON.
+        """
         root: JsonObject = {}
         body_value: JsonValue = None
         masks: list[tuple[FieldPath, tuple[str, ...]]] = []
         b = self.binding
-        if b.body is not None and body.strip():
+        if self._raw_body and b.body is not None:
+            raw = {"contentType": content_type, "data": base64.b64encode(body).decode("ascii")}
+            if b.body == ():
+                root = raw
+            else:
+                self._set_body_field(root, b.body, raw)
+        elif b.body is not None and body.strip():
             try:
                 body_value = loads(body)
             except CodecError as exc:

@@ -229,8 +229,14 @@ def _binding(method: MethodInfo, rule: http_pb2.HttpRule, index: int) -> Binding
     return Binding(method, http_method, template, body, response_body, tuple(path_fields), index, rule.body)
 
 
-def bindings_for(pool: descriptor_pool.DescriptorPool, services: Iterable[str]) -> list[Binding]:
-    """All bindings of ``services`` (full names) in ``pool``, additional bindings included."""
+def bindings_for(
+    pool: descriptor_pool.DescriptorPool, services: Iterable[str], *, unbound_methods: bool = False
+) -> list[Binding]:
+    """All bindings of ``services`` (full names) in ``pool``, additional bindings included.
+
+    With ``unbound_methods``, a method without an http rule gets ``POST /pkg.Service/Method`` with
+    ``body: "*"``.
+    """
     result: list[Binding] = []
     for service_name in services:
         try:
@@ -240,7 +246,9 @@ def bindings_for(pool: descriptor_pool.DescriptorPool, services: Iterable[str]) 
         for md in service.methods:
             rule = http_rule_of(md)
             if rule is None:
-                continue
+                if not unbound_methods:
+                    continue
+                rule = http_pb2.HttpRule(post=f"/{service.full_name}/{md.name}", body="*")
             info = MethodInfo.of(md)
             rules: Sequence[http_pb2.HttpRule] = [rule, *rule.additional_bindings]
             for i, r in enumerate(rules):

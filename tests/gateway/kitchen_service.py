@@ -14,6 +14,7 @@ from typing import Any
 
 import grpc
 import grpc.aio
+from google.api import httpbody_pb2
 from google.protobuf import empty_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -214,6 +215,20 @@ class KitchenServicer(pb_grpc.KitchenServiceServicer):
         await context.send_initial_metadata((("x-echo-header", "h"), ("x-echo-bin", b"\x00\x01")))
         context.set_trailing_metadata((("x-echo-trailer", "t"),))
         return echo
+
+    async def UploadFile(
+        self, request: pb.UploadFileRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> httpbody_pb2.HttpBody:
+        return httpbody_pb2.HttpBody(
+            content_type=request.body.content_type or "application/octet-stream",
+            data=f"stored {request.name}: ".encode() + request.body.data,
+        )
+
+    async def CountThings(
+        self, request_iterator: AsyncIterator[pb.Thing], context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ListThingsResponse:
+        things = [thing async for thing in request_iterator]
+        return pb.ListThingsResponse(things=things)
 
     async def Hidden(self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext[Any, Any]) -> empty_pb2.Empty:
         return empty_pb2.Empty()

@@ -461,6 +461,7 @@ CASES = [
         ]
     ),
     Case("pretty", "GET", "/v1/things/2?pretty", json={"id": "2"}),
+    Case("client-streaming-not-served", "POST", "/v1/things:count", {}, status=501, json={"code": 12}),
     Case("healthz", "GET", "/healthz", json={"status": "SERVING"}),
     Case("healthz-service", "GET", "/healthz?service=kitchen.v1.KitchenService", json={"status": "SERVING"}),
     Case("healthz-not-serving", "GET", "/healthz?service=down", status=503, json={"status": "NOT_SERVING"}),
@@ -496,6 +497,53 @@ async def test_rest(env: GatewayEnv, case: Case) -> None:
         assert response.headers.get(name) == value, dict(response.headers)
     if case.id == "pretty":
         assert response.text.startswith('{\n  "')
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "expected_type"),
+    [
+        ("text/plain", b"hello", "text/plain"),
+        ("image/png", b"\x89PNG\x00\xff", "image/png"),
+        (None, b"", "application/octet-stream"),
+    ],
+)
+async def test_http_body_in_and_out(env: GatewayEnv, content_type: str | None, body: bytes, expected_type: str) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = await env.client.post("/v1/uploads/a.txt", content=body, headers=headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == expected_type
+    assert response.content == b"stored a.txt: " + body
+
+
+@pytest.mark.parametrize(
+    ("url", "form", "headers", "status", "expected"),
+    [
+        # A form POST to a GET-only path is served by the GET route, form fields as query parameters.
+        ("/v1/echo/s/1/true/1/1/1/n", {"rest.int32Value": "7"}, {}, 200, {"rest": {"int32Value": 7}}),
+        ("/v1/files/a/b", {"path": "ignored: path field", "x": "1"}, {}, 200, {"path": "a/b"}),
+        # A path that has a POST route is not a fallback: the form is not JSON.
+        ("/v1/things", {"pageSize": "1"}, {}, 400, {"code": 3}),
+        # X-HTTP-Method-Override picks the method.
+        ("/v1/things/1", {"x": "1"}, {"X-HTTP-Method-Override": "LOCK"}, 200, {"labels": {"locked": "true"}}),
+        (
+            "/v1/things/1",
+            {"readMask": "shelf"},
+            {"X-HTTP-Method-Override": "get"},
+            200,
+            {"shelf": "s1", "displayName": ""},
+        ),
+        # No GET route there either: the usual routing error.
+        ("/v1/metadata/x", {"x": "1"}, {}, 404, {"code": 5}),
+        ("/v1/things/1", {"x": "1"}, {"X-HTTP-Method-Override": "POST"}, 501, {"code": 12}),
+    ],
+)
+async def test_form_fallback(
+    env: GatewayEnv, url: str, form: dict[str, str], headers: dict[str, str], status: int, expected: Any
+) -> None:
+    seed(env.store)
+    response = await env.client.post(url, data=form, headers=headers)
+    assert response.status_code == status, response.text
+    assert_subset(response.json(), expected)
 
 
 # --- headers and metadata ------------------------------------------------------------------------------
@@ -659,7 +707,25 @@ def _reject_unknown_body(r: httpx.Response) -> None:
     assert r.json()["code"] == 3
 
 
+def _unbound(r: httpx.Response) -> None:
+    assert r.json() == {}
+
+
+def _not_found(r: httpx.Response) -> None:
+    assert r.json()["code"] == 5
+
+
 OPTION_CASES: list[OptionCase] = [
+    (
+        "unbound-methods",
+        GatewayOptions(unbound_methods=True),
+        "POST",
+        "/kitchen.v1.KitchenService/Hidden",
+        {},
+        200,
+        _unbound,
+    ),
+    ("unbound-methods-off", GatewayOptions(), "POST", "/kitchen.v1.KitchenService/Hidden", {}, 404, _not_found),
     ("405-option", GatewayOptions(method_not_allowed=405), "POST", "/v1/things/1", None, 405, _allow),
     (
         "reject-unknown-query",

@@ -71,6 +71,7 @@ DIFFERENT = {
     "patch-mask-nested": "Envoy does not fill PATCH field masks",
     "patch-unknown-body-field": "Envoy does not fill PATCH field masks (so never looks at the keys)",
     "pretty": "Envoy has no ?pretty",
+    "client-streaming-not-served": "Envoy transcodes client streams (from a JSON array)",
     "custom-verb-wrong-method": "Envoy answers 404 for a verb the method has no route for",
     "path-bool-mismatch": "Envoy takes 'yes' as true",
     "path-plus-query": "Envoy lets the query override a path value",

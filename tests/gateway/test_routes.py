@@ -36,6 +36,8 @@ KITCHEN_BINDINGS = {
     ("EchoPath", "GET", "/v1/echo/{s}/{i64}/{b}/{color}/{u32}/{d}/{nested.name}", None, ""),
     ("Fail", "POST", "/v1/fail/{code}", None, ""),
     ("EchoMetadata", "GET", "/v1/metadata", None, ""),
+    ("UploadFile", "POST", "/v1/uploads/{name}", "body", ""),
+    ("CountThings", "POST", "/v1/things:count", "*", ""),
 }
 
 

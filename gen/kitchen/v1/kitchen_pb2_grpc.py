@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from protogw.gen.kitchen.v1 import kitchen_pb2 as kitchen_dot_v1_dot_kitchen__pb2
 
@@ -125,6 +126,16 @@ class KitchenServiceStub:
                 '/kitchen.v1.KitchenService/EchoMetadata',
                 request_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
                 response_deserializer=kitchen_dot_v1_dot_kitchen__pb2.MetadataEcho.FromString,
+                _registered_method=True)
+        self.UploadFile = channel.unary_unary(
+                '/kitchen.v1.KitchenService/UploadFile',
+                request_serializer=kitchen_dot_v1_dot_kitchen__pb2.UploadFileRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.CountThings = channel.stream_unary(
+                '/kitchen.v1.KitchenService/CountThings',
+                request_serializer=kitchen_dot_v1_dot_kitchen__pb2.Thing.SerializeToString,
+                response_deserializer=kitchen_dot_v1_dot_kitchen__pb2.ListThingsResponse.FromString,
                 _registered_method=True)
         self.Hidden = channel.unary_unary(
                 '/kitchen.v1.KitchenService/Hidden',
@@ -263,6 +274,20 @@ class KitchenServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UploadFile(self, request, context):
+        """Raw bytes in and out (google.api.HttpBody as request body field and as response).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CountThings(self, request_iterator, context):
+        """Client streaming: bound, but not served over REST (the gateway answers 501).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Hidden(self, request, context):
         """No HTTP rule: unreachable over REST.
         """
@@ -362,6 +387,16 @@ def add_KitchenServiceServicer_to_server(servicer, server):
                     servicer.EchoMetadata,
                     request_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                     response_serializer=kitchen_dot_v1_dot_kitchen__pb2.MetadataEcho.SerializeToString,
+            ),
+            'UploadFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.UploadFile,
+                    request_deserializer=kitchen_dot_v1_dot_kitchen__pb2.UploadFileRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'CountThings': grpc.stream_unary_rpc_method_handler(
+                    servicer.CountThings,
+                    request_deserializer=kitchen_dot_v1_dot_kitchen__pb2.Thing.FromString,
+                    response_serializer=kitchen_dot_v1_dot_kitchen__pb2.ListThingsResponse.SerializeToString,
             ),
             'Hidden': grpc.unary_unary_rpc_method_handler(
                     servicer.Hidden,
@@ -856,6 +891,60 @@ class KitchenService:
             '/kitchen.v1.KitchenService/EchoMetadata',
             google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
             kitchen_dot_v1_dot_kitchen__pb2.MetadataEcho.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kitchen.v1.KitchenService/UploadFile',
+            kitchen_dot_v1_dot_kitchen__pb2.UploadFileRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CountThings(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/kitchen.v1.KitchenService/CountThings',
+            kitchen_dot_v1_dot_kitchen__pb2.Thing.SerializeToString,
+            kitchen_dot_v1_dot_kitchen__pb2.ListThingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -8,6 +8,7 @@ additional bindings, response_body and PATCH field masks.
 """
 
 from collections import abc as _abc
+from google.api import httpbody_pb2 as _httpbody_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from grpc import aio as _aio
 from protogw.gen.kitchen.v1 import kitchen_pb2 as _kitchen_pb2
@@ -74,6 +75,10 @@ class KitchenServiceStub:
     """Fail with a code."""
     EchoMetadata: _grpc.UnaryUnaryMultiCallable[_empty_pb2.Empty, _kitchen_pb2.MetadataEcho]
     """Echo the call's metadata; replies with header and trailer metadata of its own."""
+    UploadFile: _grpc.UnaryUnaryMultiCallable[_kitchen_pb2.UploadFileRequest, _httpbody_pb2.HttpBody]
+    """Raw bytes in and out (google.api.HttpBody as request body field and as response)."""
+    CountThings: _grpc.StreamUnaryMultiCallable[_kitchen_pb2.Thing, _kitchen_pb2.ListThingsResponse]
+    """Client streaming: bound, but not served over REST (the gateway answers 501)."""
     Hidden: _grpc.UnaryUnaryMultiCallable[_empty_pb2.Empty, _empty_pb2.Empty]
     """No HTTP rule: unreachable over REST."""
 
@@ -118,6 +123,10 @@ class KitchenServiceAsyncStub(KitchenServiceStub):
     """Fail with a code."""
     EchoMetadata: _aio.UnaryUnaryMultiCallable[_empty_pb2.Empty, _kitchen_pb2.MetadataEcho]  # type: ignore[assignment]
     """Echo the call's metadata; replies with header and trailer metadata of its own."""
+    UploadFile: _aio.UnaryUnaryMultiCallable[_kitchen_pb2.UploadFileRequest, _httpbody_pb2.HttpBody]  # type: ignore[assignment]
+    """Raw bytes in and out (google.api.HttpBody as request body field and as response)."""
+    CountThings: _aio.StreamUnaryMultiCallable[_kitchen_pb2.Thing, _kitchen_pb2.ListThingsResponse]  # type: ignore[assignment]
+    """Client streaming: bound, but not served over REST (the gateway answers 501)."""
     Hidden: _aio.UnaryUnaryMultiCallable[_empty_pb2.Empty, _empty_pb2.Empty]  # type: ignore[assignment]
     """No HTTP rule: unreachable over REST."""
 
@@ -267,6 +276,22 @@ class KitchenServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_kitchen_pb2.MetadataEcho, _abc.Awaitable[_kitchen_pb2.MetadataEcho]]:
         """Echo the call's metadata; replies with header and trailer metadata of its own."""
+
+    @_abc_1.abstractmethod
+    def UploadFile(
+        self,
+        request: _kitchen_pb2.UploadFileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_httpbody_pb2.HttpBody, _abc.Awaitable[_httpbody_pb2.HttpBody]]:
+        """Raw bytes in and out (google.api.HttpBody as request body field and as response)."""
+
+    @_abc_1.abstractmethod
+    def CountThings(
+        self,
+        request_iterator: _MaybeAsyncIterator[_kitchen_pb2.Thing],
+        context: _ServicerContext,
+    ) -> _typing.Union[_kitchen_pb2.ListThingsResponse, _abc.Awaitable[_kitchen_pb2.ListThingsResponse]]:
+        """Client streaming: bound, but not served over REST (the gateway answers 501)."""
 
     @_abc_1.abstractmethod
     def Hidden(
