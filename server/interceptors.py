@@ -120,7 +120,7 @@ class RequestIdInterceptor(WrappingInterceptor):
 
     A well-formed ``x-request-id`` from the caller (the gateway forwards the HTTP header) is kept so
     a request can be traced across hops; otherwise one is generated. The id goes back to the caller
-    as initial metadata.
+    as trailing metadata, on success and on failure alike.
     """
 
     async def _begin(self, method: str, context: Context) -> CallState:
@@ -128,7 +128,9 @@ class RequestIdInterceptor(WrappingInterceptor):
         request_id = given if given is not None and _VALID_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         state = CallState(method=method, request_id=request_id)
         call_state.set(state)
-        await context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))
+        # Trailing rather than initial metadata: it rides on the status the call ends with anyway,
+        # where sending initial metadata early would cost an extra operation on every call.
+        context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
         return state
 
     async def around_unary(self, method: str, behavior: UnaryBehavior, request: Any, context: Context) -> Any:

@@ -108,14 +108,19 @@ REQUEST_IDS = [
 
 
 @pytest.mark.parametrize(("given", "kept"), REQUEST_IDS)
-async def test_request_id(api: Running, given: str | None, kept: bool) -> None:
-    from protogw.gen.determined.api.v1 import master_pb2
-
+@pytest.mark.parametrize("fails", [False, True])
+async def test_request_id(api: Running, given: str | None, kept: bool, fails: bool) -> None:
     md = () if given is None else ((REQUEST_ID_KEY, given),)
-    call_ = api.stub.GetMaster(master_pb2.GetMasterRequest(), metadata=md)
-    await call_
-    initial = dict(await call_.initial_metadata())
-    returned = initial[REQUEST_ID_KEY]
+    # GetMaster succeeds without a token; CurrentUser fails without one. Both must carry the id.
+    path = f"/{SERVICE.full_name}/{'CurrentUser' if fails else 'GetMaster'}"
+    call_ = api.channel.unary_unary(path)(b"", metadata=md)
+    code = grpc.StatusCode.OK
+    try:
+        await call_
+    except grpc.aio.AioRpcError as exc:
+        code = exc.code()
+    assert (code is grpc.StatusCode.UNAUTHENTICATED) is fails
+    returned = dict(await call_.trailing_metadata())[REQUEST_ID_KEY]
     assert (returned == given) is kept
     assert 1 <= len(returned) <= 128
 
