@@ -1,14 +1,16 @@
 """Serving an OpenAPI document and Swagger UI (vendored, no CDN) over ASGI.
 
-Two ways to use it::
+Three ways to use it::
 
     app = create_app(spec)                          # a standalone Starlette app
-    routes = swagger_routes(spec)                   # or routes to mount in another Starlette app
+    routes = swagger_routes(spec)                   # routes to add to another Starlette app
+    mounts = gateway_mounts(spec)                   # (prefix, app) pairs for the gateway's ``mounts=``
 
 With the defaults the spec is at ``/api/v1/api.swagger.json`` and the UI at ``/docs/rest-api/``,
 both public (they carry no data, only the API's shape). ``spec`` may be the document as a dict, its
 JSON bytes, a path to a file, or None for the Determined document that ``make gen`` writes into
-``protogw.gen.openapi``.
+``protogw.gen.openapi``. The UI app answers relative to where it is mounted, so it works under any
+prefix.
 """
 
 from __future__ import annotations
@@ -21,11 +23,21 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["DEFAULT_DOCS_PATH", "DEFAULT_SPEC_PATH", "create_app", "load_spec", "swagger_routes"]
+__all__ = [
+    "DEFAULT_DOCS_PATH",
+    "DEFAULT_SPEC_PATH",
+    "DocsApp",
+    "SpecApp",
+    "create_app",
+    "gateway_mounts",
+    "load_spec",
+    "swagger_routes",
+]
 
 DEFAULT_SPEC_PATH = "/api/v1/api.swagger.json"
 DEFAULT_DOCS_PATH = "/docs/rest-api"
@@ -58,37 +70,113 @@ def _index(spec_url: str, title: str) -> bytes:
     return template.replace("__TITLE__", html.escape(title)).replace("__CONFIG__", config).encode()
 
 
+def _route_path(scope: Scope) -> str:
+    """The request path below the mount point (``root_path``), as Starlette's routing computes it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root) :]
+    return path
+
+
+def _not_found() -> Response:
+    return PlainTextResponse("Not Found", status_code=404)
+
+
+class SpecApp:
+    """ASGI app answering GET/HEAD at its mount point with the document."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        if _route_path(scope) not in ("", "/"):
+            response: Response = _not_found()
+        elif scope["method"] not in ("GET", "HEAD"):
+            response = PlainTextResponse("Method Not Allowed", status_code=405, headers={"Allow": "GET, HEAD"})
+        else:
+            response = Response(self.body, media_type="application/json")
+        await response(scope, receive, send)
+
+
+class DocsApp:
+    """ASGI app serving Swagger UI below its mount point: the page at ``/`` and the vendored assets."""
+
+    def __init__(self, spec_url: str, title: str) -> None:
+        self.index = _index(spec_url, title)
+        self.assets = StaticFiles(directory=_STATIC)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path = _route_path(scope)
+        response: Response
+        if scope["method"] not in ("GET", "HEAD"):
+            response = PlainTextResponse("Method Not Allowed", status_code=405, headers={"Allow": "GET, HEAD"})
+        elif path == "":
+            # Asset URLs in the page are relative, so the page must be served below the trailing slash.
+            response = RedirectResponse(scope.get("root_path", "") + "/", status_code=308)
+        elif path in ("/", "/index.html"):
+            # No caching: the page names the spec URL, which a redeploy may move.
+            response = Response(
+                self.index, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"}
+            )
+        else:
+            await self.assets(scope, receive, send)
+            return
+        await response(scope, receive, send)
+
+
+def _title(body: bytes) -> str:
+    return str(json.loads(body).get("info", {}).get("title") or "API") + " - Swagger UI"
+
+
+def gateway_mounts(
+    spec: dict[str, Any] | bytes | str | Path | None = None,
+    *,
+    spec_path: str = DEFAULT_SPEC_PATH,
+    docs_path: str = DEFAULT_DOCS_PATH,
+) -> list[tuple[str, ASGIApp]]:
+    """``(prefix, app)`` pairs for ``protogw.gateway.app.create_app(..., mounts=...)``.
+
+    Mounted paths are matched before the gateway's routes, so the spec path may sit under the API
+    prefix (``/api/v1/...``) while unknown API paths still get the gateway's JSON 404.
+    """
+    spec_path, docs_path = _check_paths(spec_path, docs_path)
+    body = load_spec(spec)
+    return [(docs_path, DocsApp(spec_path, _title(body))), (spec_path, SpecApp(body))]
+
+
+def _check_paths(spec_path: str, docs_path: str) -> tuple[str, str]:
+    if not spec_path.startswith("/") or not docs_path.startswith("/"):
+        raise ValueError("spec_path and docs_path must start with '/'")
+    return spec_path, docs_path.rstrip("/")
+
+
 def swagger_routes(
     spec: dict[str, Any] | bytes | str | Path | None = None,
     *,
     spec_path: str = DEFAULT_SPEC_PATH,
     docs_path: str = DEFAULT_DOCS_PATH,
 ) -> list[BaseRoute]:
-    """Routes serving the spec at ``spec_path`` and Swagger UI under ``docs_path + "/"``."""
-    if not spec_path.startswith("/") or not docs_path.startswith("/"):
-        raise ValueError("spec_path and docs_path must start with '/'")
-    docs_path = docs_path.rstrip("/")
+    """Starlette routes serving the spec at ``spec_path`` and Swagger UI under ``docs_path + "/"``."""
+    spec_path, docs_path = _check_paths(spec_path, docs_path)
     body = load_spec(spec)
-    title = str(json.loads(body).get("info", {}).get("title") or "API") + " - Swagger UI"
-    index = _index(spec_path, title)
+    spec_app = SpecApp(body)
+    docs_app = DocsApp(spec_path, _title(body))
 
     async def serve_spec(request: Request) -> Response:
-        return Response(body, media_type="application/json")
-
-    async def serve_index(request: Request) -> Response:
-        # No caching: the page names the spec URL, which a redeploy may move.
-        return Response(index, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"})
+        return Response(spec_app.body, media_type="application/json")
 
     async def to_slash(request: Request) -> Response:
-        # Asset URLs in the page are relative, so the page must be served below the trailing slash.
         return RedirectResponse(docs_path + "/", status_code=308)
 
     return [
         Route(spec_path, serve_spec, methods=["GET", "HEAD"]),
         Route(docs_path, to_slash, methods=["GET", "HEAD"]),
-        Route(docs_path + "/", serve_index, methods=["GET", "HEAD"]),
-        Route(docs_path + "/index.html", serve_index, methods=["GET", "HEAD"]),
-        Mount(docs_path, app=StaticFiles(directory=_STATIC), name="swagger-ui-assets"),
+        Mount(docs_path, app=docs_app, name="swagger-ui"),
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 from pathlib import Path
 from typing import Any
@@ -9,8 +10,9 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.routing import Mount
 
-from protogw.gateway.swagger_ui import create_app, load_spec, swagger_routes
+from protogw.gateway.swagger_ui import DocsApp, create_app, gateway_mounts, load_spec, swagger_routes
 
 SPEC: dict[str, Any] = {"swagger": "2.0", "info": {"title": "T <x>", "version": "1"}, "paths": {}}
 
@@ -96,3 +98,54 @@ def test_spec_from_file(tmp_path: Path) -> None:
 def test_paths_must_be_absolute() -> None:
     with pytest.raises(ValueError, match="must start with '/'"):
         swagger_routes(SPEC, spec_path="spec.json")
+
+
+def _gateway_with_docs() -> Any:
+    """The real gateway (kitchen routes; the backend is never called here) with the docs mounted."""
+    from protogw.gateway.app import RouteTable
+    from protogw.gateway.app import create_app as create_gateway
+    from protogw.gateway.proxy import ProxyBackend
+
+    data = importlib.resources.files("protogw.gen.descriptors").joinpath("testing.binpb").read_bytes()
+    routes = RouteTable.from_descriptor_set(data, ["kitchen.v1.KitchenService"])
+    return create_gateway(
+        routes, ProxyBackend("127.0.0.1:1"), mounts=gateway_mounts(SPEC, spec_path="/v1/openapi.json")
+    )
+
+
+MOUNTED: list[tuple[str, str, int, str]] = [
+    ("GET", "/v1/openapi.json", 200, "application/json"),
+    ("HEAD", "/v1/openapi.json", 200, "application/json"),
+    ("POST", "/v1/openapi.json", 405, "text/plain; charset=utf-8"),
+    ("GET", "/v1/openapi.json/extra", 404, "text/plain; charset=utf-8"),
+    ("GET", "/docs/rest-api/", 200, "text/html; charset=utf-8"),
+    ("GET", "/docs/rest-api/swagger-ui.css", 200, "text/css; charset=utf-8"),
+    ("DELETE", "/docs/rest-api/", 405, "text/plain; charset=utf-8"),
+    # Paths nobody mounted still get the gateway's own grpc-gateway style 404.
+    ("GET", "/v1/nowhere", 404, "application/json"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "status", "content_type"), MOUNTED)
+async def test_gateway_mounts(method: str, path: str, status: int, content_type: str) -> None:
+    app = _gateway_with_docs()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        response = await client.request(method, path)
+    assert response.status_code == status
+    assert response.headers["content-type"] == content_type
+    if path == "/v1/nowhere":
+        assert response.json()["code"] == 5
+
+
+async def test_mounted_docs_redirect_keeps_the_prefix() -> None:
+    response = await _get(_gateway_with_docs(), "/docs/rest-api")
+    assert response.status_code == 308
+    assert response.headers["location"] == "/docs/rest-api/"
+
+
+async def test_docs_app_under_any_prefix() -> None:
+    app = Starlette(routes=[Mount("/deep/docs", app=DocsApp("/spec.json", "T"))])
+    page = await _get(app, "/deep/docs/")
+    assert b'"specUrl": "/spec.json"' in page.content
+    asset = await _get(app, "/deep/docs/protogw-init.js")
+    assert asset.status_code == 200
