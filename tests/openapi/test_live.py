@@ -115,6 +115,7 @@ def test_swagger_ui_try_it_out(live: Live, tmp_path: Path) -> None:
             names = {t.strip() for t in page.locator(".opblock-tag-section h3").all_inner_texts()}
             for tag in ("Authentication", "Users", "Cluster", "Experiments"):
                 assert any(n.startswith(tag) for n in names), names
+            page.screenshot(path=str(ARTIFACTS / "swagger-ui-tags.png"), full_page=False)
 
             # Authorise with "Bearer <token>" pasted into the BearerToken apiKey.
             page.locator("button.authorize").first.click()
