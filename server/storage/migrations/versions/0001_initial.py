@@ -243,7 +243,12 @@ def _seed() -> None:
         )
     )
     op.bulk_insert(
-        sa.table("cluster_meta", sa.column("id", sa.Integer), sa.column("cluster_id"), sa.column("created_at", _ts())),
+        sa.table(
+            "cluster_meta",
+            sa.column("id", sa.Integer),
+            sa.column("cluster_id", sa.String),
+            sa.column("created_at", _ts()),
+        ),
         [{"id": 1, "cluster_id": str(uuid.uuid4()), "created_at": now}],
     )
 
