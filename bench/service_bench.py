@@ -56,7 +56,7 @@ async def serve(mode: str, database_url: str, port_file: Path) -> None:
         api_pb2_grpc.add_DeterminedServicer_to_server(cast(api_pb2_grpc.DeterminedServicer, service.servicer), server)
         port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    port_file.write_text(str(port))
+    await asyncio.to_thread(port_file.write_text, str(port))
     await server.wait_for_termination()
 
 
@@ -76,8 +76,9 @@ async def start_server(mode: str, database_url: str, folder: Path) -> tuple[asyn
         sys.executable, __file__, "--serve", mode, "--database", database_url, "--port-file", str(port_file)
     )
     for _ in range(600):
-        if port_file.exists() and port_file.read_text():
-            return process, int(port_file.read_text())
+        text = await asyncio.to_thread(lambda: port_file.read_text() if port_file.exists() else "")
+        if text:
+            return process, int(text)
         await asyncio.sleep(0.05)
     process.kill()
     raise RuntimeError(f"{mode} server did not start")
@@ -138,9 +139,15 @@ async def main(seconds: float, concurrency: int) -> None:
     for name, value in results.items():
         print(f"  {name:28s} {value:9.0f} req/s")
     print("ratios:")
-    print(f"  pipeline overhead  GetMaster full/bare          {results['GetMaster (full)'] / results['GetMaster (bare)']:.2f}")
-    print(f"  auth + read        GetExperiment/GetMaster      {results['GetExperiment (full)'] / results['GetMaster (full)']:.2f}")
-    print(f"  listing            GetExperiments/GetExperiment {results['GetExperiments 100 (full)'] / results['GetExperiment (full)']:.2f}")
+    print(
+        f"  pipeline overhead  GetMaster full/bare          {results['GetMaster (full)'] / results['GetMaster (bare)']:.2f}"
+    )
+    print(
+        f"  auth + read        GetExperiment/GetMaster      {results['GetExperiment (full)'] / results['GetMaster (full)']:.2f}"
+    )
+    print(
+        f"  listing            GetExperiments/GetExperiment {results['GetExperiments 100 (full)'] / results['GetExperiment (full)']:.2f}"
+    )
 
 
 if __name__ == "__main__":

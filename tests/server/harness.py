@@ -34,7 +34,7 @@ class Running:
     server: grpc.aio.Server
     port: int
     channel: grpc.aio.Channel
-    stub: api_pb2_grpc.DeterminedStub
+    stub: api_pb2_grpc.DeterminedAsyncStub
     _counter: list[int] = field(default_factory=lambda: [0])
 
     async def login(self, username: str, password: str = "") -> Metadata:

@@ -68,5 +68,5 @@ async def test_run_serves_and_shuts_down_gracefully(module_database_url: str, un
         await asyncio.wait_for(runner, 10)
         # The grace period ran out, so the server cut the stream instead of hanging.
         assert await asyncio.wait_for(follow.code(), 10) is not grpc.StatusCode.OK
-    health = await service.health.Check(health_pb2.HealthCheckRequest(service=""), None)  # type: ignore[arg-type]
+    health = await service.health.Check(health_pb2.HealthCheckRequest(service=""), None)
     assert health.status == health_pb2.HealthCheckResponse.NOT_SERVING

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -128,6 +128,6 @@ def test_experiment(value: models.Experiment, in_list: bool, values: dict[str, A
     for key, expected in values.items():
         assert getattr(message, key) == expected
     for key in ("end_time", "forked_from", "progress", "best_trial_searcher_metric", "duration"):
-        assert message.HasField(key) is (key in present)
+        assert cast(Any, message).HasField(key) is (key in present)
     assert message.HasField("config")
     assert message.HasField("start_time")

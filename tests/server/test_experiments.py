@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 import grpc.aio
 import pytest
-from google.protobuf import struct_pb2, wrappers_pb2
+from google.protobuf import json_format, struct_pb2, wrappers_pb2
 
 from protogw.gen.determined.api.v1 import experiment_pb2 as api_pb2
 from protogw.gen.determined.api.v1 import pagination_pb2
@@ -81,7 +81,7 @@ async def test_create_experiment_from_config(api: Running, user_md: Metadata) ->
     assert e.HasField("start_time")
     assert not e.HasField("end_time")
     assert e.hyperparameters["learning_rate"] == 0.01
-    assert response.config["searcher"]["name"] == "random"
+    assert json_format.MessageToDict(response.config)["searcher"]["name"] == "random"
     fetched = await api.stub.GetExperiment(api_pb2.GetExperimentRequest(experiment_id=e.id), metadata=user_md)
     assert fetched.experiment == e
     assert fetched.config == response.config
@@ -140,7 +140,7 @@ MISSING_IDS = [999999, 0, -1, -(2**31), 2**31 - 1]
 @pytest.mark.parametrize("experiment_id", MISSING_IDS)
 async def test_unknown_ids_are_not_found(api: Running, user_md: Metadata, experiment_id: int) -> None:
     message = f"experiment '{experiment_id}' not found"
-    calls = [
+    calls: list[Awaitable[Any]] = [
         api.stub.GetExperiment(api_pb2.GetExperimentRequest(experiment_id=experiment_id), metadata=user_md),
         api.stub.ArchiveExperiment(api_pb2.ArchiveExperimentRequest(id=experiment_id), metadata=user_md),
         api.stub.PauseExperiment(api_pb2.PauseExperimentRequest(id=experiment_id), metadata=user_md),

@@ -113,7 +113,8 @@ async def test_request_id(api: Running, given: str | None, kept: bool, fails: bo
     md = () if given is None else ((REQUEST_ID_KEY, given),)
     # GetMaster succeeds without a token; CurrentUser fails without one. Both must carry the id.
     path = f"/{SERVICE.full_name}/{'CurrentUser' if fails else 'GetMaster'}"
-    call_ = api.channel.unary_unary(path)(b"", metadata=md)
+    unary: Any = api.channel.unary_unary(path)
+    call_ = unary(b"", metadata=md)
     code = grpc.StatusCode.OK
     try:
         await call_

@@ -18,8 +18,8 @@ def filled(n: int, capacity: int = 100) -> LogBuffer:
     return buffer
 
 
-async def messages(buffer: LogBuffer, **kwargs: int) -> list[str]:
-    return [e.message async for e in buffer.read(**kwargs)]
+async def messages(buffer: LogBuffer, *, offset: int = 0, limit: int = 0) -> list[str]:
+    return [e.message async for e in buffer.read(offset=offset, limit=limit)]
 
 
 # (records emitted, capacity, offset, limit, expected messages)

@@ -29,8 +29,8 @@ async def test_get_master_is_public_and_stable(api: Running, module_database_url
     assert second.master_id != first.master_id
 
 
-async def read_all(api: Running, md: Metadata, **fields: int | bool) -> list[log_pb2.LogEntry]:
-    stream = api.stub.MasterLogs(master_pb2.MasterLogsRequest(**fields), metadata=md)
+async def read_all(api: Running, md: Metadata, *, offset: int = 0, limit: int = 0) -> list[log_pb2.LogEntry]:
+    stream = api.stub.MasterLogs(master_pb2.MasterLogsRequest(offset=offset, limit=limit), metadata=md)
     return [r.log_entry async for r in stream]
 
 
