@@ -12,10 +12,10 @@ grpc.aio client sending pre-serialised requests for gRPC. Loads are bounded (``-
 a one-second warm-up) and loopback only. Besides req/s, the servers' CPU time per request is printed:
 it does not depend on how fast the load generator is.
 
-Targets: ``kitchen`` (GetThing on the kitchen-sink test service with its interceptors). To measure the
-Determined service (GetMaster, GetExperiment), add a ``Target`` to ``TARGETS`` whose ``register``
-puts the real servicers and interceptors on a server-like object (grpc.aio server or InProcessBackend)
-and whose ``seed`` fills the store - nothing else here is specific to a service.
+Targets (``--target``): ``kitchen`` (GetThing on the kitchen-sink test service with its interceptors),
+``determined-master`` (GetMaster) and ``determined-experiment`` (GetExperiment with a session token)
+on the Determined service over a fresh SQLite database. Another service is one more ``Target``
+subclass in ``TARGETS``; nothing else here is specific to a service.
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ import subprocess
 import sys
 import time
 import timeit
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,40 +42,137 @@ import grpc.aio  # noqa: E402
 import uvloop  # noqa: E402
 
 
-@dataclass(frozen=True)
 class Target:
-    """What to call: the same RPC over gRPC and over REST."""
+    """One RPC to measure over gRPC and over REST, and the service that answers it.
+
+    ``setup`` runs in the server process: it builds the service and returns what the load generator
+    needs (ids, tokens) as strings; ``grpc_call`` and ``rest_call`` turn that into the two requests.
+    """
 
     services: tuple[str, ...]
-    grpc_path: str
-    grpc_request: Callable[[], bytes]
-    rest_path: str
-    # Registers servicers (and returns the interceptors to use) on a grpc.aio server or InProcessBackend.
-    register: Callable[[Any], Awaitable[None]]
-    interceptors: Callable[[], list[grpc.aio.ServerInterceptor]]
+
+    async def setup(self) -> dict[str, str]:
+        """Build and start the service (server process)."""
+        return {}
+
+    async def register(self, server: Any) -> None:
+        """Put the servicers on a grpc.aio server or an InProcessBackend (server process)."""
+        raise NotImplementedError
+
+    def interceptors(self) -> list[grpc.aio.ServerInterceptor]:
+        """The interceptor list, the same for gRPC and in-process."""
+        raise NotImplementedError
+
+    def grpc_call(self, info: dict[str, str]) -> tuple[str, bytes, tuple[tuple[str, str], ...]]:
+        """Method path, serialised request and metadata (load generator)."""
+        raise NotImplementedError
+
+    def rest_call(self, info: dict[str, str]) -> tuple[str, dict[str, str]]:
+        """Path and headers (load generator)."""
+        raise NotImplementedError
 
 
-def _kitchen() -> Target:
-    from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
-    from tests.gateway.kitchen_service import SERVICE, ThingStore, add_kitchen, kitchen_interceptors
+class KitchenTarget(Target):
+    """GetThing on the kitchen-sink test service, behind its three interceptors."""
 
-    store = ThingStore()
-    store.add(pb.Thing(display_name="benchmark", shelf="s1", labels={"a": "b"}))
+    services = ("kitchen.v1.KitchenService",)
 
-    async def register(server: Any) -> None:
-        await add_kitchen(server, store)
+    def __init__(self) -> None:
+        from tests.gateway.kitchen_service import ThingStore
 
-    return Target(
-        (SERVICE,),
-        f"/{SERVICE}/GetThing",
-        lambda: pb.GetThingRequest(id=1).SerializeToString(),
-        "/v1/things/1",
-        register,
-        kitchen_interceptors,
-    )
+        self.store = ThingStore()
+
+    async def setup(self) -> dict[str, str]:
+        from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
+
+        self.store.add(pb.Thing(display_name="benchmark", shelf="s1", labels={"a": "b"}))
+        return {}
+
+    async def register(self, server: Any) -> None:
+        from tests.gateway.kitchen_service import add_kitchen
+
+        await add_kitchen(server, self.store)
+
+    def interceptors(self) -> list[grpc.aio.ServerInterceptor]:
+        from tests.gateway.kitchen_service import kitchen_interceptors
+
+        return kitchen_interceptors()
+
+    def grpc_call(self, info: dict[str, str]) -> tuple[str, bytes, tuple[tuple[str, str], ...]]:
+        from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
+
+        return "/kitchen.v1.KitchenService/GetThing", pb.GetThingRequest(id=1).SerializeToString(), ()
+
+    def rest_call(self, info: dict[str, str]) -> tuple[str, dict[str, str]]:
+        return "/v1/things/1", {}
 
 
-TARGETS: dict[str, Callable[[], Target]] = {"kitchen": _kitchen}
+class DeterminedTarget(Target):
+    """The Determined service on a fresh SQLite database: GetMaster (public) or GetExperiment (with a
+    session token from Login, over a seeded experiment)."""
+
+    services = ("determined.api.v1.Determined",)
+
+    def __init__(self, method: str) -> None:
+        import protogw.gen.determined.api.v1.api_pb2  # noqa: F401  (puts the service in the default pool)
+
+        self.method = method
+        self.service: Any = None
+
+    async def setup(self) -> dict[str, str]:
+        import tempfile
+
+        from google.protobuf import descriptor_pool
+
+        from protogw.gateway.backend import CallInfo
+        from protogw.gateway.inprocess import InProcessBackend
+        from protogw.gateway.routes import MethodInfo
+        from protogw.server.seed import seed_walkthrough
+        from protogw.server.service import ServiceConfig, build_service
+
+        db = Path(tempfile.mkdtemp(prefix="protogw-bench-")) / "bench.db"
+        self.service = build_service(ServiceConfig(database_url=f"sqlite+aiosqlite:///{db}", initial_password="bench"))
+        await self.service.start()
+        ids = await seed_walkthrough(self.service.store)
+        backend = InProcessBackend(self.service.interceptors)
+        self.service.register(backend)
+        login = MethodInfo.of(descriptor_pool.Default().FindMethodByName("determined.api.v1.Determined.Login"))
+        from protogw.server.security import client_side_hash
+
+        request = login.request_class(username="admin", password=client_side_hash("bench"), is_hashed=True)
+        result = await backend.unary(login, request, CallInfo([]))
+        return {"token": result.response.token, "experiment": str(ids[0])}  # type: ignore[attr-defined]
+
+    async def register(self, server: Any) -> None:
+        self.service.register(server)
+
+    def interceptors(self) -> list[grpc.aio.ServerInterceptor]:
+        return list(self.service.interceptors)
+
+    def grpc_call(self, info: dict[str, str]) -> tuple[str, bytes, tuple[tuple[str, str], ...]]:
+        from google.protobuf import descriptor_pool
+        from google.protobuf.message_factory import GetMessageClass
+
+        pool = descriptor_pool.Default()
+        if self.method == "GetMaster":
+            request = GetMessageClass(pool.FindMessageTypeByName("determined.api.v1.GetMasterRequest"))()
+        else:
+            request = GetMessageClass(pool.FindMessageTypeByName("determined.api.v1.GetExperimentRequest"))(
+                experiment_id=int(info["experiment"])
+            )
+        md = (("authorization", f"Bearer {info['token']}"),)
+        return f"/determined.api.v1.Determined/{self.method}", request.SerializeToString(), md
+
+    def rest_call(self, info: dict[str, str]) -> tuple[str, dict[str, str]]:
+        path = "/api/v1/master" if self.method == "GetMaster" else f"/api/v1/experiments/{info['experiment']}"
+        return path, {"Authorization": f"Bearer {info['token']}"}
+
+
+TARGETS: dict[str, Callable[[], Target]] = {
+    "kitchen": KitchenTarget,
+    "determined-master": lambda: DeterminedTarget("GetMaster"),
+    "determined-experiment": lambda: DeterminedTarget("GetExperiment"),
+}
 
 
 # --- server processes ----------------------------------------------------------------------------------
@@ -91,6 +187,7 @@ async def serve_inprocess(target_name: str) -> None:
     from protogw.gateway.inprocess import InProcessBackend
 
     target = TARGETS[target_name]()
+    info = await target.setup()
     server = grpc.aio.server(interceptors=target.interceptors())
     await target.register(server)
     grpc_port = server.add_insecure_port("127.0.0.1:0")
@@ -99,7 +196,7 @@ async def serve_inprocess(target_name: str) -> None:
     await target.register(backend)
     app = create_app(RouteTable.from_pool(descriptor_pool.Default(), list(target.services)), backend)
     sock = bind("127.0.0.1", 0)
-    print(json.dumps({"grpc": grpc_port, "http": sock.getsockname()[1]}), flush=True)
+    print(json.dumps({"grpc": grpc_port, "http": sock.getsockname()[1], "info": info}), flush=True)
     await serve(app, sock, log_level="error")
 
 
@@ -129,7 +226,7 @@ class Server:
         line = self.proc.stdout.readline()
         if not line:
             raise RuntimeError(f"server {args} did not start")
-        self.ports: dict[str, int] = json.loads(line)
+        self.ports: dict[str, Any] = json.loads(line)
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -143,9 +240,10 @@ class Server:
 # --- load generators -------------------------------------------------------------------------------------
 
 
-def wrk(url: str, seconds: float, connections: int) -> float:
+def wrk(url: str, seconds: float, connections: int, headers: dict[str, str]) -> float:
+    header_args = [arg for k, v in headers.items() for arg in ("-H", f"{k}: {v}")]
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", *header_args, url],
         capture_output=True,
         text=True,
         check=True,
@@ -158,8 +256,11 @@ def wrk(url: str, seconds: float, connections: int) -> float:
     return float(m.group(1))
 
 
-async def _http_client(host: str, port: int, path: str, seconds: float, connections: int) -> float:
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+async def _http_client(
+    host: str, port: int, path: str, headers: dict[str, str], seconds: float, connections: int
+) -> float:
+    extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n".encode()
     count = 0
     stop = time.monotonic() + seconds
 
@@ -180,24 +281,27 @@ async def _http_client(host: str, port: int, path: str, seconds: float, connecti
     return count / seconds
 
 
-def http_load(port: int, path: str, seconds: float, connections: int) -> float:
+def http_load(port: int, call: tuple[str, dict[str, str]], seconds: float, connections: int) -> float:
+    path, headers = call
     if shutil.which("wrk"):
-        wrk(f"http://127.0.0.1:{port}{path}", 1, connections)  # warm-up
-        return wrk(f"http://127.0.0.1:{port}{path}", seconds, connections)
-    uvloop.run(_http_client("127.0.0.1", port, path, 1, connections))
-    return uvloop.run(_http_client("127.0.0.1", port, path, seconds, connections))
+        wrk(f"http://127.0.0.1:{port}{path}", 1, connections, headers)  # warm-up
+        return wrk(f"http://127.0.0.1:{port}{path}", seconds, connections, headers)
+    uvloop.run(_http_client("127.0.0.1", port, path, headers, 1, connections))
+    return uvloop.run(_http_client("127.0.0.1", port, path, headers, seconds, connections))
 
 
-async def _grpc_client(port: int, target: Target, seconds: float, concurrency: int) -> float:
-    request = target.grpc_request()
+async def _grpc_client(
+    port: int, rpc: tuple[str, bytes, tuple[tuple[str, str], ...]], seconds: float, concurrency: int
+) -> float:
+    path, request, metadata = rpc
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        call = channel.unary_unary(target.grpc_path)
+        call = channel.unary_unary(path)
         count = 0
 
         async def worker(stop: float) -> None:
             nonlocal count
             while time.monotonic() < stop:
-                await call(request)
+                await call(request, metadata=metadata or None)
                 count += 1
 
         await asyncio.gather(*(worker(time.monotonic() + 1) for _ in range(concurrency)))
@@ -302,23 +406,25 @@ def main() -> None:
     main_server = Server("--serve-inprocess", "--target", args.target)
     proxy_server = Server("--serve-proxy", f"127.0.0.1:{main_server.ports['grpc']}", "--target", args.target)
     try:
-        print(f"(a)/(b) {target.grpc_path} vs GET {target.rest_path}")
+        info = main_server.ports["info"]
+        rpc, rest = target.grpc_call(info), target.rest_call(info)
+        print(f"(a)/(b) {rpc[0]} vs GET {rest[0]}")
         grpc_rps, grpc_cpu = measure(
             "direct gRPC (grpc.aio)",
             [main_server],
-            lambda: uvloop.run(_grpc_client(main_server.ports["grpc"], target, seconds, conns)),
+            lambda: uvloop.run(_grpc_client(main_server.ports["grpc"], rpc, seconds, conns)),
             seconds,
         )
         inproc_rps, inproc_cpu = measure(
             "REST in-process",
             [main_server],
-            lambda: http_load(main_server.ports["http"], target.rest_path, seconds, conns),
+            lambda: http_load(main_server.ports["http"], rest, seconds, conns),
             seconds,
         )
         proxy_rps, proxy_cpu = measure(
             "REST proxy (2 processes)",
             [main_server, proxy_server],
-            lambda: http_load(proxy_server.ports["http"], target.rest_path, seconds, conns),
+            lambda: http_load(proxy_server.ports["http"], rest, seconds, conns),
             seconds,
         )
     finally:
