@@ -748,3 +748,10 @@ def test_comments_to_summary(leading: str, trailing: str, remove: bool, summary:
     ]
     assert op["summary"] == summary
     assert op.get("description") == description
+
+
+def test_descriptor_set_without_imports(testing_files: list[descriptor_pb2.FileDescriptorProto]) -> None:
+    """A set built without --include_imports names the first type it cannot find."""
+    kitchen_only = [f for f in testing_files if f.name == "kitchen/v1/kitchen.proto"]
+    with pytest.raises(GenerationError, match=r"google\.protobuf\.\w+' is not in the descriptor set"):
+        generate(kitchen_only, KITCHEN)
