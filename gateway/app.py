@@ -272,6 +272,12 @@ class Gateway:
             await self._serve(scope, receive, send, found, form)
         except GatewayError as err:
             await self._send_error(send, err, scope, pretty=pretty)
+        except Exception:
+            # A bug (ours, a hook's or a renderer's), not the client's: log it and answer 500 if the
+            # response has not started; otherwise the server closes the connection.
+            log.exception("unhandled error serving %s %s", method, path)
+            with contextlib.suppress(Exception):
+                await self._send_error(send, GatewayError(grpc.StatusCode.INTERNAL, "internal error"), scope)
 
     def _is_form(self, scope: Scope) -> bool:
         if not self.options.form_fallback:
@@ -307,8 +313,7 @@ class Gateway:
                 grpc.StatusCode.UNIMPLEMENTED,
                 "Method Not Allowed",
                 http_status=405,
-                header_metadata=(),
-                trailing_metadata=(("allow", allowed),),
+                headers=((b"allow", allowed.encode("latin-1")),),
             )
         return GatewayError(grpc.StatusCode.UNIMPLEMENTED, "Method Not Allowed")
 
@@ -427,14 +432,12 @@ class Gateway:
         scope: Scope,
         *,
         pretty: bool = False,
-        extra: Headers = (),  # type: ignore[assignment]
+        extra: Sequence[tuple[bytes, bytes]] = (),
         te_trailers: bool = False,
     ) -> None:
         status, headers, body = render_error(self._renderer, err, pretty=pretty)
-        if err.http_status == 405:
-            headers.extend((b"allow", str(v).encode("latin-1")) for k, v in err.trailing_metadata if k == "allow")
-        else:
-            headers.extend(outgoing_headers(err.header_metadata, err.trailing_metadata if te_trailers else None))
+        headers.extend(err.headers)
+        headers.extend(outgoing_headers(err.header_metadata, err.trailing_metadata if te_trailers else None))
         headers.extend(extra)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -446,8 +449,10 @@ class Gateway:
         for key, value in query:
             if key == "service":
                 request.service = value  # type: ignore[attr-defined]
-        head = self._head(scope)
-        metadata, timeout, _ = incoming_metadata(head, self._incoming)
+        try:
+            metadata, timeout, _ = incoming_metadata(self._head(scope), self._incoming)
+        except MetadataError as exc:
+            raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
         result = await self.backend.unary(self._health, request, CallInfo(metadata, timeout))
         codec = codec_for(self._health.response_class.DESCRIPTOR, self.options.json)
         value = codec.encode(result.response)

@@ -96,6 +96,8 @@ class GatewayError(Exception):
     # Metadata the backend sent before failing (returned as Grpc-Metadata-* / Grpc-Trailer-* headers).
     header_metadata: Sequence[tuple[str, str | bytes]] = field(default=())
     trailing_metadata: Sequence[tuple[str, str | bytes]] = field(default=())
+    # HTTP headers to add to the error response (e.g. Allow with a 405).
+    headers: Sequence[tuple[bytes, bytes]] = field(default=())
 
     def __str__(self) -> str:
         return f"{self.code.name}: {self.message}"

@@ -611,6 +611,23 @@ async def test_bad_metadata_headers(env: GatewayEnv, headers: dict[str, str], me
     assert message in response.json()["message"]
 
 
+async def test_healthz_bad_timeout(env: GatewayEnv) -> None:
+    response = await env.client.get("/healthz", headers={"Grpc-Timeout": "nope"})
+    assert response.status_code == 400
+    assert response.json()["message"] == "invalid grpc-timeout: nope"
+
+
+def broken_annotator(head: Any) -> list[tuple[str, str]]:
+    raise RuntimeError("hook bug")
+
+
+async def test_hook_bug_is_a_clean_500(open_env: Any) -> None:
+    async for env in open_env("inprocess", GatewayOptions(annotators=(broken_annotator,))):
+        response = await env.client.get("/v1/things/1")
+        assert response.status_code == 500
+        assert response.json() == {"code": 13, "message": "internal error", "details": []}
+
+
 async def test_deadline_exceeded(env: GatewayEnv) -> None:
     response = await env.client.get("/v1/things:watch?count=3&intervalMs=2000", headers={"Grpc-Timeout": "50m"})
     assert response.status_code == 504
