@@ -20,10 +20,10 @@ from __future__ import annotations
 import inspect
 import logging
 import re
+import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import grpc
 import grpc.aio
@@ -39,6 +39,10 @@ Continuation = Callable[[grpc.HandlerCallDetails], Awaitable["grpc.RpcMethodHand
 
 logger = logging.getLogger("protogw.server.access")
 error_logger = logging.getLogger("protogw.server.errors")
+
+#: Bound on remembered wrapped handlers per interceptor (one per method, so this is never reached by
+#: a fixed service; it only guards against handlers generated per call).
+_MAX_WRAPPED = 4096
 
 #: Metadata key carrying the request id, both ways.
 REQUEST_ID_KEY = "x-request-id"
@@ -61,6 +65,10 @@ class WrappingInterceptor(grpc.aio.ServerInterceptor):
     ``around_unary``, since to the pipeline they are just one awaited call.
     """
 
+    def __init__(self) -> None:
+        # (method, id of the inner handler) -> (inner handler, wrapped handler)
+        self._wrapped: dict[tuple[str, int], tuple[Any, Any]] = {}
+
     async def around_unary(self, method: str, behavior: UnaryBehavior, request: Any, context: Context) -> Any:
         return await behavior(request, context)
 
@@ -76,6 +84,20 @@ class WrappingInterceptor(grpc.aio.ServerInterceptor):
         if handler is None or handler.request_streaming:
             return handler
         method = handler_call_details.method
+        # The handler found for a method is the same object on every call (and, since every
+        # interceptor here does this, so is each wrapped one), so each wrapper is built once.
+        cache = self._wrapped
+        key = (method, id(handler))
+        cached = cache.get(key)
+        if cached is not None and cached[0] is handler:
+            return cast("grpc.RpcMethodHandler[Any, Any]", cached[1])
+        wrapped = self._wrap(method, handler)
+        if len(cache) > _MAX_WRAPPED:
+            cache.clear()
+        cache[key] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
         if not handler.response_streaming and handler.unary_unary is not None:
             unary: UnaryBehavior = handler.unary_unary  # type: ignore[assignment]
 
@@ -125,7 +147,7 @@ class RequestIdInterceptor(WrappingInterceptor):
 
     async def _begin(self, method: str, context: Context) -> CallState:
         given = metadata_value(context, REQUEST_ID_KEY)
-        request_id = given if given is not None and _VALID_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        request_id = given if given is not None and _VALID_REQUEST_ID.fullmatch(given) else secrets.token_hex(16)
         state = CallState(method=method, request_id=request_id)
         call_state.set(state)
         # Trailing rather than initial metadata: it rides on the status the call ends with anyway,
@@ -150,11 +172,13 @@ class LoggingInterceptor(WrappingInterceptor):
 
     def _log(self, method: str, started: float, outcome: str | None) -> None:
         state = call_state.get()
-        elapsed_ms = (time.perf_counter() - started) * 1000
         code = outcome or (state.code.name if state is not None else "OK")
+        level = logging.INFO if code in ("OK", "CANCELLED") else logging.WARNING
+        if not logger.isEnabledFor(level):
+            return
+        elapsed_ms = (time.perf_counter() - started) * 1000
         user = state.principal.user.username if state is not None and state.principal is not None else "-"
         request_id = state.request_id if state is not None else "-"
-        level = logging.INFO if code in ("OK", "CANCELLED") else logging.WARNING
         logger.log(level, "%s %s %.1fms user=%s request_id=%s", method, code, elapsed_ms, user, request_id)
 
     async def around_unary(self, method: str, behavior: UnaryBehavior, request: Any, context: Context) -> Any:
@@ -262,6 +286,7 @@ class AuthInterceptor(WrappingInterceptor):
     def __init__(
         self, authenticator: Authenticator, *, public_methods: Sequence[str], public_services: Sequence[str]
     ) -> None:
+        super().__init__()
         self._authenticator = authenticator
         self._public_methods = frozenset(public_methods)
         self._public_services = frozenset(public_services)
