@@ -19,6 +19,7 @@ import pytest
 from protogw.gateway.app import GatewayOptions, create_app
 from protogw.gateway.codec import JsonOptions
 from protogw.gateway.inprocess import InProcessBackend
+from protogw.gateway.router import UnescapingMode
 from protogw.gateway.types import Receive, Scope, Send
 from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
 from tests.gateway.conftest import GatewayEnv, kitchen_routes
@@ -724,6 +725,14 @@ def _reject_unknown_body(r: httpx.Response) -> None:
     assert r.json()["code"] == 3
 
 
+def _legacy_split(r: httpx.Response) -> None:
+    assert r.json()["path"] == "a/b/c"
+
+
+def _all_characters(r: httpx.Response) -> None:
+    assert r.json()["path"] == "a/b/c"
+
+
 def _unbound(r: httpx.Response) -> None:
     assert r.json() == {}
 
@@ -733,6 +742,25 @@ def _not_found(r: httpx.Response) -> None:
 
 
 OPTION_CASES: list[OptionCase] = [
+    # LEGACY unescapes the whole path first, so %2F separates segments (grpc-gateway v2's default).
+    (
+        "unescape-legacy",
+        GatewayOptions(unescaping=UnescapingMode.LEGACY),
+        "GET",
+        "/v1/files/a%2Fb/c",
+        None,
+        200,
+        _legacy_split,
+    ),
+    (
+        "unescape-all",
+        GatewayOptions(unescaping=UnescapingMode.ALL_CHARACTERS),
+        "GET",
+        "/v1/files/a%2Fb/c",
+        None,
+        200,
+        _all_characters,
+    ),
     (
         "unbound-methods",
         GatewayOptions(unbound_methods=True),
