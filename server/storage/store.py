@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +34,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Row
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import StaticPool
@@ -345,12 +345,62 @@ def _agent_columns(group: AgentUserGroup | None) -> dict[str, Any]:
     return {"agent_uid": group.uid, "agent_gid": group.gid, "agent_user": group.user, "agent_group": group.group}
 
 
+def _reject_nul(values: Mapping[str, Any]) -> None:
+    """Refuse text containing NUL characters, on both databases alike.
+
+    PostgreSQL cannot store them in ``text`` or ``jsonb`` at all (it raises a data error) while
+    SQLite would keep them; refusing them up front gives one clear answer everywhere.
+    """
+    for name, value in values.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidArgument(f"{name} must not contain NUL characters")
+
+
+def _raise_if_bad_value(exc: Exception) -> None:
+    """Re-raise a database's refusal of a parameter value as ``InvalidArgument``.
+
+    Covers SQLite's OverflowError for integers beyond 64 bits, asyncpg's client-side encoding
+    errors (ValueErrors such as "value out of int32 range") and PostgreSQL's SQLSTATE class 22
+    ("data exception"). Anything else is left alone.
+    """
+    if isinstance(exc, OverflowError | DataError):
+        raise InvalidArgument(f"value rejected by the database: {exc}") from exc
+    if isinstance(exc, DBAPIError):
+        cause = exc.orig.__cause__ if exc.orig is not None else None
+        if isinstance(cause, ValueError) or str(getattr(cause, "sqlstate", "") or "").startswith("22"):
+            raise InvalidArgument(f"value rejected by the database: {cause}") from exc
+
+
+def _check_int32(name: str, values: Iterable[int | None], bits: int = 32) -> None:
+    """Values must fit the int32 (or ``bits``-wide) fields they come from, on both databases.
+
+    SQLite would store any 64-bit integer where PostgreSQL's ``integer`` refuses; checking here
+    gives one answer everywhere.
+    """
+    limit = 2 ** (bits - 1)
+    for value in values:
+        if value is not None and not -limit <= value < limit:
+            raise InvalidArgument(f"{name} is out of range: {value}")
+
+
+def _check_counters(values: Mapping[str, Any]) -> None:
+    for name in ("num_trials", "checkpoint_count", "model_definition_size"):
+        _check_int32(name, [values.get(name)])
+    _check_int32("checkpoint_size", [values.get("checkpoint_size")], bits=64)
+
+
+def _reject_nul_json(name: str, value: Any) -> None:
+    if b"\\u0000" in orjson.dumps(value):
+        raise InvalidArgument(f"{name} must not contain NUL characters")
+
+
 def _unique_labels(labels: Iterable[str]) -> list[str]:
     """Labels without duplicates, first occurrence kept; an empty label is refused."""
     seen: dict[str, None] = {}
     for label in labels:
         if not label:
             raise InvalidArgument("labels must not be empty strings")
+        _reject_nul({"label": label})
         seen.setdefault(label, None)
     return list(seen)
 
@@ -453,15 +503,26 @@ class Store:
             if conn.get_execution_options().get(_WRITE_OPTION):
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
+    # Both context managers turn a value the database refuses (out of range for its column type,
+    # say) into InvalidArgument, so bad input never surfaces as an internal error.
+
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
-        async with self._writer.begin() as conn:
-            yield conn
+        try:
+            async with self._writer.begin() as conn:
+                yield conn
+        except (DBAPIError, OverflowError) as exc:
+            _raise_if_bad_value(exc)
+            raise
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
-        async with self._engine.connect() as conn:
-            yield conn
+        try:
+            async with self._engine.connect() as conn:
+                yield conn
+        except (DBAPIError, OverflowError) as exc:
+            _raise_if_bad_value(exc)
+            raise
 
     def _insert_ignore(self, table: sa.Table) -> Any:
         """``INSERT`` that silently skips rows whose primary key already exists."""
@@ -494,6 +555,7 @@ class Store:
             "modified_at": self._clock(),
             **_agent_columns(new.agent_user_group),
         }
+        _reject_nul(values)
         try:
             async with self._write() as conn:
                 row = (await conn.execute(sa.insert(_users).values(values).returning(*_users.c))).one()
@@ -509,6 +571,8 @@ class Store:
         return _user_from_row(row)
 
     async def get_user_by_username(self, username: str) -> User:
+        if "\x00" in username:
+            raise NotFound(f"user {username!r} not found")
         async with self._read() as conn:
             row = (await conn.execute(sa.select(_users).where(_users.c.username == username))).one_or_none()
         if row is None:
@@ -521,6 +585,7 @@ class Store:
         ``name`` matches a case-insensitive substring of the username or the display name. Raises
         ``InvalidArgument`` for an offset outside the result or a negative limit.
         """
+        _reject_nul({"name": query.name})
         conditions: list[sa.ColumnElement[bool]] = []
         if query.name:
             conditions.append(
@@ -587,6 +652,7 @@ class Store:
             raise NotFound(f"user {user_id} not found")
 
     async def _update_user_row(self, user_id: int, values: dict[str, Any]) -> User:
+        _reject_nul(values)
         try:
             async with self._write() as conn:
                 stmt = sa.update(_users).where(_users.c.id == user_id).values(values).returning(*_users.c)
@@ -602,6 +668,7 @@ class Store:
     async def create_session(self, user_id: int, token_hash: str, expiry: datetime) -> UserSession:
         """Start a login session. ``token_hash`` must be unique (hash the token; never store it)."""
         values = {"user_id": user_id, "token_hash": token_hash, "created_at": self._clock(), "expiry": expiry}
+        _reject_nul(values)
         try:
             async with self._write() as conn:
                 row = (
@@ -617,6 +684,8 @@ class Store:
 
     async def get_session(self, token_hash: str) -> tuple[UserSession, User]:
         """The session with this token hash and its user. Expiry and revocation are the caller's call."""
+        if "\x00" in token_hash:
+            raise NotFound("session not found")
         return await self._session_where(t.user_sessions.c.token_hash == token_hash)
 
     async def get_session_by_id(self, session_id: int) -> tuple[UserSession, User]:
@@ -662,6 +731,7 @@ class Store:
         """Add a workspace; names are unique (``AlreadyExists``)."""
         if not name.strip():
             raise InvalidArgument("workspace name must not be empty")
+        _reject_nul({"workspace name": name})
         w = t.workspaces
         try:
             async with self._write() as conn:
@@ -681,6 +751,7 @@ class Store:
         """Add a project to a workspace; names are unique within the workspace (``AlreadyExists``)."""
         if not name.strip():
             raise InvalidArgument("project name must not be empty")
+        _reject_nul({"project name": name, "project description": description})
         p = t.projects
         try:
             async with self._write() as conn:
@@ -731,10 +802,26 @@ class Store:
         }
 
     def _experiment_values(self, new: NewExperiment, now: datetime) -> dict[str, Any]:
+        _reject_nul(
+            {
+                "name": new.name,
+                "description": new.description,
+                "notes": new.notes,
+                "original_config": new.original_config,
+                "searcher_type": new.searcher_type,
+                "searcher_metric": new.searcher_metric,
+                "resource_pool": new.resource_pool,
+                "job_id": new.job_id,
+            }
+        )
+        for f in new.model_definition:
+            _reject_nul({"model definition path": f.path})
+        _reject_nul_json("config", new.config)
+        _reject_nul_json("hyperparameters", new.hyperparameters)
         size = new.model_definition_size
         if size is None:
             size = sum(len(f.content) for f in new.model_definition)
-        return {
+        values = {
             "name": new.name,
             "description": new.description,
             "state": ExperimentState(new.state).value,
@@ -756,6 +843,8 @@ class Store:
             "job_id": new.job_id or str(uuid.uuid4()),
             "model_definition_size": size,
         }
+        _check_counters(values)
+        return values
 
     async def create_experiment(self, new: NewExperiment) -> Experiment:
         """Insert an experiment with its labels and model definition files.
@@ -1016,6 +1105,16 @@ class Store:
         """
         if query.limit < -2:
             raise InvalidArgument(f"limit must be -2, -1, 0 or positive, got {query.limit}")
+        _reject_nul({"name": query.name, "description": query.description})
+        for label in query.labels:
+            _reject_nul({"label": label})
+        for username in query.usernames:
+            _reject_nul({"username": username})
+        _check_int32("user_ids", query.user_ids)
+        _check_int32("offset", [query.offset])
+        _check_int32("limit", [query.limit])
+        if (f := query.id_filter) is not None:
+            _check_int32("experiment_id_filter", [f.lt, f.lte, f.gt, f.gte, *f.incl, *f.not_in])
         count, page = self.experiment_statements(query)
         async with self._read() as conn:
             if query.offset >= 0 and query.limit != LIMIT_COUNT_ONLY:
@@ -1066,6 +1165,8 @@ class Store:
         ):
             if (value := getattr(patch, name)) is not None:
                 values[name] = value
+        _reject_nul(values)
+        _check_counters(values)
         labels = None if patch.labels is None else _unique_labels(patch.labels)
         async with self._write() as conn:
             await self._require_experiment(conn, experiment_id)
@@ -1177,6 +1278,7 @@ class Store:
 
     async def remove_label(self, experiment_id: int, label: str) -> list[str]:
         """Remove one label (no-op if absent); returns the remaining labels, sorted."""
+        _reject_nul({"label": label})
         lt = t.experiment_labels
         async with self._write() as conn:
             await self._require_experiment(conn, experiment_id)

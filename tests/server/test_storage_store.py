@@ -926,3 +926,89 @@ async def test_listing_statements_are_cached(seeded: Seeded, first: ExperimentQu
         expected = (await seeded.store.list_experiments(replace(query, limit=-1))).experiments
         assert [r[0] for r in rows] == [e.id for e in expected]
     assert hits[1] == CacheStats.CACHE_HIT
+
+
+NUL = "bad\x00value"
+# (operation on the store, expected error): NUL characters are refused alike on both databases
+# (PostgreSQL cannot store them; SQLite could, which would make the backends disagree).
+NUL_CASES: list[Any] = [
+    pytest.param(lambda s: s.create_user(NewUser(username=NUL)), InvalidArgument, id="create-user"),
+    pytest.param(lambda s: s.create_user(NewUser(username="x", display_name=NUL)), InvalidArgument, id="display"),
+    pytest.param(lambda s: s.update_user(1, UserPatch(display_name=NUL)), InvalidArgument, id="update-user"),
+    pytest.param(lambda s: s.get_user_by_username(NUL), NotFound, id="lookup-user"),
+    pytest.param(lambda s: s.get_session(NUL), NotFound, id="lookup-session"),
+    pytest.param(lambda s: s.create_session(1, NUL, T0), InvalidArgument, id="create-session"),
+    pytest.param(lambda s: s.list_users(UserQuery(name=NUL)), InvalidArgument, id="users-filter"),
+    pytest.param(lambda s: s.list_experiments(ExperimentQuery(name=NUL)), InvalidArgument, id="name-filter"),
+    pytest.param(lambda s: s.list_experiments(ExperimentQuery(labels=[NUL])), InvalidArgument, id="label-filter"),
+    pytest.param(lambda s: s.list_experiments(ExperimentQuery(usernames=[NUL])), InvalidArgument, id="user-filter"),
+    pytest.param(lambda s: _experiment(s, name=NUL), InvalidArgument, id="experiment-name"),
+    pytest.param(lambda s: _experiment(s, notes=NUL), InvalidArgument, id="experiment-notes"),
+    pytest.param(lambda s: _experiment(s, labels=[NUL]), InvalidArgument, id="experiment-label"),
+    pytest.param(lambda s: _experiment(s, config={"k": [NUL]}), InvalidArgument, id="config-json"),
+    pytest.param(lambda s: _experiment(s, hyperparameters={NUL: 1}), InvalidArgument, id="hparams-json-key"),
+    pytest.param(
+        lambda s: _experiment(s, model_definition=[ModelFile("ok", b""), ModelFile(NUL, b"")]),
+        InvalidArgument,
+        id="file-path",
+    ),
+    pytest.param(
+        lambda s: s.insert_experiments([NewExperiment(owner_id=1, name=NUL)]), InvalidArgument, id="bulk-insert"
+    ),
+    pytest.param(lambda s: s.create_workspace(NUL, 1), InvalidArgument, id="workspace"),
+]
+
+
+@pytest.mark.parametrize(("call", "error"), NUL_CASES)
+async def test_nul_characters_are_refused(scratch: Store, call: Callable[[Store], Any], error: type[Exception]) -> None:
+    with pytest.raises(error, match=r"NUL|not found"):
+        await call(scratch)
+
+
+async def test_patching_with_nul_changes_nothing(scratch: Store) -> None:
+    e = await _experiment(scratch, labels=["keep"])
+    for patch in (ExperimentPatch(description=NUL), ExperimentPatch(labels=["ok", NUL])):
+        with pytest.raises(InvalidArgument):
+            await scratch.update_experiment(e.id, patch)
+    for call in (scratch.add_label, scratch.remove_label):
+        with pytest.raises(InvalidArgument):
+            await call(e.id, NUL)
+    assert await scratch.get_experiment(e.id) == e
+
+
+OUT_OF_RANGE = [
+    pytest.param(ExperimentQuery(user_ids=[2**31]), id="user-ids"),
+    pytest.param(ExperimentQuery(id_filter=IdFilter(gt=-(2**31) - 1)), id="id-filter-bound"),
+    pytest.param(ExperimentQuery(id_filter=IdFilter(incl=[1, 2**70])), id="id-filter-incl"),
+    pytest.param(ExperimentQuery(offset=2**40), id="offset"),
+]
+
+
+@pytest.mark.parametrize("query", OUT_OF_RANGE)
+async def test_out_of_range_filters_are_invalid(scratch: Store, query: ExperimentQuery) -> None:
+    with pytest.raises(InvalidArgument, match="out of range"):
+        await scratch.list_experiments(query)
+
+
+COUNTERS_OUT_OF_RANGE = [
+    pytest.param("num_trials", 2**31, id="num-trials"),
+    pytest.param("checkpoint_count", -(2**31) - 1, id="checkpoint-count"),
+    pytest.param("checkpoint_size", 2**63, id="checkpoint-size-int64"),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), COUNTERS_OUT_OF_RANGE)
+async def test_out_of_range_counters_are_invalid(scratch: Store, field: str, value: int) -> None:
+    e = await _experiment(scratch)
+    with pytest.raises(InvalidArgument, match="out of range"):
+        await scratch.update_experiment(e.id, ExperimentPatch(**{field: value}))
+    with pytest.raises(InvalidArgument, match="out of range"):
+        await _experiment(scratch, **{field: value})
+    assert await scratch.get_experiment(e.id) == e
+
+
+async def test_database_value_errors_become_invalid_argument(scratch: Store) -> None:
+    # Past the store's own checks, a value the database cannot take (PostgreSQL: beyond int32 for
+    # an integer column; SQLite: beyond 64 bits) is still a caller error, never an internal one.
+    with pytest.raises(InvalidArgument, match="rejected by the database"):
+        await scratch.get_experiment(2**70)
