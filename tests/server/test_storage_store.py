@@ -1000,8 +1000,9 @@ COUNTERS_OUT_OF_RANGE = [
 @pytest.mark.parametrize(("field", "value"), COUNTERS_OUT_OF_RANGE)
 async def test_out_of_range_counters_are_invalid(scratch: Store, field: str, value: int) -> None:
     e = await _experiment(scratch)
+    fields: dict[str, Any] = {field: value}
     with pytest.raises(InvalidArgument, match="out of range"):
-        await scratch.update_experiment(e.id, ExperimentPatch(**{field: value}))
+        await scratch.update_experiment(e.id, ExperimentPatch(**fields))
     with pytest.raises(InvalidArgument, match="out of range"):
         await _experiment(scratch, **{field: value})
     assert await scratch.get_experiment(e.id) == e
