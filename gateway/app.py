@@ -373,6 +373,16 @@ class Gateway:
                 pretty = value not in ("0", "false", "False")
         return pairs, pretty
 
+    @staticmethod
+    def _without_pretty(route: Route, query: list[tuple[str, str]], pretty: bool) -> tuple[list[tuple[str, str]], bool]:
+        """``pretty`` is the gateway's switch unless the request message has a field of that name, in
+        which case it is data; as a switch it is not a query parameter of the message."""
+        if "pretty" in route.binding.method.descriptor.input_type.fields_by_name:
+            return query, False
+        if pretty or any(k == "pretty" for k, _ in query):
+            return [(k, v) for k, v in query if k != "pretty"], pretty
+        return query, pretty
+
     async def _serve(
         self, scope: Scope, receive: Receive, send: Send, match: Match[Route], form: list[tuple[str, str]] | None = None
     ) -> None:
@@ -382,6 +392,8 @@ class Gateway:
             raise GatewayError(grpc.StatusCode.UNIMPLEMENTED, "client-streaming methods are not served over REST")
         head = self._head(scope)
         query, pretty = self._query(scope)
+        if query:
+            query, pretty = self._without_pretty(route, query, pretty)
         if form is not None:
             query = query + form
         try:
@@ -394,8 +406,6 @@ class Gateway:
         te_trailers = any(n == b"te" and b"trailers" in v.lower() for n, v in scope["headers"])
         try:
             body = await self._read_body(scope, receive) if binding.body is not None and form is None else b""
-            if pretty and "pretty" in binding.method.descriptor.input_type.fields_by_name:
-                pretty = False  # the message has a field of that name: it is data, not a switch
             try:
                 request = route.builder.build(match.params, query, body, content_type=head.header("content-type") or "")
             except RequestError as exc:

@@ -733,6 +733,10 @@ def _all_characters(r: httpx.Response) -> None:
     assert r.json()["path"] == "a/b/c"
 
 
+def _pretty(r: httpx.Response) -> None:
+    assert r.text.startswith('{\n  "id": "1"')
+
+
 def _unbound(r: httpx.Response) -> None:
     assert r.json() == {}
 
