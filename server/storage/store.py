@@ -8,7 +8,8 @@ Usage::
     page = await store.list_experiments(ExperimentQuery(archived=False, limit=10))
     await store.close()
 
-Every method is a coroutine that runs in its own short transaction and returns plain dataclasses
+Every method is a coroutine that runs in its own short transaction (on SQLite, reads run as
+single autocommit statements instead) and returns plain dataclasses
 from :mod:`protogw.server.storage.models`. Failures the caller can cause raise the exceptions in
 :mod:`protogw.server.storage.errors`; anything else is a bug or an outage and propagates as is.
 
@@ -363,8 +364,10 @@ def _raise_if_bad_value(exc: Exception) -> None:
     errors (ValueErrors such as "value out of int32 range") and PostgreSQL's SQLSTATE class 22
     ("data exception"). Anything else is left alone.
     """
-    if isinstance(exc, OverflowError | DataError):
+    if isinstance(exc, OverflowError):
         raise InvalidArgument(f"value rejected by the database: {exc}") from exc
+    if isinstance(exc, DataError):
+        raise InvalidArgument(f"value rejected by the database: {exc.orig}") from exc
     if isinstance(exc, DBAPIError):
         cause = exc.orig.__cause__ if exc.orig is not None else None
         if isinstance(cause, ValueError) or str(getattr(cause, "sqlstate", "") or "").startswith("22"):
@@ -390,7 +393,12 @@ def _check_counters(values: Mapping[str, Any]) -> None:
 
 
 def _reject_nul_json(name: str, value: Any) -> None:
-    if b"\\u0000" in orjson.dumps(value):
+    """``value`` must serialize to JSON (string keys only) without NUL characters."""
+    try:
+        encoded = orjson.dumps(value)
+    except orjson.JSONEncodeError as exc:
+        raise InvalidArgument(f"{name} is not valid JSON: {exc}") from exc
+    if b"\\u0000" in encoded:
         raise InvalidArgument(f"{name} must not contain NUL characters")
 
 

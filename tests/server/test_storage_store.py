@@ -1013,3 +1013,15 @@ async def test_database_value_errors_become_invalid_argument(scratch: Store) -> 
     # an integer column; SQLite: beyond 64 bits) is still a caller error, never an internal one.
     with pytest.raises(InvalidArgument, match="rejected by the database"):
         await scratch.get_experiment(2**70)
+
+
+BAD_JSON = [
+    pytest.param({"config": {1: "int key"}}, id="non-string-key"),
+    pytest.param({"hyperparameters": {"x": object()}}, id="unserializable-value"),
+]
+
+
+@pytest.mark.parametrize("fields", BAD_JSON)
+async def test_unserializable_documents_are_invalid(scratch: Store, fields: dict[str, Any]) -> None:
+    with pytest.raises(InvalidArgument, match="not valid JSON"):
+        await _experiment(scratch, **fields)
