@@ -184,6 +184,7 @@ class ExperimentsServicer:
         self._store = store
         self._clock = clock
         self._limits = limits or ExperimentLimits()
+        self._structs = convert.StructCache()
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -227,7 +228,7 @@ class ExperimentsServicer:
         page = await self._store.list_experiments(query)
         experiments = []
         for item in page.experiments:
-            message = convert.experiment(item, in_list=True)
+            message = convert.experiment(item, in_list=True, structs=self._structs)
             if not request.show_trial_data:
                 message.ClearField("best_trial_searcher_metric")
             experiments.append(message)
@@ -237,7 +238,8 @@ class ExperimentsServicer:
         self, request: api_pb2.GetExperimentRequest, context: Context
     ) -> api_pb2.GetExperimentResponse:
         found = await self._store.get_experiment(experiment_id(request.experiment_id))
-        return api_pb2.GetExperimentResponse(experiment=convert.experiment(found), config=convert.struct(found.config))
+        message = convert.experiment(found, structs=self._structs)
+        return api_pb2.GetExperimentResponse(experiment=message, config=message.config)
 
     async def GetExperimentLabels(
         self, request: api_pb2.GetExperimentLabelsRequest, context: Context

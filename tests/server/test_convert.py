@@ -131,3 +131,31 @@ def test_experiment(value: models.Experiment, in_list: bool, values: dict[str, A
         assert cast(Any, message).HasField(key) is (key in present)
     assert message.HasField("config")
     assert message.HasField("start_time")
+
+
+# (lookups as (id, source, value), expected number of distinct Struct objects built)
+STRUCT_CACHE = [
+    ([(1, "a: 1", {"a": 1}), (1, "a: 1", {"a": 1})], 1),
+    ([(1, "a: 1", {"a": 1}), (1, "a: 2", {"a": 2})], 2),
+    ([(1, "a: 1", {"a": 1}), (2, "a: 1", {"a": 1})], 2),
+    # size 2: the third entry evicts the first, which is then rebuilt
+    ([(1, "x", {"x": 1}), (2, "x", {"x": 2}), (3, "x", {"x": 3}), (1, "x", {"x": 1})], 4),
+]
+
+
+@pytest.mark.parametrize(("lookups", "built"), STRUCT_CACHE)
+def test_struct_cache(lookups: list[tuple[int, str, dict[str, Any]]], built: int) -> None:
+    cache = convert.StructCache(size=2)
+    seen: list[Any] = []  # holding the objects keeps their ids from being reused
+    for experiment_id, source, value in lookups:
+        result = cache.get(experiment_id, "config", source, value)
+        assert dict(result) == value
+        seen.append(result)
+    assert len({id(r) for r in seen}) == built
+
+
+def test_experiment_with_struct_cache_matches_without() -> None:
+    value = experiment(config={"name": "e", "hp": {"lr": 0.1}}, hyperparameters={"lr": 0.1})
+    cache = convert.StructCache()
+    assert convert.experiment(value, structs=cache) == convert.experiment(value)
+    assert convert.experiment(value, structs=cache) == convert.experiment(value)
