@@ -26,9 +26,7 @@ def main(master: str) -> None:
 
     login = bindings.post_Login(
         unauth,
-        body=bindings.v1LoginRequest(
-            username="determined", password=authentication.salt_and_hash(""), isHashed=True
-        ),
+        body=bindings.v1LoginRequest(username="determined", password=authentication.salt_and_hash(""), isHashed=True),
     )
     out["login_user"] = login.user.username
     sess = api.Session(master=master, username="determined", token=login.token, cert=None, max_retries=None)
