@@ -14,7 +14,9 @@ calls for a fixed time and prints requests per second and these ratios:
    add to a call;
 3. GetExperiments (a page of 100 of 1,000) / GetExperiment — listing versus a single read.
 
-Run: ``.venv/bin/python bench/service_bench.py [--seconds 3] [--concurrency 16]``.
+Scenarios are interleaved over several rounds and each ratio is the median of per-round ratios.
+
+Run: ``.venv/bin/python bench/service_bench.py [--seconds 3] [--concurrency 16] [--rounds 3]``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import argparse
 import asyncio
 import logging
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -102,7 +105,7 @@ async def rate(call: Callable[[], Awaitable[Any]], seconds: float, concurrency: 
     return done / (time.perf_counter() - started)
 
 
-async def main(seconds: float, concurrency: int) -> None:
+async def main(seconds: float, concurrency: int, rounds_count: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
@@ -121,39 +124,43 @@ async def main(seconds: float, concurrency: int) -> None:
                 get_master = master_pb2.GetMasterRequest()
                 one = api_pb2.GetExperimentRequest(experiment_id=3)
                 page = api_pb2.GetExperimentsRequest(limit=100, offset=500)
-                results = {
-                    "GetMaster (bare)": await rate(lambda: bare_stub.GetMaster(get_master), seconds, concurrency),
-                    "GetMaster (full)": await rate(lambda: full_stub.GetMaster(get_master), seconds, concurrency),
-                    "GetExperiment (full)": await rate(
-                        lambda: full_stub.GetExperiment(one, metadata=md), seconds, concurrency
-                    ),
-                    "GetExperiments 100 (full)": await rate(
-                        lambda: full_stub.GetExperiments(page, metadata=md), seconds, concurrency
-                    ),
+                scenarios: dict[str, Callable[[], Awaitable[Any]]] = {
+                    "GetMaster (bare)": lambda: bare_stub.GetMaster(get_master),
+                    "GetMaster (full)": lambda: full_stub.GetMaster(get_master),
+                    "GetExperiment (full)": lambda: full_stub.GetExperiment(one, metadata=md),
+                    "GetExperiments 100 (full)": lambda: full_stub.GetExperiments(page, metadata=md),
                 }
+                # The box is shared, so scenarios are interleaved round by round and each ratio is the
+                # median of its per-round ratios rather than a ratio of totals measured minutes apart.
+                rounds: list[dict[str, float]] = []
+                for _ in range(rounds_count):
+                    rounds.append({name: await rate(call, seconds, concurrency) for name, call in scenarios.items()})
         finally:
             for process in (full, bare):
                 process.terminate()
                 await process.wait()
-    print(f"service_bench: {seconds:.0f} s per scenario, {concurrency} concurrent calls, {os.cpu_count()} CPUs")
-    for name, value in results.items():
-        print(f"  {name:28s} {value:9.0f} req/s")
-    print("ratios:")
     print(
-        f"  pipeline overhead  GetMaster full/bare          {results['GetMaster (full)'] / results['GetMaster (bare)']:.2f}"
+        f"service_bench: {rounds_count} rounds x {seconds:.0f} s per scenario, {concurrency} concurrent calls, {os.cpu_count()} CPUs"
     )
+    for name in rounds[0]:
+        print(f"  {name:28s} {statistics.median(r[name] for r in rounds):9.0f} req/s (median)")
+
+    def ratio(a: str, b: str) -> float:
+        return statistics.median(r[a] / r[b] for r in rounds)
+
+    print("ratios (median over rounds):")
+    print(f"  pipeline overhead  GetMaster full/bare          {ratio('GetMaster (full)', 'GetMaster (bare)'):.2f}")
+    print(f"  auth + read        GetExperiment/GetMaster      {ratio('GetExperiment (full)', 'GetMaster (full)'):.2f}")
     print(
-        f"  auth + read        GetExperiment/GetMaster      {results['GetExperiment (full)'] / results['GetMaster (full)']:.2f}"
-    )
-    print(
-        f"  listing            GetExperiments/GetExperiment {results['GetExperiments 100 (full)'] / results['GetExperiment (full)']:.2f}"
+        f"  listing            GetExperiments/GetExperiment {ratio('GetExperiments 100 (full)', 'GetExperiment (full)'):.2f}"
     )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--serve", choices=["full", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
     parser.add_argument("--port-file", type=Path, help=argparse.SUPPRESS)
@@ -161,4 +168,4 @@ if __name__ == "__main__":
     if args.serve:
         asyncio.run(serve(args.serve, args.database, args.port_file))
     else:
-        asyncio.run(main(args.seconds, args.concurrency))
+        asyncio.run(main(args.seconds, args.concurrency, args.rounds))
