@@ -205,6 +205,9 @@ class Gateway:
                 await app[1](self._sub_scope(scope, app[0]), receive, send)
             elif self.fallback is not None:
                 await self.fallback(scope, receive, send)
+            elif kind == "websocket":
+                # Nobody serves it: refuse the handshake (the server answers 403).
+                await send({"type": "websocket.close", "code": 1000})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -871,6 +871,21 @@ async def test_mounts_and_fallback(url: str, status: int, text: str) -> None:
     assert text in response.text
 
 
+async def test_websocket_without_an_app_is_refused() -> None:
+    backend = InProcessBackend()
+    app = create_app(kitchen_routes(), backend)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Any) -> None:
+        sent.append(dict(message))
+
+    await app({"type": "websocket", "path": "/v1/things", "headers": []}, receive, send)
+    assert sent == [{"type": "websocket.close", "code": 1000}]
+
+
 # --- a real HTTP server: client disconnect cancels the stream ------------------------------------------
 
 
