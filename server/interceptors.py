@@ -150,6 +150,9 @@ class RequestIdInterceptor(WrappingInterceptor):
         request_id = given if given is not None and _VALID_REQUEST_ID.fullmatch(given) else secrets.token_hex(16)
         state = CallState(method=method, request_id=request_id)
         call_state.set(state)
+        # Start every call anonymous. grpc.aio gives each call a fresh context, but an in-process
+        # front end may run several calls in one task; a caller must never carry over.
+        principal_var.set(None)
         # Trailing rather than initial metadata: it rides on the status the call ends with anyway,
         # where sending initial metadata early would cost an extra operation on every call.
         context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
