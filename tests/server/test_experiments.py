@@ -407,3 +407,52 @@ BAD_LISTINGS = [
 @pytest.mark.parametrize(("fields", "message"), BAD_LISTINGS)
 async def test_get_experiments_rejects(api: Running, user_md: Metadata, fields: dict[str, Any], message: str) -> None:
     await expect(api.stub.GetExperiments(api_pb2.GetExperimentsRequest(**fields), metadata=user_md), INVALID, message)
+
+
+# States a client cannot reach through this server (there is no scheduler) but that imported or demo
+# data may hold: (stored state, action, expected code, message, state afterwards)
+STORED_STATES = [
+    ("STOPPING_CANCELED", "Pause", PRECONDITION, "experiment in incompatible state STATE_STOPPING_CANCELED",
+     exp_pb2.STATE_STOPPING_CANCELED),
+    ("STOPPING_KILLED", "Activate", PRECONDITION, "experiment in incompatible state STATE_STOPPING_KILLED",
+     exp_pb2.STATE_STOPPING_KILLED),
+    ("STOPPING_ERROR", "Activate", OK, "", exp_pb2.STATE_ACTIVE),
+    ("STOPPING_COMPLETED", "Cancel", OK, "", exp_pb2.STATE_STOPPING_COMPLETED),
+    ("STOPPING_CANCELED", "Kill", OK, "", exp_pb2.STATE_STOPPING_CANCELED),
+    ("COMPLETED", "Kill", OK, "", exp_pb2.STATE_COMPLETED),
+    ("ERROR", "Pause", PRECONDITION, "experiment in terminal state", exp_pb2.STATE_ERROR),
+    ("DELETING", "Delete", PRECONDITION, "cannot delete experiment in STATE_DELETING state", exp_pb2.STATE_DELETING),
+    ("STOPPING_ERROR", "Delete", PRECONDITION, "cannot delete experiment in STATE_STOPPING_ERROR state",
+     exp_pb2.STATE_STOPPING_ERROR),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("stored", "action", "code", "message", "after"), STORED_STATES)
+async def test_actions_on_stored_states(
+    api: Running, user_md: Metadata, stored: str, action: str, code: grpc.StatusCode, message: str, after: int
+) -> None:
+    from protogw.server.storage.models import ExperimentState, NewExperiment
+
+    owner = await api.service.store.get_user_by_username("determined")
+    created = await api.service.store.create_experiment(
+        NewExperiment(owner_id=owner.id, name=api.unique("stored"), state=ExperimentState(stored))
+    )
+    if code is OK:
+        await act(api, user_md, action, created.id)
+    else:
+        await expect(act(api, user_md, action, created.id), code, message)
+    e = (
+        await api.stub.GetExperiment(api_pb2.GetExperimentRequest(experiment_id=created.id), metadata=user_md)
+    ).experiment
+    assert e.state == after
+
+
+async def test_delete_failed_can_be_deleted(api: Running, user_md: Metadata) -> None:
+    from protogw.server.storage.models import ExperimentState, NewExperiment
+
+    owner = await api.service.store.get_user_by_username("determined")
+    created = await api.service.store.create_experiment(
+        NewExperiment(owner_id=owner.id, name=api.unique("failed"), state=ExperimentState.DELETE_FAILED)
+    )
+    await act(api, user_md, "Delete", created.id)
+    await expect(act(api, user_md, "Delete", created.id), NOT_FOUND, f"experiment '{created.id}' not found")
