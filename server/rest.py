@@ -57,6 +57,18 @@ def auth_cookie(head: RequestHead) -> Iterable[tuple[str, str]]:
     return (("authorization", f"Bearer {morsel.value}"),)
 
 
+def body_limit(max_model_definition_bytes: int) -> int:
+    """The largest REST body to accept: a CreateExperiment carrying the largest model definition.
+
+    File contents travel base64-encoded in JSON (4 bytes per 3), plus room for the configuration and
+    the JSON around the files. Anything larger gets 413 from the gateway before it is parsed.
+
+    >>> body_limit(3 * 1024 * 1024)
+    8388608
+    """
+    return max_model_definition_bytes * 4 // 3 + 4 * 1024 * 1024
+
+
 def _at_root(app: ASGIApp) -> ASGIApp:
     """Run ``app`` as if mounted at "/": the docs app's routes carry their full paths."""
 
@@ -70,7 +82,11 @@ def build_gateway(service: Service, *, docs: bool = True) -> Gateway:
     """The REST app for ``service``: Determined's routes, error body, cookie auth and API docs."""
     backend = InProcessBackend(interceptors=service.interceptors)
     service.register(backend)
-    options = GatewayOptions(error_renderer=DeterminedErrorRenderer(), annotators=(auth_cookie,))
+    options = GatewayOptions(
+        error_renderer=DeterminedErrorRenderer(),
+        annotators=(auth_cookie,),
+        max_body_bytes=body_limit(service.config.max_model_definition_bytes),
+    )
     routes = RouteTable.from_pool(descriptor_pool.Default(), [SERVICE_NAME], options)
 
     async def info(request: Request) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 
 from protogw.server.rest import RestGateway, build_gateway
 from protogw.server.services import SERVICE
-from tests.server.harness import Running
+from tests.server.harness import Running, running
 
 PUBLIC = {"Login", "GetMaster"}
 
@@ -220,3 +221,23 @@ async def test_rest_gateway_addon_serves_on_a_socket(api: Running) -> None:
         assert response.status_code == 200
     finally:
         await gateway.stop()
+
+
+# (model definition bytes in the request, expected HTTP status) against a 1,000-byte limit
+MODEL_SIZES = [(900, 200), (1100, 400), (5 * 1024 * 1024, 413)]
+
+
+@pytest.mark.parametrize(("size", "status"), MODEL_SIZES)
+async def test_model_definition_limits_over_rest(module_database_url: str, size: int, status: int) -> None:
+    async with running(module_database_url, max_model_definition_bytes=1000) as small:
+        app = build_gateway(small.service)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            await app.startup()
+            login = await client.post("/api/v1/auth/login", json={"username": "determined"})
+            content = base64.b64encode(b"x" * size).decode()
+            body = {"config": "name: sized", "modelDefinition": [{"path": "a.bin", "content": content}]}
+            response = await client.post("/api/v1/experiments", json=body, headers=auth(login.json()["token"]))
+            await app.shutdown()
+    assert response.status_code == status, response.text[:300]
+    if status == 400:
+        assert response.json()["error"]["error"] == f"model definition is {size} bytes, over the limit of 1000 bytes"
