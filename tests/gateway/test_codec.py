@@ -324,7 +324,14 @@ def _check_parse(desc: Any, data: Any, options: JsonOptions) -> Message | None:
         with pytest.raises(CodecError):
             codec.decode(data)
         return None
-    decoded = codec.decode(data)
+    try:
+        decoded = codec.decode(data)
+    except CodecError as exc:
+        # The one deliberate difference (see STRICTER_THAN_JSON_FORMAT): json_format iterates a
+        # non-object given for a message, so an array or string can slip through there.
+        assert exc.reason.startswith("expected an object for"), exc
+        assert 'got "' in exc.reason or "got an array" in exc.reason, exc
+        return None
     assert decoded.SerializePartialToString(deterministic=True) == reference.SerializePartialToString(
         deterministic=True
     )
