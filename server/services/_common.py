@@ -25,6 +25,21 @@ def enum_value(enum_type: type[E], value: int, field: str) -> E:
         raise invalid_argument(f"unknown value {value} for {field}") from None
 
 
+#: Longest names, labels and similar short strings the database keeps (its VARCHAR(255) columns).
+MAX_NAME = 255
+
+
+def check_length(value: str, limit: int, what: str) -> str:
+    """``value`` if it has at most ``limit`` characters, else a 400 naming ``what``.
+
+    The limits mirror the database's column sizes; checking here gives the same answer on SQLite
+    (which does not enforce them) as on PostgreSQL.
+    """
+    if len(value) > limit:
+        raise invalid_argument(f"{what} must be at most {limit} characters")
+    return value
+
+
 def experiment_id(value: int) -> int:
     """An experiment id that can exist, else Determined's not-found error.
 

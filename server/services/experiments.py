@@ -26,7 +26,7 @@ from protogw.server import convert
 from protogw.server.clock import Clock
 from protogw.server.context import current_user
 from protogw.server.errors import failed_precondition, invalid_argument, not_found, permission_denied
-from protogw.server.services._common import INT32_MAX, enum_value, experiment_id
+from protogw.server.services._common import INT32_MAX, MAX_NAME, check_length, enum_value, experiment_id
 from protogw.server.storage.errors import Conflict
 from protogw.server.storage.models import (
     TERMINAL_STATES,
@@ -49,6 +49,8 @@ DEFAULT_MAX_MODEL_DEFINITION_BYTES = 96 * 1024 * 1024
 #: Upper bound on the number of values in a parsed configuration. YAML aliases can make a tiny
 #: document expand into an enormous tree, so the walk that copies it stops here.
 MAX_CONFIG_NODES = 200_000
+#: Longest searcher name the database keeps.
+MAX_SEARCHER_NAME = 64
 #: The project experiments go to when the request names none (Determined's "Uncategorized").
 DEFAULT_PROJECT_ID = 1
 #: Name used when the configuration does not give one, as Determined does.
@@ -130,14 +132,14 @@ def parse_config(text: str, max_nodes: int = MAX_CONFIG_NODES) -> dict[str, Any]
     return plain
 
 
-def _optional_str(config: Mapping[str, Any], key: str, section: str = "") -> str:
+def _optional_str(config: Mapping[str, Any], key: str, section: str = "", limit: int | None = None) -> str:
     value = config.get(key)
     if value is None:
         return ""
+    where = f"{section}.{key}" if section else key
     if not isinstance(value, str):
-        where = f"{section}.{key}" if section else key
         raise invalid_argument(f"experiment configuration: `{where}` must be a string")
-    return value
+    return value if limit is None else check_length(value, limit, f"experiment configuration: `{where}`")
 
 
 def _optional_mapping(config: Mapping[str, Any], key: str) -> dict[str, Any]:
@@ -154,7 +156,7 @@ def _labels(values: Iterable[Any], where: str) -> list[str]:
     for value in values:
         if not isinstance(value, str) or not value.strip():
             raise invalid_argument(f"{where} must be non-empty strings")
-        labels.append(value)
+        labels.append(check_length(value, MAX_NAME, "a label"))
     return list(dict.fromkeys(labels))
 
 
@@ -285,9 +287,9 @@ class ExperimentsServicer:
             state=ExperimentState.ACTIVE if request.activate else ExperimentState.PAUSED,
             labels=labels,
             hyperparameters=_optional_mapping(config, "hyperparameters"),
-            searcher_type=_optional_str(searcher, "name", "searcher"),
-            searcher_metric=_optional_str(searcher, "metric", "searcher"),
-            resource_pool=_optional_str(resources, "resource_pool", "resources"),
+            searcher_type=_optional_str(searcher, "name", "searcher", MAX_SEARCHER_NAME),
+            searcher_metric=_optional_str(searcher, "metric", "searcher", MAX_NAME),
+            resource_pool=_optional_str(resources, "resource_pool", "resources", MAX_NAME),
             parent_id=request.parent_id or None,
             job_id=str(uuid.uuid4()),
             model_definition=files,
@@ -359,6 +361,7 @@ class ExperimentsServicer:
     ) -> api_pb2.PutExperimentLabelResponse:
         if not request.label.strip():
             raise invalid_argument("label must not be empty")
+        check_length(request.label, MAX_NAME, "a label")
         labels = await self._store.add_label(experiment_id(request.experiment_id), request.label)
         return api_pb2.PutExperimentLabelResponse(labels=labels)
 

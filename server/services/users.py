@@ -13,14 +13,16 @@ from typing import Any
 import grpc.aio
 
 from protogw.gen.determined.api.v1 import user_pb2 as api_user_pb2
+from protogw.gen.determined.user.v1 import user_pb2 as user_model_pb2
 from protogw.server import convert
 from protogw.server.context import current_user
 from protogw.server.errors import already_exists, invalid_argument, not_found, permission_denied
 from protogw.server.security import Passwords, client_side_hash
-from protogw.server.services._common import enum_value, user_id
+from protogw.server.services._common import MAX_NAME, check_length, enum_value, user_id
 from protogw.server.sessions import Sessions
 from protogw.server.storage.errors import AlreadyExists, NotFound
 from protogw.server.storage.models import (
+    AgentUserGroup,
     NewUser,
     OrderBy,
     User,
@@ -47,7 +49,7 @@ def clean_name(target: User | None, name: str, min_length: int, *, admin: bool) 
     ``target`` is the user being renamed (None when creating) and ``admin`` whether that user is or
     will be an administrator.
     """
-    clean = name.strip()
+    clean = check_length(name.strip(), MAX_NAME, "a username or display name")
     if _NON_ASCII.search(clean):
         raise invalid_argument("Display name and username cannot contain non-ASCII characters.")
     if len(clean) < min_length:
@@ -57,6 +59,14 @@ def clean_name(target: User | None, name: str, min_length: int, *, admin: bool) 
     if (target is None or target.username != DETERMINED_NAME) and clean.lower() == DETERMINED_NAME:
         raise invalid_argument("User cannot be renamed 'determined'")
     return clean
+
+
+def _agent_group(message: user_model_pb2.AgentUserGroup) -> AgentUserGroup:
+    group = convert.agent_user_group(message)
+    for name in (group.user, group.group):
+        if name is not None:
+            check_length(name, MAX_NAME, "agent user and group names")
+    return group
 
 
 class UsersServicer:
@@ -121,9 +131,7 @@ class UsersServicer:
             active=spec.active,
             remote=spec.remote,
             password_hash=await self._passwords.hash(client_hash),
-            agent_user_group=convert.agent_user_group(spec.agent_user_group)
-            if spec.HasField("agent_user_group")
-            else None,
+            agent_user_group=_agent_group(spec.agent_user_group) if spec.HasField("agent_user_group") else None,
         )
         try:
             created = await self._store.create_user(new)
@@ -200,7 +208,7 @@ class UsersServicer:
             set_password = True
         if patch.HasField("agent_user_group"):
             require_admin("only admin privileged users can update users")
-            group = convert.agent_user_group(patch.agent_user_group)
+            group = _agent_group(patch.agent_user_group)
             if group.is_empty:
                 changes["clear_agent_user_group"] = True
             else:

@@ -115,6 +115,13 @@ BAD_CREATES: list[tuple[str, str, dict[str, Any], grpc.StatusCode, str]] = [
     ("searcher name not a string", "name: a\nsearcher: {name: 5}", {}, INVALID, "experiment configuration: `searcher.name` must be a string"),
     ("alias bomb", "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]", {}, INVALID, "experiment configuration is too large"),
     ("template", "name: a", {"template": "t"}, INVALID, "configuration templates are not supported by this server"),
+    ("label too long", "name: a\nlabels: [" + "l" * 256 + "]", {}, INVALID, "a label must be at most 255 characters"),
+    ("searcher name too long", "name: a\nsearcher: {name: " + "s" * 65 + "}", {}, INVALID,
+     "experiment configuration: `searcher.name` must be at most 64 characters"),
+    ("resource pool too long", "name: a\nresources: {resource_pool: " + "p" * 256 + "}", {}, INVALID,
+     "experiment configuration: `resources.resource_pool` must be at most 255 characters"),
+    ("NUL in the name", 'name: "a\\0b"', {}, INVALID, "name must not contain NUL characters"),
+    ("NUL in a nested value", 'name: a\nhyperparameters: {x: "\\0"}', {}, INVALID, "config must not contain NUL characters"),
     ("unmanaged", "name: a", {"unmanaged": True}, INVALID, "unmanaged experiments are not supported by this server"),
     ("oversized model", "name: a", {"model_definition": [file("a", LIMIT), file("b", 1)]}, INVALID, f"model definition is {LIMIT + 1} bytes, over the limit of {LIMIT} bytes"),
     ("escaping path", "name: a", {"model_definition": [file("../etc/passwd")]}, INVALID, "model definition file path '../etc/passwd' must be relative and stay inside the tree"),
@@ -317,6 +324,8 @@ async def test_labels(api: Running, user_md: Metadata) -> None:
         INVALID,
         "label must not be empty",
     )
+    long_label = api_pb2.PutExperimentLabelRequest(experiment_id=first, label="x" * 256)
+    await expect(put(long_label, metadata=user_md), INVALID, "a label must be at most 255 characters")
 
 
 @pytest.fixture(scope="module")

@@ -102,6 +102,10 @@ BAD_POST_USER = [
     ("admin", {"username": "   "}, "", INVALID, "Display name or username value has minimum length."),
     ("admin", {"username": "émile"}, "", INVALID, "Display name and username cannot contain non-ASCII characters."),
     ("admin", {"username": "Admin"}, "", INVALID, "Non-admin user cannot be renamed 'admin'"),
+    ("admin", {"username": "u" * 256}, "", INVALID, "a username or display name must be at most 255 characters"),
+    ("admin", {"username": "nul\x00byte"}, "", INVALID, "Display name and username cannot contain non-ASCII characters."),
+    ("admin", {"username": "longdisplay", "display_name": "d" * 300}, "", INVALID,
+     "a username or display name must be at most 255 characters"),
     ("admin", {"username": "determined", "admin": True}, "", INVALID, "User cannot be renamed 'determined'"),
     ("admin", {"username": "remote-pw", "remote": True}, "pw", INVALID, "cannot set password for remote user"),
     ("user", {"username": "sneaky"}, "", DENIED, "only admin privileged users can create users"),
@@ -187,6 +191,7 @@ PATCH_CASES = [
     ("admin", {"username": "x"}, INVALID, "Display name or username value has minimum length."),
     ("admin", {"username": "determined"}, INVALID, "User cannot be renamed 'determined'"),
     ("admin", {"username": "admin"}, INVALID, "Non-admin user cannot be renamed 'admin'"),
+    ("admin", {"agent_user_group": {"agent_user": "a" * 256}}, INVALID, "agent user and group names must be at most 255 characters"),
 ]  # fmt: skip
 
 
