@@ -327,10 +327,14 @@ def _check_parse(desc: Any, data: Any, options: JsonOptions) -> Message | None:
     try:
         decoded = codec.decode(data)
     except CodecError as exc:
+        failure = exc
+    else:
+        failure = None
+    if failure is not None:
         # The one deliberate difference (see STRICTER_THAN_JSON_FORMAT): json_format iterates a
         # non-object given for a message, so an array or string can slip through there.
-        assert exc.reason.startswith("expected an object for"), exc
-        assert 'got "' in exc.reason or "got an array" in exc.reason, exc
+        assert failure.reason.startswith("expected an object for"), failure
+        assert 'got "' in failure.reason or "got an array" in failure.reason, failure
         return None
     assert decoded.SerializePartialToString(deterministic=True) == reference.SerializePartialToString(
         deterministic=True
