@@ -324,12 +324,11 @@ def _check_parse(desc: Any, data: Any, options: JsonOptions) -> Message | None:
         with pytest.raises(CodecError):
             codec.decode(data)
         return None
+    failure: CodecError | None = None
     try:
         decoded = codec.decode(data)
     except CodecError as exc:
         failure = exc
-    else:
-        failure = None
     if failure is not None:
         # The one deliberate difference (see STRICTER_THAN_JSON_FORMAT): json_format iterates a
         # non-object given for a message, so an array or string can slip through there.
