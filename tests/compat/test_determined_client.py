@@ -61,12 +61,15 @@ async def test_python_bindings_walkthrough(det_venv: Path, database_url: str) ->
 # (det CLI arguments, a fragment its output must contain)
 CLI_STEPS = [
     (["user", "whoami"], "determined"),
-    (["master", "info"], "cluster_id"),
+    (["master", "info"], "clusterName: protogw"),
     (["experiment", "list", "--all"], "COMPLETED"),
     (["experiment", "unarchive", "1"], "Unarchived experiment 1"),
     (["experiment", "archive", "1"], "Archived experiment 1"),
-    (["experiment", "pause", "2"], "Paused experiment 2"),
-    (["experiment", "activate", "2"], "Activated experiment 2"),
+    (["experiment", "pause", "3"], "Paused experiment 3"),
+    (["experiment", "activate", "3"], "Activated experiment 3"),
+    (["experiment", "kill", "4"], "Killed experiment 4"),
+    (["experiment", "label", "add", "2", "compat"], "compat"),
+    (["experiment", "describe", "2", "--json"], "compat"),
 ]
 
 
