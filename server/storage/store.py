@@ -275,12 +275,16 @@ _USER_SORTS: dict[UserSortBy, tuple[sa.ColumnElement[Any], bool]] = {
 }
 
 
+#: Stored state text -> enum member; a dict lookup is cheaper than calling the enum per row.
+_STATES = {s.value: s for s in ExperimentState}
+
+
 def _experiment_from_row(row: AnyRow) -> Experiment:
     return Experiment(
         id=row[0],
         name=row[1],
         description=row[2],
-        state=ExperimentState(row[3]),
+        state=_STATES[row[3]],
         archived=row[4],
         start_time=row[5],
         end_time=row[6],
