@@ -373,10 +373,19 @@ class Compiler:
         if not message.ListFields():
             return {}
         type_url: str = message.type_url  # type: ignore[attr-defined]
-        try:
-            inner_desc = descriptor_pool.Default().FindMessageTypeByName(type_url.split("/")[-1])
-        except KeyError:
-            raise Fail(f"cannot resolve Any type URL {type_url!r}") from None
+        # The pool the Any itself came from first (a gateway in proxy mode builds its types from a
+        # descriptor set into a pool of its own), then the default pool, where json_format looks.
+        name = type_url.split("/")[-1]
+        inner_desc: Descriptor | None = None
+        pools: tuple[Any, ...] = (message.DESCRIPTOR.file.pool, descriptor_pool.Default())
+        for pool in pools:
+            try:
+                inner_desc = pool.FindMessageTypeByName(name)
+                break
+            except KeyError:
+                continue
+        if inner_desc is None:
+            raise Fail(f"cannot resolve Any type URL {type_url!r}")
         inner = GetMessageClass(inner_desc)()
         inner.ParseFromString(message.value)  # type: ignore[attr-defined]
         encoded = self.encoder(inner_desc)(inner)
@@ -621,9 +630,16 @@ class Compiler:
         # the overall nesting limit stays that of one json_format parse.
         if depth > MAX_DEPTH:
             raise Fail(f"message nested deeper than {MAX_DEPTH} levels")
+        pool: Any = msg.DESCRIPTOR.file.pool
         try:
             json_format.ParseDict(
-                value, msg, ignore_unknown_fields=self.discard_unknown, max_recursion_depth=MAX_DEPTH + 1 - depth
+                value,
+                msg,
+                ignore_unknown_fields=self.discard_unknown,
+                # The Any's own pool: the default one for generated code, a gateway's own pool when
+                # it loaded its types from a descriptor set.
+                descriptor_pool=pool,
+                max_recursion_depth=MAX_DEPTH + 1 - depth,
             )
         except Exception as exc:  # json_format raises ParseError, TypeError, KeyError, ... here
             raise Fail(f"invalid Any: {exc}") from None
