@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 import grpc.aio
@@ -49,7 +51,20 @@ def test_bound_address(address: str, port: int, expected: str) -> None:
     assert bound_address(address, port) == expected
 
 
-async def test_run_serves_and_shuts_down_gracefully(module_database_url: str, unused_tcp_port: int) -> None:
+async def drain(call: grpc.aio.UnaryStreamCall[Any, Any]) -> grpc.StatusCode:
+    """Read a stream to its end (the final status only arrives after the messages before it)."""
+    try:
+        while await call.read() is not grpc.aio.EOF:
+            pass
+    except grpc.aio.AioRpcError as exc:
+        return exc.code()
+    return await call.code()
+
+
+async def test_run_serves_and_shuts_down_gracefully(
+    module_database_url: str, unused_tcp_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="protogw.test.app")
     service = build_service(ServiceConfig(database_url=module_database_url), password_hasher=CHEAP_HASHER)
     stop = asyncio.Event()
     rest = RestGateway("127.0.0.1:0")
@@ -61,12 +76,25 @@ async def test_run_serves_and_shuts_down_gracefully(module_database_url: str, un
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{rest.port}") as client:
             assert (await client.get("/api/v1/master")).status_code == 200
         token = (await stub.Login(auth_pb2.LoginRequest(username="determined"))).token
-        # A call still running at shutdown: a log stream that follows forever.
-        follow = stub.MasterLogs(master_pb2.MasterLogsRequest(offset=-1, follow=True), metadata=bearer(token))
-        await follow.read()
+        logging.getLogger("protogw.test.app").warning("before shutdown")
+        # Two calls in flight at shutdown: one that can finish (it waits for one more record) and
+        # one that never would (it follows forever).
+        finishing = stub.MasterLogs(
+            master_pb2.MasterLogsRequest(offset=-1, limit=2, follow=True), metadata=bearer(token)
+        )
+        endless = stub.MasterLogs(master_pb2.MasterLogsRequest(offset=-1, follow=True), metadata=bearer(token))
+        await finishing.read()
+        await endless.read()
         stop.set()
+        await asyncio.sleep(0)
+        logging.getLogger("protogw.test.app").warning("during shutdown")
         await asyncio.wait_for(runner, 10)
-        # The grace period ran out, so the server cut the stream instead of hanging.
-        assert await asyncio.wait_for(follow.code(), 10) is not grpc.StatusCode.OK
+        # The call that could finish did, normally; the endless one was cut when the grace ran out.
+        second = await asyncio.wait_for(finishing.read(), 10)
+        assert isinstance(second, master_pb2.MasterLogsResponse)
+        assert second.log_entry.message.endswith("during shutdown")
+        assert await asyncio.wait_for(finishing.read(), 10) is grpc.aio.EOF
+        assert await finishing.code() is grpc.StatusCode.OK
+        assert await asyncio.wait_for(drain(endless), 10) is not grpc.StatusCode.OK
     health = await service.health.Check(health_pb2.HealthCheckRequest(service=""), None)
     assert health.status == health_pb2.HealthCheckResponse.NOT_SERVING
