@@ -7,7 +7,8 @@
 Every option also reads a ``PROTOGW_*`` environment variable. Defaults run on a laptop: REST (with
 Swagger UI at /docs/rest-api/) on 127.0.0.1:8080, where Determined serves it, gRPC on 127.0.0.1:8081,
 and a SQLite file in the user's data folder. ``--http-addr ''`` turns REST off. ``protogw gateway`` and ``protogw openapi`` are the gateway's and
-OpenAPI generator's own commands, mounted here when those packages are installed.
+OpenAPI generator's own commands, and ``protogw envoy-config`` prints an Envoy configuration; they
+are mounted here when those packages are installed.
 """
 
 from __future__ import annotations
@@ -141,19 +142,25 @@ def seed(
         raise typer.Exit(1) from None
 
 
-def _mount(module_name: str, command_name: str, help_text: str) -> None:
+def _mount(module_name: str, attribute: str, command_name: str, help_text: str) -> None:
     """Add another package's typer command function as ``protogw <command_name>``, if it exists."""
     try:
         module = importlib.import_module(module_name)
     except ImportError:
         return
-    function = getattr(module, command_name, None) or getattr(module, "main", None)
+    function = getattr(module, attribute, None)
     if callable(function):
         app.command(command_name, help=help_text)(function)
 
 
-_mount("protogw.gateway.cli", "gateway", "Run the REST gateway in front of a gRPC backend.")
-_mount("protogw.gateway.openapi.cli", "openapi", "Generate the OpenAPI v2 document from a descriptor set.")
+_mount("protogw.gateway.cli", "gateway", "gateway", "Run the REST gateway in front of a gRPC backend.")
+_mount("protogw.gateway.openapi.cli", "openapi", "openapi", "Generate the OpenAPI v2 document from a descriptor set.")
+_mount(
+    "protogw.gateway.envoy",
+    "envoy_config_command",
+    "envoy-config",
+    "Print an Envoy bootstrap that transcodes REST to a gRPC backend.",
+)
 
 
 def main() -> None:

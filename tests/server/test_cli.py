@@ -101,5 +101,5 @@ def test_default_database_url(monkeypatch: pytest.MonkeyPatch, env: dict[str, st
 def test_mounted_commands() -> None:
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("serve", "seed", "gateway", "openapi"):
+    for command in ("serve", "seed", "gateway", "openapi", "envoy-config"):
         assert command in result.output
