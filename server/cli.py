@@ -6,9 +6,11 @@
 
 Every option also reads a ``PROTOGW_*`` environment variable. Defaults run on a laptop: REST (with
 Swagger UI at /docs/rest-api/) on 127.0.0.1:8080, where Determined serves it, gRPC on 127.0.0.1:8081,
-and a SQLite file in the user's data folder. ``--http-addr ''`` turns REST off. ``protogw gateway`` and ``protogw openapi`` are the gateway's and
-OpenAPI generator's own commands, and ``protogw envoy-config`` prints an Envoy configuration; they
-are mounted here when those packages are installed.
+and a SQLite file in the user's data folder. ``--http-addr ''`` turns REST off.
+
+``protogw gateway`` and ``protogw openapi`` are the gateway's and the OpenAPI generator's own
+commands, and ``protogw envoy-config`` prints an Envoy configuration; they are mounted here when
+those packages are installed.
 """
 
 from __future__ import annotations
