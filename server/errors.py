@@ -8,6 +8,7 @@ means gRPC and REST callers always see the same code and message for the same fa
 from __future__ import annotations
 
 import grpc
+import sqlalchemy.exc
 
 from protogw.server.storage import errors as storage_errors
 
@@ -56,6 +57,19 @@ _STORAGE_CODES: dict[type[storage_errors.StorageError], grpc.StatusCode] = {
 }
 
 
+#: What callers are told when the database cannot be reached; the call may be retried.
+DATABASE_UNAVAILABLE = "the database is unavailable; try again later"
+
+
+def _database_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database could not be reached or is busy, rather than a bug.
+
+    SQLAlchemy reports lost connections and SQLite's "database is locked" as OperationalError or
+    InterfaceError; a refused or reset connection can also escape as a plain OSError.
+    """
+    return isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError | OSError)
+
+
 def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str] | None:
     """The status to report for a known domain error, or None when ``exc`` is unexpected.
 
@@ -68,4 +82,6 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str] | None:
         code = _STORAGE_CODES.get(cls)
         if code is not None:
             return code, str(exc)
+    if _database_unreachable(exc):
+        return grpc.StatusCode.UNAVAILABLE, DATABASE_UNAVAILABLE
     return None

@@ -229,6 +229,8 @@ class ErrorInterceptor(WrappingInterceptor):
             code, details = grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})"
         else:
             code, details = known
+            if code is grpc.StatusCode.UNAVAILABLE:
+                error_logger.warning("%s failed: %s", method, exc, exc_info=exc)
         if state is not None:
             state.code, state.details = code, details
         await context.abort(code, details)
