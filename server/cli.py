@@ -22,6 +22,8 @@ import os
 from pathlib import Path
 from typing import Annotated
 
+import sqlalchemy
+import sqlalchemy.exc
 import typer
 
 from protogw.server.app import DEFAULT_GRACE, Addon, AddressInUse, run
@@ -29,6 +31,7 @@ from protogw.server.rest import RestGateway
 from protogw.server.seed import AlreadySeeded, seed_walkthrough
 from protogw.server.service import ServiceConfig, build_service
 from protogw.server.storage.demo import load_demo
+from protogw.server.storage.errors import StorageError
 from protogw.server.storage.store import Store
 
 #: Default gRPC listening address.
@@ -57,6 +60,18 @@ DatabaseOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+def _redacted(url: str) -> str:
+    """A database URL without its password, for messages."""
+    try:
+        return sqlalchemy.make_url(url).render_as_string(hide_password=True)
+    except sqlalchemy.exc.ArgumentError:
+        return repr(url)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def configure_logging(level: str) -> None:
@@ -106,11 +121,14 @@ def serve(
         cluster_name=cluster_name,
         max_model_definition_bytes=max_model_definition_mb * 1024 * 1024,
     )
-    service = build_service(config)
     try:
+        service = build_service(config)
         asyncio.run(run(service, grpc_addr, addons=addons, grace=grace))
     except AddressInUse as exc:
         typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except (StorageError, OSError, sqlalchemy.exc.SQLAlchemyError) as exc:
+        typer.echo(f"error: cannot use the database {_redacted(database)}: {_one_line(exc)}", err=True)
         raise typer.Exit(1) from None
 
 
@@ -141,6 +159,9 @@ def seed(
         typer.echo(asyncio.run(_seed(database, demo, count)))
     except AlreadySeeded as exc:
         typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    except (StorageError, OSError, sqlalchemy.exc.SQLAlchemyError) as exc:
+        typer.echo(f"error: cannot use the database {_redacted(database)}: {_one_line(exc)}", err=True)
         raise typer.Exit(1) from None
 
 

@@ -103,3 +103,23 @@ def test_mounted_commands() -> None:
     assert result.exit_code == 0
     for command in ("serve", "seed", "gateway", "openapi", "envoy-config"):
         assert command in result.output
+
+
+# (command, database URL, fragment of the error) - bad databases end with exit code 1 and one line.
+BAD_DATABASES = [
+    ("serve", "mysql://someone@host/db", "unsupported database 'mysql'"),
+    ("serve", "postgresql+asyncpg://someone:hunter2@127.0.0.1:1/db", "someone:***@127.0.0.1:1/db"),
+    ("seed", "not a url", "Could not parse SQLAlchemy URL"),
+]
+
+
+@pytest.mark.parametrize(("command", "url", "fragment"), BAD_DATABASES)
+def test_bad_database(command: str, url: str, fragment: str) -> None:
+    args = [command, "--database", url]
+    if command == "serve":
+        args += ["--grpc-addr", "127.0.0.1:0", "--http-addr", ""]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert "error: cannot use the database" in result.output
+    assert fragment in result.output
+    assert "hunter2" not in result.output
