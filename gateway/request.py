@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from google.protobuf import field_mask_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
@@ -144,6 +145,18 @@ def _snake_to_camel(path: str) -> str:
     return ".".join(re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), part) for part in path.split("."))
 
 
+def _check_mask_path(path: str) -> None:
+    """Refuse a path that has no proto3 JSON form (e.g. ``fooBar``, ``a__b``, non-ASCII).
+
+    Such a path would be accepted here and then make the response unencodable, a 500 for what is
+    really bad input.
+    """
+    try:
+        field_mask_pb2.FieldMask(paths=[path]).ToJsonString()
+    except ValueError as exc:
+        raise ValueError(f"invalid field mask path {path!r}") from exc
+
+
 @dataclass(frozen=True, slots=True)
 class MaskPaths:
     """FieldMask paths taken as given (grpc-gateway does no case conversion on them).
@@ -217,7 +230,10 @@ def text_to_json(fd: FieldDescriptor, text: str) -> JsonValue:
     if name == "google.protobuf.Duration":
         return _go_duration(text)
     if name == "google.protobuf.FieldMask":
-        return MaskPaths(tuple(p for p in text.split(",") if p))
+        paths = tuple(p for p in text.split(",") if p)
+        for path in paths:
+            _check_mask_path(path)
+        return MaskPaths(paths)
     if name in ("google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"):
         try:
             return loads(text)

@@ -77,6 +77,10 @@ BAD_TEXT = [
     ("struct_value", "{nope"),
     ("any_value", "x"),
     ("nested", "x"),
+    # FieldMask paths with no proto3 JSON form would make the echoed response unencodable.
+    ("field_mask", "Ç¡Ô"),
+    ("field_mask", "ok,fooBar"),
+    ("field_mask", "a__b"),
 ]
 
 
