@@ -1,0 +1,353 @@
+"""REST transport: client-side transcoding of any method with a ``google.api.http`` rule, over an
+injected ``httpx.AsyncClient``.
+
+:func:`transcode` is the pure part. Given a request message and the method's (first) binding it
+returns the HTTP verb, the path with its variables filled in and percent-encoded, the query
+parameters and the JSON body, following the rule the way grpc-gateway reads it on the other side:
+
+* path variables take their fields' values (``{experiment.id}`` reads a nested field);
+* ``body: "*"`` sends every field not in the path as the body; ``body: "field"`` sends that field;
+  no ``body`` sends nothing;
+* every remaining *set* field becomes a query parameter under its dotted JSON name
+  (``experimentIdFilter.gt=3``), repeated fields as repeated keys, enums by name, bools as
+  ``true``/``false``, wrapper and other well-known types in their JSON string form.
+
+Example, for ``GetExperiments`` (``get: "/api/v1/experiments"``) with ``archived=true, limit=1,
+states=[STATE_ACTIVE, STATE_PAUSED]``::
+
+    HttpCall(verb="GET", path="/api/v1/experiments",
+             query=[("limit", "1"), ("archived", "true"), ("states", "STATE_ACTIVE"), ("states", "STATE_PAUSED")],
+             body=NO_BODY)
+
+Responses are parsed back with the gateway's codec, honouring ``response_body``; a server stream is
+read as newline-delimited JSON, one ``{"result": ...}`` per message and ``{"error": ...}`` on failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import urllib.parse
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import httpx
+from google.protobuf.descriptor import FieldDescriptor, MethodDescriptor
+from google.protobuf.message import Message
+
+from protogw.clients.errors import ApiError, DeadlineExceeded, TransportError, from_http_response
+from protogw.clients.transport import Metadata
+from protogw.gateway.codec import CodecError, JsonOptions, codec_for, dumps, loads
+from protogw.gateway.routes import Binding, FieldPath, bindings_for
+from protogw.gateway.template import DeepWildcard, Literal, Variable, Wildcard
+
+__all__ = ["NO_BODY", "HttpCall", "RestTransport", "TranscodeError", "binding_for", "transcode"]
+
+# Only fields the caller set go to the query string and a "*" body, as grpc-gateway's own clients do;
+# zero values would be redundant and, for wrappers, would change meaning.
+_SPARSE: Final = JsonOptions(emit_unpopulated=False, unset_message_as_null=False)
+# Path variables and a named body field are sent even when they hold the zero value.
+_FULL: Final = JsonOptions(emit_unpopulated=True, unset_message_as_null=False)
+# Responses: grpc-gateway's defaults, unknown fields ignored (a newer server may add some).
+_RESPONSE: Final = JsonOptions()
+
+
+class _NoBody:
+    """The marker for "send no body" (``None`` would be ambiguous with a JSON ``null``)."""
+
+    def __repr__(self) -> str:
+        return "NO_BODY"
+
+
+NO_BODY: Final = _NoBody()
+
+
+class TranscodeError(ValueError):
+    """The request cannot be written as the method's HTTP call (e.g. an empty path variable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpCall:
+    """One transcoded request. ``path`` is already percent-encoded; ``body`` is a JSON value or
+    :data:`NO_BODY`."""
+
+    verb: str
+    path: str
+    query: list[tuple[str, str]]
+    body: Any
+
+
+@functools.cache
+def binding_for(method: MethodDescriptor) -> Binding:
+    """The method's primary HTTP binding (its ``additional_bindings`` are for servers to accept)."""
+    service = method.containing_service
+    for binding in bindings_for(service.file.pool, [service.full_name]):
+        if binding.method.descriptor.full_name == method.full_name and binding.index == 0:
+            return binding
+    raise TranscodeError(f"{method.full_name} has no google.api.http rule")
+
+
+def _json_name(fd: FieldDescriptor) -> str:
+    return str(fd.json_name)
+
+
+def _lookup(obj: Any, path: FieldPath) -> Any:
+    for fd in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(_json_name(fd))
+    return obj
+
+
+def _remove(obj: Any, path: FieldPath) -> None:
+    for fd in path[:-1]:
+        if not isinstance(obj, dict):
+            return
+        obj = obj.get(_json_name(fd))
+    if isinstance(obj, dict):
+        obj.pop(_json_name(path[-1]), None)
+
+
+def _text(value: Any) -> str:
+    """A JSON scalar as it appears in a path or query value."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    return dumps(value).decode()
+
+
+def _quote_segment(text: str) -> str:
+    # Everything but RFC 3986 unreserved characters is escaped, "/" included, so a value can never
+    # spill into the next path segment.
+    return urllib.parse.quote(text, safe="")
+
+
+def _expand_variable(variable: Variable, text: str, dotted: str) -> str:
+    pattern = variable.segments
+    if pattern == (Wildcard(),):
+        if not text:
+            raise TranscodeError(f"path variable {dotted!r} is empty")
+        return _quote_segment(text)
+    if any(isinstance(atom, DeepWildcard) for atom in pattern):
+        # "**" takes the rest of the path: segments are escaped one by one, the slashes kept.
+        return "/".join(_quote_segment(part) for part in text.split("/"))
+    parts = text.split("/")
+    if len(parts) != len(pattern) or not all(
+        (part == atom.value) if isinstance(atom, Literal) else bool(part)
+        for part, atom in zip(parts, pattern, strict=True)
+    ):
+        raise TranscodeError(f"path variable {dotted!r}={text!r} does not match {variable}")
+    return "/".join(_quote_segment(part) for part in parts)
+
+
+def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
+    if value is None:
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else key, item, out)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, (dict, list)):
+                raise TranscodeError(f"{prefix!r} holds messages or lists, which a query string cannot carry")
+            out.append((prefix, _text(item)))
+    else:
+        out.append((prefix, _text(value)))
+
+
+def transcode(binding: Binding, request: Message) -> HttpCall:
+    """Write ``request`` as the HTTP call ``binding`` describes (see the module docstring)."""
+    descriptor = binding.method.descriptor.input_type
+    if request.DESCRIPTOR.full_name != descriptor.full_name:
+        raise TranscodeError(
+            f"{binding.method.full_name} takes {descriptor.full_name}, not {request.DESCRIPTOR.full_name}"
+        )
+    try:
+        full = codec_for(request.DESCRIPTOR, _FULL).encode(request)
+        sparse = codec_for(request.DESCRIPTOR, _SPARSE).encode(request)
+    except CodecError as exc:
+        raise TranscodeError(str(exc)) from exc
+    variables = [seg for seg in binding.template.segments if isinstance(seg, Variable)]
+    values: dict[tuple[str, ...], str] = {}
+    for variable, path in zip(variables, binding.path_fields, strict=True):
+        value = _lookup(full, path)
+        dotted = ".".join(variable.field_path)
+        if value is None or isinstance(value, (dict, list)):
+            raise TranscodeError(f"path variable {dotted!r} is not set")
+        values[variable.field_path] = _expand_variable(variable, _text(value), dotted)
+        _remove(sparse, path)
+    segments: list[str] = []
+    for seg in binding.template.segments:
+        if isinstance(seg, Variable):
+            segments.append(values[seg.field_path])
+        elif isinstance(seg, Literal):
+            segments.append(seg.value)
+        else:
+            raise TranscodeError(f"{binding.describe()}: a wildcard outside a variable cannot be filled in")
+    path_text = "/" + "/".join(segments) + (f":{binding.template.verb}" if binding.template.verb else "")
+
+    body: Any = NO_BODY
+    rest: Any = sparse
+    if binding.body == ():
+        body, rest = sparse, {}
+    elif binding.body is not None:
+        body = _lookup(full, binding.body)
+        if body is None:
+            leaf = binding.body[-1]
+            body = [] if leaf.is_repeated else {}
+        # The path may have used part of the body field (``{experiment.id}`` with ``body: experiment``):
+        # send the body without what the path already carries, as the server merges both.
+        body = _without_path_fields(body, binding)
+        _remove(sparse, binding.body)
+    query: list[tuple[str, str]] = []
+    _flatten("", rest, query)
+    return HttpCall(binding.http_method, path_text, query, body)
+
+
+def _without_path_fields(body: Any, binding: Binding) -> Any:
+    assert binding.body is not None
+    depth = len(binding.body)
+    for path in binding.path_fields:
+        inside = len(path) > depth and [fd.full_name for fd in path[:depth]] == [fd.full_name for fd in binding.body]
+        if inside and isinstance(body, dict):
+            body = dict(body)
+            _remove(body, path[depth:])
+    return body
+
+
+def decode_response(binding: Binding, value: Any) -> Message:
+    """Parse a JSON response value into the method's response message (``response_body`` honoured)."""
+    for fd in reversed(binding.response_body):
+        value = {_json_name(fd): value}
+    try:
+        return codec_for(binding.method.descriptor.output_type, _RESPONSE).decode(value)
+    except CodecError as exc:
+        raise TransportError(f"{binding.method.full_name}: unreadable response: {exc}") from exc
+
+
+def _headers(metadata: Metadata, deadline: float | None) -> list[tuple[str, str]]:
+    headers = [("accept", "application/json")]
+    for key, value in metadata:
+        key = key.lower()
+        # grpc-gateway forwards Authorization as metadata of the same name and any other metadata
+        # through the Grpc-Metadata- prefix.
+        headers.append((key, value) if key == "authorization" else (f"grpc-metadata-{key}", value))
+    if deadline is not None:
+        # Whole milliseconds, at least one: the server turns this into the backend call's deadline.
+        headers.append(("grpc-timeout", f"{max(1, int(deadline * 1000))}m"))
+    return headers
+
+
+def _error_from(response: httpx.Response, content: bytes) -> ApiError:
+    try:
+        body: object = loads(content) if content else None
+    except CodecError:
+        body = content.decode(errors="replace").strip() or None
+    if isinstance(body, str):
+        return TransportError(f"HTTP {response.status_code}: {body}", http_status=response.status_code)
+    return from_http_response(response.status_code, body, reason=response.reason_phrase)
+
+
+class RestTransport:
+    """Calls any RPC that has a ``google.api.http`` rule, over HTTP/JSON.
+
+    Pass ``client`` to share an ``httpx.AsyncClient`` (its ``base_url`` and transport are used, and it
+    is never closed here), or ``base_url`` to have one created and owned by the transport.
+    """
+
+    def __init__(self, client: httpx.AsyncClient | None = None, *, base_url: str | None = None) -> None:
+        if client is None and base_url is None:
+            raise ValueError("pass an httpx.AsyncClient or a base_url")
+        self._owned = client is None
+        self._client = client if client is not None else httpx.AsyncClient(base_url=str(base_url))
+
+    def _request(
+        self, method: MethodDescriptor, request: Message, metadata: Metadata, deadline: float | None
+    ) -> tuple[Binding, httpx.Request]:
+        binding = binding_for(method)
+        call = transcode(binding, request)
+        content = None if call.body is NO_BODY else dumps(call.body)
+        headers = _headers(metadata, deadline)
+        if content is not None:
+            headers.append(("content-type", "application/json"))
+        extensions = {} if deadline is None else {"timeout": httpx.Timeout(deadline).as_dict()}
+        params: list[tuple[str, str | int | float | bool | None]] = list(call.query)
+        http_request = self._client.build_request(
+            call.verb, call.path, params=params, content=content, headers=headers, extensions=extensions
+        )
+        return binding, http_request
+
+    async def unary(
+        self, method: MethodDescriptor, request: Message, *, metadata: Metadata = (), deadline: float | None = None
+    ) -> Message:
+        """Make the call; an error status raises the matching :class:`ApiError`."""
+        binding, http_request = self._request(method, request, metadata, deadline)
+        try:
+            response = await self._client.send(http_request)
+        except httpx.TimeoutException as exc:
+            raise error_for_timeout(exc) from None
+        if response.status_code >= 400:
+            raise _error_from(response, response.content)
+        try:
+            value = loads(response.content)
+        except CodecError as exc:
+            raise TransportError(
+                f"{method.full_name}: response is not JSON: {exc}", http_status=response.status_code
+            ) from None
+        return decode_response(binding, value)
+
+    async def server_stream(
+        self, method: MethodDescriptor, request: Message, *, metadata: Metadata = (), deadline: float | None = None
+    ) -> AsyncIterator[Message]:
+        """Yield each ``{"result": ...}`` line as a message; an ``{"error": ...}`` line raises."""
+        binding, http_request = self._request(method, request, metadata, deadline)
+        try:
+            response = await self._client.send(http_request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise error_for_timeout(exc) from None
+        try:
+            if response.status_code >= 400:
+                raise _error_from(response, await response.aread())
+            async for line in _lines(response.aiter_lines()):
+                try:
+                    item = loads(line)
+                except CodecError as exc:
+                    raise TransportError(f"{method.full_name}: bad stream line: {exc}") from None
+                if isinstance(item, dict) and "error" in item and "result" not in item:
+                    raise from_http_response(response.status_code, item["error"])
+                if not isinstance(item, dict) or "result" not in item:
+                    raise TransportError(f"{method.full_name}: stream line without result: {line[:200]!r}")
+                yield decode_response(binding, item["result"])
+        except httpx.TimeoutException as exc:
+            raise error_for_timeout(exc) from None
+        finally:
+            await response.aclose()
+
+    async def close(self) -> None:
+        """Close the HTTP client if this transport created it."""
+        if self._owned:
+            await self._client.aclose()
+
+
+async def _lines(source: AsyncIterator[str]) -> AsyncIterator[str]:
+    async for line in source:
+        if line.strip():
+            yield line
+
+
+def error_for_timeout(exc: httpx.TimeoutException) -> ApiError:
+    """A client-side timeout is the REST face of gRPC's DEADLINE_EXCEEDED."""
+    return DeadlineExceeded(f"deadline exceeded ({type(exc).__name__})")
+
+
+def methods_with_rules(methods: Iterable[MethodDescriptor]) -> list[MethodDescriptor]:
+    """The methods among ``methods`` that have an HTTP rule (so the REST transport can call them)."""
+    result = []
+    for method in methods:
+        try:
+            binding_for(method)
+        except TranscodeError:
+            continue
+        result.append(method)
+    return result
