@@ -1,0 +1,234 @@
+"""Every DeterminedClient method over both transports against a real ``protogw serve``, with one table
+of expected results shared by the two."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from protogw.clients import errors
+from protogw.clients.determined import DeterminedClient, salt_and_hash
+from protogw.gen.determined.experiment.v1 import experiment_pb2 as experimentv1_pb2
+
+Read = Callable[[DeterminedClient], Awaitable[Any]]
+
+
+async def _ids(client: DeterminedClient, **filters: Any) -> list[int]:
+    return [e.id for e in (await client.experiments(**filters)).experiments]
+
+
+async def _walk(client: DeterminedClient, **filters: Any) -> list[int]:
+    return [e.id async for e in client.iter_experiments(**filters)]
+
+
+async def _pagination(client: DeterminedClient, **filters: Any) -> tuple[int, ...]:
+    p = (await client.experiments(**filters)).pagination
+    return (p.offset, p.limit, p.start_index, p.end_index, p.total)
+
+
+async def _log_count(client: DeterminedClient, **kwargs: Any) -> int:
+    return len([entry.message async for entry in client.master_logs(**kwargs)])
+
+
+# The walk-through set: 1 mnist-baseline (determined, COMPLETED, archived), 2 mnist-cnn (determined,
+# COMPLETED), 3 mnist-lr-sweep (determined, ACTIVE), 4 cifar10-resnet (admin, PAUSED), 5 cifar10-augment
+# (admin, CANCELED), 6 imagenet-vit (admin, ERROR). Read-only cases only look at ids 1-6.
+READS: list[tuple[str, Read, Any]] = [
+    ("archived only", lambda c: _ids(c, archived=True, id_greater_than=0), [1]),
+    ("first archived page", lambda c: _pagination(c, archived=True, limit=1), (0, 1, 0, 1, 1)),
+    ("by full state name", lambda c: _ids(c, states=["STATE_COMPLETED"]), [1, 2]),
+    ("by short state names", lambda c: _ids(c, states=["canceled", "ERROR"]), [5, 6]),
+    ("by label", lambda c: _ids(c, labels=["mnist"]), [1, 2, 3]),
+    ("all labels must match", lambda c: _ids(c, labels=["mnist", "sweep"]), [3]),
+    (
+        "by owner",
+        lambda c: _ids(c, users=["admin"], id_greater_than=0, states=["PAUSED", "CANCELED", "ERROR"]),
+        [4, 5, 6],
+    ),
+    ("by name substring", lambda c: _ids(c, name="cifar10"), [4, 5]),
+    ("id filter", lambda c: _ids(c, id_greater_than=4, states=["CANCELED", "ERROR"]), [5, 6]),
+    ("page two of two-row pages", lambda c: _ids(c, offset=2, limit=2, labels=["mnist"]), [3]),
+    ("walk pages of two", lambda c: _walk(c, page_size=2, labels=["mnist"]), [1, 2, 3]),
+    ("walk pages of one, unarchived", lambda c: _walk(c, page_size=1, archived=False, labels=["cifar10"]), [4, 5]),
+    ("one experiment", lambda c: _name(c, 2), "mnist-cnn"),
+    ("its config", lambda c: _config_name(c, 4), "cifar10-resnet"),
+    ("labels in use include the seeded ones", lambda c: _has_labels(c), True),
+    ("me", lambda c: _me(c), ("admin", True)),
+    ("users", lambda c: _usernames(c), ["admin", "determined"]),
+    ("admin users", lambda c: _usernames(c, admin=True), ["admin"]),
+    ("master", lambda c: _cluster(c), "protogw"),
+    ("two log lines", lambda c: _log_count(c, limit=2), 2),
+    ("last log line", lambda c: _log_count(c, offset=-1), 1),
+]
+
+
+async def _name(client: DeterminedClient, id: int) -> str:
+    return (await client.experiment(id=id)).experiment.name
+
+
+async def _config_name(client: DeterminedClient, id: int) -> Any:
+    return (await client.experiment(id=id)).config.fields["name"].string_value
+
+
+async def _has_labels(client: DeterminedClient) -> bool:
+    return {"mnist", "cifar10", "imagenet", "sweep", "baseline"} <= set(await client.labels())
+
+
+async def _me(client: DeterminedClient) -> tuple[str, bool]:
+    user = await client.me()
+    return user.username, user.admin
+
+
+async def _usernames(client: DeterminedClient, **filters: Any) -> list[str]:
+    names = [u.username for u in (await client.users(**filters)).users]
+    # Other tests add users; the built-ins are what is checked here.
+    return sorted(n for n in names if n in ("admin", "determined"))
+
+
+async def _cluster(client: DeterminedClient) -> str:
+    return (await client.master()).cluster_name
+
+
+@pytest.mark.parametrize(("read", "expected"), [pytest.param(r, e, id=n) for n, r, e in READS])
+async def test_reads(admin: DeterminedClient, read: Read, expected: Any) -> None:
+    assert await read(admin) == expected
+
+
+CONFIG = "name: {name}\nsearcher: {{name: single, metric: loss, max_length: {{batches: 1}}}}\n"
+_names = itertools.count()
+
+
+async def _fresh(client: DeterminedClient, *, activate: bool = True) -> int:
+    response = await client.create_experiment(
+        config=CONFIG.format(name=f"client-test-{next(_names)}"), activate=activate
+    )
+    return response.experiment.id
+
+
+S = experimentv1_pb2.State
+
+# Each row: actions applied in order to a fresh ACTIVE experiment, then its (state, archived).
+ACTION_SEQUENCES: list[tuple[tuple[str, ...], tuple[int, bool]]] = [
+    ((), (S.STATE_ACTIVE, False)),
+    (("pause",), (S.STATE_PAUSED, False)),
+    (("pause", "pause"), (S.STATE_PAUSED, False)),
+    (("pause", "activate"), (S.STATE_ACTIVE, False)),
+    (("cancel",), (S.STATE_CANCELED, False)),
+    (("kill",), (S.STATE_CANCELED, False)),
+    (("cancel", "kill"), (S.STATE_CANCELED, False)),
+    (("cancel", "archive"), (S.STATE_CANCELED, True)),
+    (("kill", "archive", "unarchive"), (S.STATE_CANCELED, False)),
+]
+
+
+@pytest.mark.parametrize(
+    ("actions", "expected"), [pytest.param(a, e, id="-".join(a) or "none") for a, e in ACTION_SEQUENCES]
+)
+async def test_actions(admin: DeterminedClient, actions: tuple[str, ...], expected: tuple[int, bool]) -> None:
+    experiment_id = await _fresh(admin)
+    for action in actions:
+        await getattr(admin, action)(id=experiment_id)
+    got = (await admin.experiment(id=experiment_id)).experiment
+    assert (got.state, got.archived) == expected
+
+
+async def test_delete(admin: DeterminedClient) -> None:
+    experiment_id = await _fresh(admin)
+    await admin.cancel(id=experiment_id)
+    await admin.delete(id=experiment_id)
+    with pytest.raises(errors.NotFound):
+        await admin.experiment(id=experiment_id)
+
+
+# Each row: patch keyword arguments, then the (name, description, notes, labels) they leave.
+PATCHES: list[tuple[dict[str, Any], tuple[str | None, str, str, list[str]]]] = [
+    ({}, (None, "", "", [])),
+    ({"name": "renamed"}, ("renamed", "", "", [])),
+    ({"description": "d", "notes": "n"}, (None, "d", "n", [])),
+    ({"labels": ["b", "a", "b"]}, (None, "", "", ["a", "b"])),  # de-duplicated and sorted
+    ({"labels": ["x"], "name": "both"}, ("both", "", "", ["x"])),
+]
+
+
+@pytest.mark.parametrize(("patch", "expected"), PATCHES)
+async def test_patch_experiment(
+    admin: DeterminedClient, patch: dict[str, Any], expected: tuple[str | None, str, str, list[str]]
+) -> None:
+    experiment_id = await _fresh(admin)
+    before = (await admin.experiment(id=experiment_id)).experiment
+    got = await admin.patch_experiment(id=experiment_id, **patch)
+    name, description, notes, labels = expected
+    assert (got.name, got.description, got.notes, list(got.labels)) == (name or before.name, description, notes, labels)
+    assert (await admin.experiment(id=experiment_id)).experiment.name == got.name
+
+
+# Each row: label operations on a fresh experiment and the labels each one returns.
+LABEL_STEPS: list[list[tuple[str, str, list[str]]]] = [
+    [("add_label", "a", ["a"]), ("add_label", "b", ["a", "b"]), ("remove_label", "a", ["b"])],
+    [("add_label", "same", ["same"]), ("add_label", "same", ["same"])],
+    [("remove_label", "absent", [])],
+]
+
+
+@pytest.mark.parametrize("steps", LABEL_STEPS)
+async def test_label_operations(admin: DeterminedClient, steps: list[tuple[str, str, list[str]]]) -> None:
+    experiment_id = await _fresh(admin)
+    for operation, label, expected in steps:
+        assert await getattr(admin, operation)(id=experiment_id, label=label) == expected
+    assert steps[-1][2] == [label for label in (await admin.experiment(id=experiment_id)).experiment.labels]
+
+
+_users = itertools.count()
+
+
+# Each row: create_user keywords (the username gets a unique suffix) and the user's (admin, active).
+NEW_USERS: list[tuple[dict[str, Any], tuple[bool, bool]]] = [
+    ({"password": "s3cret"}, (False, True)),
+    ({"password": "", "admin": True}, (True, True)),
+    ({"password": "pw", "display_name": "Someone"}, (False, True)),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "expected"), NEW_USERS)
+async def test_create_user_then_login(
+    admin: DeterminedClient,
+    new_client: Callable[[], DeterminedClient],
+    transport_kind: str,
+    kwargs: dict[str, Any],
+    expected: tuple[bool, bool],
+) -> None:
+    username = f"user-{transport_kind}-{next(_users)}"
+    created = await admin.create_user(username=username, **kwargs)
+    assert (created.username, created.admin, created.active) == (username, *expected)
+    assert created.display_name == kwargs.get("display_name", "")
+    async with new_client() as other:
+        with pytest.raises(errors.Unauthenticated):
+            await other.login(username=username, password=kwargs["password"] + "wrong")
+        await other.login(username=username, password=kwargs["password"])
+        assert (await other.me()).username == username
+
+
+async def test_token_kept_and_dropped(anonymous: DeterminedClient) -> None:
+    with pytest.raises(errors.Unauthenticated, match="token missing"):
+        await anonymous.me()
+    response = await anonymous.login(username="determined", password="")
+    assert anonymous.token == response.token
+    assert response.user.username == "determined"
+    assert (await anonymous.me()).username == "determined"
+    token = anonymous.token
+    await anonymous.logout()
+    assert anonymous.token is None
+    anonymous.token = token  # a logged-out token is refused by the server
+    with pytest.raises(errors.Unauthenticated):
+        await anonymous.me()
+
+
+# Determined's CLI hash: sha512 hex of the fixed salt + password, blank staying blank.
+@pytest.mark.parametrize("password", ["", "x", "pässwörd", "a" * 100])
+def test_salt_and_hash(password: str) -> None:
+    expected = hashlib.sha512(("GubPEmmotfiK9TMD6Zdw" + password).encode()).hexdigest() if password else ""
+    assert salt_and_hash(password) == expected
