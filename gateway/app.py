@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
@@ -54,6 +54,10 @@ _JSON = b"application/json"
 _SSE = b"text/event-stream"
 
 
+#: ``hook(method, request, response) -> extra headers`` for a successful unary call.
+ResponseHook = Callable[[MethodInfo, Message, Message], Iterable[tuple[str, str]]]
+
+
 @dataclass(frozen=True, slots=True)
 class GatewayOptions:
     """Everything about the gateway that can be switched. Defaults follow grpc-gateway v2."""
@@ -79,6 +83,9 @@ class GatewayOptions:
     # Methods without an http rule are served as POST /pkg.Service/Method with body "*" (grpc-gateway's
     # generate_unbound_methods, Envoy's auto_mapping).
     unbound_methods: bool = False
+    # Called after a unary call succeeds, before the response is written; each returns extra
+    # (name, value) headers. grpc-gateway's WithForwardResponseOption: e.g. set a cookie on login.
+    response_hooks: Sequence[ResponseHook] = ()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -429,6 +436,10 @@ class Gateway:
             content_type, payload = _JSON, self._encode(route, result.response, pretty)
         headers.append((b"content-type", content_type))
         headers.extend(extra)
+        for hook in self.options.response_hooks:
+            headers.extend(
+                (k.encode("latin-1"), v.encode("latin-1")) for k, v in hook(binding.method, request, result.response)
+            )
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 
 import uvicorn
 from google.protobuf import descriptor_pool
+from google.protobuf.message import Message
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -25,6 +26,7 @@ from protogw.gateway.app import Gateway, GatewayOptions, RouteTable, create_app
 from protogw.gateway.cli import bind, parse_addr
 from protogw.gateway.headers import RequestHead
 from protogw.gateway.inprocess import InProcessBackend
+from protogw.gateway.routes import MethodInfo
 from protogw.gateway.swagger_ui import DEFAULT_DOCS_PATH, DEFAULT_SPEC_PATH, swagger_routes
 from protogw.gateway.types import ASGIApp, Receive, Scope, Send
 from protogw.server.rest_errors import DeterminedErrorRenderer
@@ -78,6 +80,24 @@ def _at_root(app: ASGIApp) -> ASGIApp:
     return wrapped
 
 
+#: Determined's session lifetime, which the login cookie shares.
+AUTH_COOKIE_MAX_AGE = 7 * 24 * 3600
+
+
+def login_cookie(method: MethodInfo, request: Message, response: Message) -> Iterable[tuple[str, str]]:
+    """Set the ``auth`` cookie on Login and expire it on Logout, as Determined's master does.
+
+    Browsers (Determined's web UI, Swagger UI) then stay logged in without handling the token.
+    """
+    if method.full_name == f"{SERVICE_NAME}.Login":
+        token = getattr(response, "token", "")
+        if token:
+            return (("set-cookie", f"{AUTH_COOKIE}={token}; Path=/; Max-Age={AUTH_COOKIE_MAX_AGE}; SameSite=Lax"),)
+    elif method.full_name == f"{SERVICE_NAME}.Logout":
+        return (("set-cookie", f"{AUTH_COOKIE}=; Path=/; Max-Age=0; SameSite=Lax"),)
+    return ()
+
+
 def build_gateway(service: Service, *, docs: bool = True) -> Gateway:
     """The REST app for ``service``: Determined's routes, error body, cookie auth and API docs."""
     backend = InProcessBackend(interceptors=service.interceptors)
@@ -85,6 +105,7 @@ def build_gateway(service: Service, *, docs: bool = True) -> Gateway:
     options = GatewayOptions(
         error_renderer=DeterminedErrorRenderer(),
         annotators=(auth_cookie,),
+        response_hooks=(login_cookie,),
         max_body_bytes=body_limit(service.config.max_model_definition_bytes),
     )
     routes = RouteTable.from_pool(descriptor_pool.Default(), [SERVICE_NAME], options)

@@ -629,6 +629,45 @@ async def test_hook_bug_is_a_clean_500(open_env: Any) -> None:
         assert response.json() == {"code": 13, "message": "internal error", "details": []}
 
 
+def thing_header(method: Any, request: Any, response: Any) -> list[tuple[str, str]]:
+    """A response hook: tag GetThing responses with the id the service returned."""
+    if method.full_name != "kitchen.v1.KitchenService.GetThing":
+        return []
+    return [("x-thing-id", str(response.id))]
+
+
+def broken_response_hook(method: Any, request: Any, response: Any) -> list[tuple[str, str]]:
+    raise RuntimeError("hook bug")
+
+
+# (backend, path with {id} for a thing just created, whether the GetThing hook fires)
+RESPONSE_HOOK_CASES = [
+    ("inprocess", "/v1/things/{id}", True),
+    ("proxy", "/v1/things/{id}", True),
+    ("inprocess", "/v1/things", False),
+    ("proxy", "/v1/shelves/s/things/{id}", True),
+]
+
+
+@pytest.mark.parametrize(("kind", "path", "fires"), RESPONSE_HOOK_CASES)
+async def test_response_hooks_add_headers(open_env: Any, kind: str, path: str, fires: bool) -> None:
+    async for env in open_env(kind, GatewayOptions(response_hooks=(thing_header,))):
+        created = await env.client.post("/v1/things", json={"displayName": "hooked", "shelf": "s"})
+        assert created.status_code == 200, created.text
+        thing_id = created.json()["id"]
+        assert "x-thing-id" not in created.headers
+        response = await env.client.get(path.format(id=thing_id))
+        assert response.status_code == 200, response.text
+        assert response.headers.get("x-thing-id") == (thing_id if fires else None)
+
+
+async def test_response_hook_bug_is_a_clean_500(open_env: Any) -> None:
+    async for env in open_env("inprocess", GatewayOptions(response_hooks=(broken_response_hook,))):
+        response = await env.client.get("/v1/things")
+        assert response.status_code == 500
+        assert response.json() == {"code": 13, "message": "internal error", "details": []}
+
+
 async def test_deadline_exceeded(env: GatewayEnv) -> None:
     response = await env.client.get("/v1/things:watch?count=3&intervalMs=2000", headers={"Grpc-Timeout": "50m"})
     assert response.status_code == 504

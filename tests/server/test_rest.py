@@ -146,6 +146,26 @@ async def test_auth_cookie(http: httpx.AsyncClient, token: str) -> None:
     assert response.json()["user"]["username"] == "determined"
 
 
+async def test_login_sets_and_logout_expires_the_cookie(http: httpx.AsyncClient) -> None:
+    login = await http.post("/api/v1/auth/login", json={"username": "determined", "password": ""})
+    assert login.status_code == 200
+    token = login.json()["token"]
+    cookie = login.headers["set-cookie"]
+    assert cookie.startswith(f"auth={token};")
+    assert "Max-Age=604800" in cookie
+    # The cookie alone authenticates, then Logout (sent with the cookie) expires it and the session.
+    me = await http.get("/api/v1/me", headers={"Cookie": f"auth={token}"})
+    assert me.status_code == 200
+    logout = await http.post("/api/v1/auth/logout", headers={"Cookie": f"auth={token}"})
+    assert logout.status_code == 200
+    assert logout.headers["set-cookie"].startswith("auth=;")
+    assert "Max-Age=0" in logout.headers["set-cookie"]
+    # A failed login sets nothing.
+    failed = await http.post("/api/v1/auth/login", json={"username": "determined", "password": "wrong"})
+    assert failed.status_code == 401
+    assert "set-cookie" not in failed.headers
+
+
 async def test_master_logs_stream_ndjson(http: httpx.AsyncClient, token: str) -> None:
     response = await http.get("/api/v1/master/logs", params={"limit": 2}, headers=auth(token))
     assert response.status_code == 200
