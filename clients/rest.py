@@ -32,13 +32,13 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
-from google.protobuf.descriptor import FieldDescriptor, MethodDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 
 from protogw.clients.errors import ApiError, DeadlineExceeded, TransportError, from_http_response
 from protogw.clients.transport import Metadata
 from protogw.gateway.codec import CodecError, JsonOptions, codec_for, dumps, loads
-from protogw.gateway.routes import Binding, FieldPath, bindings_for
+from protogw.gateway.routes import SCALAR_MESSAGES, Binding, FieldPath, bindings_for
 from protogw.gateway.template import DeepWildcard, Literal, Variable, Wildcard
 
 __all__ = ["NO_BODY", "HttpCall", "RestTransport", "TranscodeError", "binding_for", "transcode"]
@@ -141,19 +141,36 @@ def _expand_variable(variable: Variable, text: str, dotted: str) -> str:
     return "/".join(_quote_segment(part) for part in parts)
 
 
-def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
-    if value is None:
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _flatten(f"{prefix}.{key}" if prefix else key, item, out)
-    elif isinstance(value, list):
-        for item in value:
-            if isinstance(item, (dict, list)):
-                raise TranscodeError(f"{prefix!r} holds messages or lists, which a query string cannot carry")
-            out.append((prefix, _text(item)))
-    else:
-        out.append((prefix, _text(value)))
+def _flatten(message: Descriptor, prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
+    """Append the query parameters for the JSON object ``value`` of type ``message``."""
+    by_json = {fd.json_name: fd for fd in message.fields}
+    for key, item in value.items():
+        fd = by_json.get(key)
+        if fd is None or item is None:
+            continue
+        name = f"{prefix}.{key}" if prefix else key
+        mt = fd.message_type
+        if mt is not None and mt.GetOptions().map_entry:
+            # grpc-gateway reads map entries as ``field[key]=value``.
+            value_fd = mt.fields_by_name["value"]
+            if value_fd.message_type is not None and value_fd.message_type.full_name not in SCALAR_MESSAGES:
+                raise TranscodeError(f"{name!r}: a map of messages cannot go in a query string")
+            for map_key, map_value in item.items():
+                out.append((f"{name}[{map_key}]", _text(map_value)))
+        elif mt is not None and mt.full_name not in SCALAR_MESSAGES:
+            if fd.is_repeated:
+                raise TranscodeError(f"{name!r}: repeated messages cannot go in a query string")
+            _flatten(mt, name, item, out)
+        elif isinstance(item, list) and fd.is_repeated:
+            for element in item:
+                if isinstance(element, (dict, list)):
+                    raise TranscodeError(f"{name!r}: this value cannot go in a query string")
+                out.append((name, _text(element)))
+        elif isinstance(item, (dict, list)):
+            # Struct, Value holding an object or list, ListValue, Any: no query string form.
+            raise TranscodeError(f"{name!r}: {mt.full_name if mt else fd.full_name} cannot go in a query string")
+        else:
+            out.append((name, _text(item)))
 
 
 def transcode(binding: Binding, request: Message) -> HttpCall:
@@ -192,16 +209,19 @@ def transcode(binding: Binding, request: Message) -> HttpCall:
     if binding.body == ():
         body, rest = sparse, {}
     elif binding.body is not None:
-        body = _lookup(full, binding.body)
+        # Only what the caller set, as for "*": with a PATCH the server may infer the update mask from
+        # the keys present. A scalar body field set to its zero value is still sent (it is the body).
+        body = _lookup(sparse, binding.body)
         if body is None:
-            leaf = binding.body[-1]
-            body = [] if leaf.is_repeated else {}
+            body = _lookup(full, binding.body)
+        if body is None:
+            body = [] if binding.body[-1].is_repeated else {}
         # The path may have used part of the body field (``{experiment.id}`` with ``body: experiment``):
         # send the body without what the path already carries, as the server merges both.
         body = _without_path_fields(body, binding)
         _remove(sparse, binding.body)
     query: list[tuple[str, str]] = []
-    _flatten("", rest, query)
+    _flatten(descriptor, "", rest, query)
     return HttpCall(binding.http_method, path_text, query, body)
 
 
@@ -216,10 +236,68 @@ def _without_path_fields(body: Any, binding: Binding) -> Any:
     return body
 
 
+_VALUE = "google.protobuf.Value"
+# Types whose JSON is free-form: nothing inside them is a field of ours to clean.
+_OPAQUE = frozenset({_VALUE, "google.protobuf.Struct", "google.protobuf.ListValue", "google.protobuf.Any"})
+
+
+@functools.cache
+def _reaches_value(message: Descriptor) -> bool:
+    """Whether a ``google.protobuf.Value`` field sits anywhere below ``message`` (cycles count as no)."""
+    seen: set[str] = set()
+    pending = [message]
+    while pending:
+        current = pending.pop()
+        if current.full_name in seen:
+            continue
+        seen.add(current.full_name)
+        for fd in current.fields:
+            mt = fd.message_type
+            if mt is None:
+                continue
+            if mt.full_name == _VALUE:
+                return True
+            if mt.full_name not in _OPAQUE:
+                pending.append(mt)
+    return False
+
+
+def _drop_unset_values(message: Descriptor, obj: Any) -> None:
+    """Remove ``"field": null`` for ``Value`` fields, in place.
+
+    A server that emits unset message fields writes ``null`` for them; for a ``Value`` field that text
+    would parse as a *set* ``null_value``, so the message that came back would differ from the one the
+    server sent. Treating it as unset is the reading that matches the gRPC answer.
+    """
+    if not isinstance(obj, dict) or not _reaches_value(message):
+        return
+    for fd in message.fields:
+        mt = fd.message_type
+        if mt is None or fd.json_name not in obj:
+            continue
+        item = obj[fd.json_name]
+        if mt.full_name == _VALUE and not fd.is_repeated:
+            if item is None:
+                del obj[fd.json_name]
+        elif mt.full_name in _OPAQUE:
+            continue
+        elif mt.GetOptions().map_entry:
+            value_type = mt.fields_by_name["value"].message_type
+            if value_type is not None and isinstance(item, dict):
+                for entry in item.values():
+                    _drop_unset_values(value_type, entry)
+        elif isinstance(item, list):
+            for entry in item:
+                _drop_unset_values(mt, entry)
+        else:
+            _drop_unset_values(mt, item)
+
+
 def decode_response(binding: Binding, value: Any) -> Message:
     """Parse a JSON response value into the method's response message (``response_body`` honoured)."""
     for fd in reversed(binding.response_body):
         value = {_json_name(fd): value}
+    _drop_unset_values(binding.method.descriptor.output_type, value)
     try:
         return codec_for(binding.method.descriptor.output_type, _RESPONSE).decode(value)
     except CodecError as exc:
