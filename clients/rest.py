@@ -117,10 +117,31 @@ def _text(value: Any) -> str:
     return dumps(value).decode()
 
 
-def _quote_segment(text: str) -> str:
-    # Everything but RFC 3986 unreserved characters is escaped, "/" included, so a value can never
-    # spill into the next path segment.
-    return urllib.parse.quote(text, safe="")
+# RFC 3986 sub-delims plus ":" and "@": characters a path segment may hold as they are.
+_SEGMENT_SAFE: Final = "!$&'()*+,;=:@"
+# Reserved characters a path cannot carry as they are, and which grpc-gateway (default unescaping mode)
+# leaves escaped in a multi-segment variable, so the service would see "%3F" instead of "?".
+_UNSENDABLE_IN_MULTI: Final = frozenset("?#[]")
+
+
+def _dots(segment: str) -> str:
+    # "." and ".." segments would be removed by URL normalisation (RFC 3986 dot segments) on the way;
+    # escaped, they arrive and are unescaped back by the server.
+    return segment.replace(".", "%2E") if segment in (".", "..") else segment
+
+
+def _quote_single(text: str) -> str:
+    # A one-segment variable is fully unescaped by the server, so everything but unreserved characters
+    # is escaped, "/" included: a value can never spill into the next segment.
+    return _dots(urllib.parse.quote(text, safe=""))
+
+
+def _quote_multi(parts: list[str], text: str, dotted: str) -> str:
+    # Multi-segment variables keep reserved characters escaped on the server side, so they must go
+    # literally: only what a path segment cannot hold is escaped.
+    if _UNSENDABLE_IN_MULTI & set(text):
+        raise TranscodeError(f"path variable {dotted!r}={text!r}: '?', '#', '[' and ']' cannot be sent in it")
+    return "/".join(_dots(urllib.parse.quote(part, safe=_SEGMENT_SAFE)) for part in parts)
 
 
 def _expand_variable(variable: Variable, text: str, dotted: str) -> str:
@@ -128,17 +149,18 @@ def _expand_variable(variable: Variable, text: str, dotted: str) -> str:
     if pattern == (Wildcard(),):
         if not text:
             raise TranscodeError(f"path variable {dotted!r} is empty")
-        return _quote_segment(text)
-    if any(isinstance(atom, DeepWildcard) for atom in pattern):
-        # "**" takes the rest of the path: segments are escaped one by one, the slashes kept.
-        return "/".join(_quote_segment(part) for part in text.split("/"))
+        return _quote_single(text)
     parts = text.split("/")
-    if len(parts) != len(pattern) or not all(
+    deep = next((i for i, atom in enumerate(pattern) if isinstance(atom, DeepWildcard)), None)
+    # "**" takes any number of segments (grammar: only as the last atom); the atoms before it are
+    # matched one to one.
+    fixed = pattern if deep is None else pattern[:deep]
+    if (len(parts) != len(fixed) if deep is None else len(parts) < len(fixed)) or not all(
         (part == atom.value) if isinstance(atom, Literal) else bool(part)
-        for part, atom in zip(parts, pattern, strict=True)
+        for part, atom in zip(parts, fixed, strict=False)
     ):
         raise TranscodeError(f"path variable {dotted!r}={text!r} does not match {variable}")
-    return "/".join(_quote_segment(part) for part in parts)
+    return _quote_multi(parts, text, dotted)
 
 
 def _flatten(message: Descriptor, prefix: str, value: Any, out: list[tuple[str, str]]) -> None:

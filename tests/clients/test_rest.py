@@ -14,7 +14,7 @@ from google.api_core import path_template
 from google.protobuf import empty_pb2, wrappers_pb2
 from google.protobuf.descriptor import Descriptor, MethodDescriptor
 from google.protobuf.message import Message
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from protogw.clients import errors
@@ -145,6 +145,8 @@ _labels = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characte
 @settings(max_examples=60, deadline=None)
 @given(experiment_id=_ids, label=_labels, limit=st.integers(-2, 1000), archived=st.booleans() | st.none())
 def test_property_matches_api_core(experiment_id: int, label: str, limit: int, archived: bool | None) -> None:
+    # Dot segments are escaped here (URL normalisation would drop them), api_core sends them as is.
+    assume(label not in (".", ".."))
     _check_against_oracle(
         DETERMINED["PutExperimentLabel"],
         experiment_pb2.PutExperimentLabelRequest(experiment_id=experiment_id, label=label),
@@ -177,6 +179,8 @@ UNWRITABLE: list[tuple[MethodDescriptor, Message, str]] = [
     (DETERMINED["PutExperimentLabel"], experiment_pb2.PutExperimentLabelRequest(experiment_id=1), "'label' is empty"),
     (METHODS["GetThingByName"], pb.GetThingByNameRequest(name="projects/p/other/t"), "does not match"),
     (METHODS["GetThingByName"], pb.GetThingByNameRequest(name="projects//things/t"), "does not match"),
+    (METHODS["GetFile"], pb.GetFileRequest(path="a?b/c"), "cannot be sent"),
+    (METHODS["GetFile"], pb.GetFileRequest(path="a/b#c"), "cannot be sent"),
     (METHODS["EchoQuery"], pb.Everything(repeated_nested=[pb.Nested(name="a")]), "repeated messages"),
     (METHODS["EchoQuery"], pb.Everything(int_map={1: pb.Nested()}), "map of messages"),
     (METHODS["GetThing"], experiment_pb2.GetExperimentRequest(), "takes kitchen.v1.GetThingRequest"),
@@ -194,6 +198,7 @@ KITCHEN_PATHS: list[tuple[str, Message, str]] = [
     ("GetThing", pb.GetThingRequest(id=0), "/v1/things/0"),
     ("GetThingByName", pb.GetThingByNameRequest(name="projects/p 1/things/t"), "/v1/projects/p%201/things/t"),
     ("GetFile", pb.GetFileRequest(path="a/b c/d.txt"), "/v1/files/a/b%20c/d.txt"),
+    ("GetFile", pb.GetFileRequest(path="a:b/@+"), "/v1/files/a:b/@+"),
     ("GetFileContent", pb.GetFileRequest(path="x/y"), "/v1/content/x/y:raw"),
     ("ArchiveThing", pb.ArchiveThingRequest(id=5), "/v1/things/5:archive"),
 ]
@@ -218,6 +223,23 @@ def rest(env: GatewayEnv) -> RestTransport:
 @pytest.mark.parametrize(("method", "request_message"), [pytest.param(m, r, id=n) for n, m, r in ECHOES])
 async def test_round_trip_through_gateway(rest: RestTransport, method: str, request_message: Message) -> None:
     assert await rest.unary(METHODS[method], request_message) == request_message
+
+
+# Awkward path values: each must reach the service exactly as sent, in a one-segment variable ({s})
+# and in a multi-segment one ({path=**}).
+PATH_TEXTS = ["a b", "a/b", "a:b@c", "!$&'()*+,;=", "%41", "100%", "ü/é", "..", "x.y~z_-", "?#[]"]
+
+
+@pytest.mark.parametrize("text", PATH_TEXTS)
+async def test_path_values_reach_the_service(rest: RestTransport, text: str) -> None:
+    echoed = await rest.unary(METHODS["EchoPath"], pb.EchoPathRequest(s=text, nested=pb.Nested(name="n")))
+    assert isinstance(echoed, pb.EchoPathRequest)
+    assert echoed.s == text
+    if set(text) & set("?#[]"):
+        return  # not sendable in a multi-segment variable (see test_unwritable_requests)
+    got = await rest.unary(METHODS["GetFile"], pb.GetFileRequest(path=f"dir/{text}"))
+    assert isinstance(got, pb.File)
+    assert got.path == f"dir/{text}"
 
 
 async def test_response_body(rest: RestTransport) -> None:
