@@ -21,6 +21,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import grpc
+from google.protobuf import any_pb2
+
+from protogw.gateway.codec import CodecError, codec_for
 
 __all__ = [
     "Aborted",
@@ -51,8 +54,9 @@ __all__ = [
 class ApiError(Exception):
     """A call the server (or the transport on its behalf) answered with an error status.
 
-    ``message`` is the server's own text; ``details`` holds whatever structured details came along
-    (``google.rpc.Status.details`` as JSON for REST, trailing metadata for gRPC).
+    ``message`` is the server's own text; ``details`` holds the ``google.rpc.Status`` details that came
+    along, as ``google.protobuf.Any`` messages over either transport (over REST, a detail whose type
+    this process does not know stays the JSON object it arrived as).
     """
 
     grpc_status_code: ClassVar[grpc.StatusCode | None] = None
@@ -229,6 +233,14 @@ def from_grpc_status(code: grpc.StatusCode | int, message: str, *, details: tupl
     return error_class_for_grpc(code)(message, details=details)
 
 
+def _detail(item: Any) -> Any:
+    """A JSON status detail as an ``Any`` message, so REST and gRPC errors carry the same objects."""
+    try:
+        return codec_for(any_pb2.Any.DESCRIPTOR).decode(item)
+    except (CodecError, TypeError, KeyError):
+        return item
+
+
 def _body_code_and_message(body: object) -> tuple[int | None, str | None, tuple[Any, ...]]:
     # Read both known shapes; Determined's envelope is checked second so a body that carries both
     # (as protogw's does) gives the google.rpc.Status fields, which are the same values.
@@ -242,7 +254,7 @@ def _body_code_and_message(body: object) -> tuple[int | None, str | None, tuple[
     if isinstance(body.get("message"), str):
         message = body["message"]
     if isinstance(body.get("details"), list):
-        details = tuple(body["details"])
+        details = tuple(_detail(item) for item in body["details"])
     envelope = body.get("error")
     if isinstance(envelope, Mapping):
         if code is None and isinstance(envelope.get("code"), int):

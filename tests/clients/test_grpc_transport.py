@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
-from google.protobuf import empty_pb2
+from google.protobuf import any_pb2, empty_pb2
 from google.protobuf.message import Message
+from google.rpc import error_details_pb2
 
 from protogw.clients import errors
 from protogw.clients.grpc_transport import GrpcTransport
@@ -116,3 +117,14 @@ async def test_injected_channel_stays_open(env: GatewayEnv) -> None:
 def test_needs_exactly_one_of_channel_and_target(kwargs: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="exactly one"):
         GrpcTransport(**kwargs)  # type: ignore[arg-type]
+
+
+async def test_status_details(transport: GrpcTransport) -> None:
+    # The kitchen service sends a BadRequest detail with INVALID_ARGUMENT; it arrives as the same Any.
+    with pytest.raises(errors.InvalidArgument) as caught:
+        await transport.unary(METHODS["Fail"], pb.FailRequest(code=3, message="bad code"))
+    (detail,) = caught.value.details
+    assert isinstance(detail, any_pb2.Any)
+    bad_request = error_details_pb2.BadRequest()
+    assert detail.Unpack(bad_request)
+    assert [(v.field, v.description) for v in bad_request.field_violations] == [("code", "bad code")]

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 from google.api_core import path_template
-from google.protobuf import empty_pb2, wrappers_pb2
+from google.protobuf import any_pb2, empty_pb2, wrappers_pb2
 from google.protobuf.descriptor import Descriptor, MethodDescriptor
 from google.protobuf.message import Message
+from google.rpc import error_details_pb2
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -320,3 +321,14 @@ async def test_unknown_route(rest: RestTransport) -> None:
     # The kitchen gateway has no Determined routes: the gateway's own 404 maps to NotFound.
     with pytest.raises(errors.NotFound):
         await rest.unary(DETERMINED["GetMaster"], master_pb2.GetMasterRequest())
+
+
+async def test_status_details(rest: RestTransport) -> None:
+    # The kitchen service sends a BadRequest detail with INVALID_ARGUMENT; it arrives as the same Any.
+    with pytest.raises(errors.InvalidArgument) as caught:
+        await rest.unary(METHODS["Fail"], pb.FailRequest(code=3, message="bad code"))
+    (detail,) = caught.value.details
+    assert isinstance(detail, any_pb2.Any)
+    bad_request = error_details_pb2.BadRequest()
+    assert detail.Unpack(bad_request)
+    assert [(v.field, v.description) for v in bad_request.field_violations] == [("code", "bad code")]
