@@ -259,6 +259,30 @@ _EXPERIMENT_SORTS: dict[ExperimentSortBy, tuple[sa.ColumnElement[Any], bool]] = 
 _users = t.users
 _user_name = sa.func.coalesce(_users.c.display_name, _users.c.username)
 
+# The hot reads (every GetExperiment, every token check) use statements built once here with a bind
+# parameter: building a 32-column, five-table SELECT and computing its cache key anew costs more
+# than running it. The compiled form then comes straight from the engine's statement cache.
+_EXPERIMENT_BY_ID = (
+    sa.select(*_EXPERIMENT_COLUMNS).select_from(_EXPERIMENT_FROM).where(_e.c.id == sa.bindparam("experiment_id"))
+)
+
+_sessions = t.user_sessions
+#: Session columns then user columns, so one statement (one round trip) resolves a token.
+_SESSION_NAMES = tuple(c.name for c in _sessions.c)
+_USER_NAMES = tuple(c.name for c in _users.c)
+_SESSION_WITH_USER = sa.select(*_sessions.c, *_users.c).join_from(_sessions, _users, _users.c.id == _sessions.c.user_id)
+_SESSION_BY_HASH = _SESSION_WITH_USER.where(_sessions.c.token_hash == sa.bindparam("token_hash"))
+_SESSION_BY_ID = _SESSION_WITH_USER.where(_sessions.c.id == sa.bindparam("session_id"))
+
+
+def _session_and_user(values: Sequence[Any]) -> tuple[UserSession, User]:
+    """Split a ``_SESSION_WITH_USER`` row (session columns, then user columns) into its two parts."""
+    split = len(_SESSION_NAMES)
+    session = _session_from_mapping(dict(zip(_SESSION_NAMES, values[:split], strict=True)))
+    user = _user_from_mapping(dict(zip(_USER_NAMES, values[split:], strict=True)))
+    return session, user
+
+
 # GetUsers' sort columns. Determined sorts with PostgreSQL's defaults (ASC NULLS LAST, DESC NULLS
 # FIRST) and breaks ties by ascending id whatever the direction; nullable columns get those NULL
 # rules spelled out so SQLite orders them the same way.
@@ -317,7 +341,10 @@ def _experiment_from_row(row: AnyRow) -> Experiment:
 
 
 def _user_from_row(row: AnyRow) -> User:
-    m = row._mapping
+    return _user_from_mapping(row._mapping)
+
+
+def _user_from_mapping(m: Mapping[str, Any]) -> User:
     group = AgentUserGroup(uid=m["agent_uid"], gid=m["agent_gid"], user=m["agent_user"], group=m["agent_group"])
     return User(
         id=m["id"],
@@ -334,7 +361,10 @@ def _user_from_row(row: AnyRow) -> User:
 
 
 def _session_from_row(row: AnyRow) -> UserSession:
-    m = row._mapping
+    return _session_from_mapping(row._mapping)
+
+
+def _session_from_mapping(m: Mapping[str, Any]) -> UserSession:
     return UserSession(
         id=m["id"],
         user_id=m["user_id"],
@@ -698,19 +728,17 @@ class Store:
         """The session with this token hash and its user. Expiry and revocation are the caller's call."""
         if "\x00" in token_hash:
             raise NotFound("session not found")
-        return await self._session_where(t.user_sessions.c.token_hash == token_hash)
+        return await self._session_where(_SESSION_BY_HASH, {"token_hash": token_hash})
 
     async def get_session_by_id(self, session_id: int) -> tuple[UserSession, User]:
-        return await self._session_where(t.user_sessions.c.id == session_id)
+        return await self._session_where(_SESSION_BY_ID, {"session_id": session_id})
 
-    async def _session_where(self, condition: sa.ColumnElement[bool]) -> tuple[UserSession, User]:
-        s = t.user_sessions
+    async def _session_where(self, stmt: sa.Select[Any], params: dict[str, Any]) -> tuple[UserSession, User]:
         async with self._read() as conn:
-            srow = (await conn.execute(sa.select(s).where(condition))).one_or_none()
-            if srow is None:
-                raise NotFound("session not found")
-            urow = (await conn.execute(sa.select(_users).where(_users.c.id == srow.user_id))).one()
-        return _session_from_row(srow), _user_from_row(urow)
+            row = (await conn.execute(stmt, params)).one_or_none()
+        if row is None:
+            raise NotFound("session not found")
+        return _session_and_user(row)
 
     async def revoke_session(self, session_id: int) -> None:
         """Mark a session revoked (kept for auditing; ``get_session`` still returns it)."""
@@ -966,9 +994,8 @@ class Store:
 
     async def get_experiment(self, experiment_id: int) -> Experiment:
         """One experiment with owner, project and workspace names and its labels."""
-        stmt = sa.select(*_EXPERIMENT_COLUMNS).select_from(_EXPERIMENT_FROM).where(_e.c.id == experiment_id)
         async with self._read() as conn:
-            row = (await conn.execute(stmt)).one_or_none()
+            row = (await conn.execute(_EXPERIMENT_BY_ID, {"experiment_id": experiment_id})).one_or_none()
         if row is None:
             raise NotFound(f"experiment '{experiment_id}' not found")
         return _experiment_from_row(row)
