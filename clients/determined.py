@@ -12,8 +12,9 @@ on every call, whichever transport is in use.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from types import TracebackType
 from typing import Final, TypeVar
 
@@ -132,7 +133,7 @@ class DeterminedClient:
 
     async def master_logs(
         self, *, offset: int = 0, limit: int = 0, follow: bool = False
-    ) -> AsyncIterator[log_pb2.LogEntry]:
+    ) -> AsyncGenerator[log_pb2.LogEntry, None]:
         """The master's log entries; a negative ``offset`` counts from the end, ``limit`` 0 means all,
         ``follow`` keeps the stream open for new entries."""
         request = master_pb2.MasterLogsRequest(offset=offset, limit=limit, follow=follow)
@@ -142,8 +143,10 @@ class DeterminedClient:
             metadata=self._metadata(),
             deadline=None if follow else self.timeout,
         )
-        async for response in stream:
-            yield _as(response, master_pb2.MasterLogsResponse).log_entry
+        # Closing this generator early (a consumer's break) must end the call, not leave it to GC.
+        async with contextlib.aclosing(stream):
+            async for response in stream:
+                yield _as(response, master_pb2.MasterLogsResponse).log_entry
 
     # -- experiments ------------------------------------------------------------------------------------
 
@@ -199,7 +202,7 @@ class DeterminedClient:
         sort_by: int = 0,
         order_by: int = 0,
         page_size: int = 0,
-    ) -> AsyncIterator[experimentv1_pb2.Experiment]:
+    ) -> AsyncGenerator[experimentv1_pb2.Experiment, None]:
         """Every matching experiment, page by page: each next page starts at the previous ``endIndex``,
         until ``endIndex`` reaches ``total`` (Determined's ``read_paginated``)."""
         offset = 0

@@ -6,7 +6,7 @@ No generated stubs are needed: the method's full name gives the call path, and i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import grpc
@@ -80,7 +80,7 @@ class GrpcTransport:
 
     async def server_stream(
         self, method: MethodDescriptor, request: Message, *, metadata: Metadata = (), deadline: float | None = None
-    ) -> AsyncIterator[Message]:
+    ) -> AsyncGenerator[Message, None]:
         """Yield each response of a server stream; the stream's failure status raises at the end."""
         multi = self._channel.unary_stream(
             _path(method), request_serializer=_serialize, response_deserializer=self._parser(method)

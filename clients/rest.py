@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 import urllib.parse
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -399,7 +399,7 @@ class RestTransport:
 
     async def server_stream(
         self, method: MethodDescriptor, request: Message, *, metadata: Metadata = (), deadline: float | None = None
-    ) -> AsyncIterator[Message]:
+    ) -> AsyncGenerator[Message, None]:
         """Yield each ``{"result": ...}`` line as a message; an ``{"error": ...}`` line raises."""
         binding, http_request = self._request(method, request, metadata, deadline)
         try:

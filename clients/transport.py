@@ -7,7 +7,7 @@ come out as :mod:`protogw.clients.errors` exceptions whatever the wire.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Protocol
 
 from google.protobuf.descriptor import MethodDescriptor
@@ -30,7 +30,7 @@ class Transport(Protocol):
 
     def server_stream(
         self, method: MethodDescriptor, request: Message, *, metadata: Metadata = (), deadline: float | None = None
-    ) -> AsyncIterator[Message]:
+    ) -> AsyncGenerator[Message, None]:
         """Make a server-streaming call; the iterator yields each response and raises on a failure."""
         ...
 

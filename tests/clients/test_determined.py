@@ -3,6 +3,7 @@ of expected results shared by the two."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 from collections.abc import Awaitable, Callable
@@ -221,7 +222,7 @@ async def test_token_kept_and_dropped(anonymous: DeterminedClient) -> None:
     assert (await anonymous.me()).username == "determined"
     token = anonymous.token
     await anonymous.logout()
-    assert anonymous.token is None
+    assert vars(anonymous)["token"] is None  # read afresh: logout() cleared it
     anonymous.token = token  # a logged-out token is refused by the server
     with pytest.raises(errors.Unauthenticated):
         await anonymous.me()
@@ -232,3 +233,15 @@ async def test_token_kept_and_dropped(anonymous: DeterminedClient) -> None:
 def test_salt_and_hash(password: str) -> None:
     expected = hashlib.sha512(("GubPEmmotfiK9TMD6Zdw" + password).encode()).hexdigest() if password else ""
     assert salt_and_hash(password) == expected
+
+
+async def test_followed_logs_stop_when_the_consumer_does(admin: DeterminedClient) -> None:
+    # A followed stream never ends by itself; leaving the loop and closing it must end the call cleanly.
+    received = []
+    async with contextlib.aclosing(admin.master_logs(offset=-2, follow=True)) as logs:
+        async for entry in logs:
+            received.append(entry)
+            if len(received) == 2:
+                break
+    assert len(received) == 2
+    assert (await admin.master()).cluster_name == "protogw"
