@@ -20,13 +20,16 @@ evaluated by the database, never by loading rows into Python.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import orjson
 import sqlalchemy as sa
 from alembic import command
@@ -34,7 +37,7 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection, Dialect, Row
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.ext.compiler import compiles
@@ -92,6 +95,9 @@ _WRITE_OPTION = "protogw_write"
 _MIGRATION_LOCK_KEY = 0x70726F746F6777  # "protogw"
 
 _SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: Read-only connections a SQLite file store keeps for its hot point reads. Each has its own worker
+#: thread; a point read takes tens of microseconds there, so two keep up with a whole process.
+_SQLITE_READERS = 2
 
 
 def utc_now() -> datetime:
@@ -275,6 +281,89 @@ _SESSION_BY_HASH = _SESSION_WITH_USER.where(_sessions.c.token_hash == sa.bindpar
 _SESSION_BY_ID = _SESSION_WITH_USER.where(_sessions.c.id == sa.bindparam("session_id"))
 
 
+class _PreparedRead:
+    """A SELECT compiled once for one dialect, with the bind order and value decoders it needs.
+
+    The decoders are the ones SQLAlchemy itself would apply to each result column (booleans,
+    UTC timestamps, JSON), so rows read this way equal rows read through the engine.
+    """
+
+    __slots__ = ("decoders", "names", "sql")
+
+    def __init__(self, stmt: sa.Select[Any], dialect: Dialect) -> None:
+        compiled: Any = stmt.compile(dialect=dialect)
+        self.sql: str = compiled.string
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        decoders = (column[3]._cached_result_processor(dialect, None) for column in compiled._result_columns)
+        self.decoders: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
+            (i, d) for i, d in enumerate(decoders) if d is not None
+        )
+
+    def decode(self, raw: Sequence[Any]) -> list[Any]:
+        values = list(raw)
+        for i, decoder in self.decoders:
+            values[i] = decoder(values[i])
+        return values
+
+
+class _SqliteReaders:
+    """A few read-only connections to a SQLite file, for the reads every request makes.
+
+    Through SQLAlchemy's aiosqlite adapter a statement costs five trips to the connection's worker
+    thread (cursor, execute, fetch, close, and a rollback when the pooled connection is returned),
+    and a burst of concurrent requests beyond the pool's size opens and closes whole connections.
+    Here a read is one trip (``execute_fetchall``) on a connection that stays open; it is the same
+    SQL with the same decoders. Connections are in autocommit mode, like the store's other readers,
+    so each statement sees its own consistent snapshot; ``query_only`` makes them unable to write.
+    """
+
+    def __init__(self, path: str, size: int, dialect: Dialect) -> None:
+        self._path = path
+        self._size = size
+        self._dialect = dialect
+        self._connections: list[aiosqlite.Connection] = []
+        self._turn: Iterator[int] = itertools.cycle(range(size))
+        self._prepared: dict[int, _PreparedRead] = {}
+
+    async def open(self) -> None:
+        for _ in range(self._size):
+            conn = await aiosqlite.connect(self._path, isolation_level=None)
+            try:
+                await conn.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+                await conn.execute("PRAGMA query_only=ON")
+            except BaseException:
+                await conn.close()
+                raise
+            self._connections.append(conn)
+
+    async def close(self) -> None:
+        connections, self._connections = self._connections, []
+        for conn in connections:
+            await conn.close()
+
+    def _prepare(self, stmt: sa.Select[Any]) -> _PreparedRead:
+        # Keyed by identity: only the module's prebuilt statements come here, and they live forever.
+        prepared = self._prepared.get(id(stmt))
+        if prepared is None:
+            prepared = self._prepared[id(stmt)] = _PreparedRead(stmt, self._dialect)
+        return prepared
+
+    async def fetch_one(self, stmt: sa.Select[Any], params: Mapping[str, Any]) -> list[Any] | None:
+        """The first row of ``stmt`` decoded, or None when there is none."""
+        prepared = self._prepare(stmt)
+        values = tuple(params[name] for name in prepared.names)
+        conn = self._connections[next(self._turn)]
+        try:
+            rows = await conn.execute_fetchall(prepared.sql, values)
+        except sqlite3.Error as exc:
+            # The same exception classes the engine raises, so callers (and the status mapping
+            # that turns "database is locked" into UNAVAILABLE) cannot tell the paths apart.
+            raise sa.exc.DBAPIError.instance(prepared.sql, values, exc, sqlite3.Error) from exc
+        for row in rows:
+            return prepared.decode(row)
+        return None
+
+
 def _session_and_user(values: Sequence[Any]) -> tuple[UserSession, User]:
     """Split a ``_SESSION_WITH_USER`` row (session columns, then user columns) into its two parts."""
     split = len(_SESSION_NAMES)
@@ -303,7 +392,7 @@ _USER_SORTS: dict[UserSortBy, tuple[sa.ColumnElement[Any], bool]] = {
 _STATES = {s.value: s for s in ExperimentState}
 
 
-def _experiment_from_row(row: AnyRow) -> Experiment:
+def _experiment_from_row(row: Sequence[Any]) -> Experiment:
     return Experiment(
         id=row[0],
         name=row[1],
@@ -344,7 +433,7 @@ def _user_from_row(row: AnyRow) -> User:
     return _user_from_mapping(row._mapping)
 
 
-def _user_from_mapping(m: Mapping[str, Any]) -> User:
+def _user_from_mapping(m: Mapping[Any, Any]) -> User:
     group = AgentUserGroup(uid=m["agent_uid"], gid=m["agent_gid"], user=m["agent_user"], group=m["agent_group"])
     return User(
         id=m["id"],
@@ -364,7 +453,7 @@ def _session_from_row(row: AnyRow) -> UserSession:
     return _session_from_mapping(row._mapping)
 
 
-def _session_from_mapping(m: Mapping[str, Any]) -> UserSession:
+def _session_from_mapping(m: Mapping[Any, Any]) -> UserSession:
     return UserSession(
         id=m["id"],
         user_id=m["user_id"],
@@ -478,6 +567,9 @@ class Store:
         elif self._sqlite:
             self._sqlite_folder = Path(str(self._url.database)).parent
         self._engine: AsyncEngine = create_async_engine(self._url, **kwargs)
+        # Hot point reads on a SQLite file go through these once the store is started (see
+        # ``_fetch_one``); an in-memory database has only the one shared connection.
+        self._readers: _SqliteReaders | None = None
         self._writer: AsyncEngine = self._engine.execution_options(**{_WRITE_OPTION: True})
         if self._sqlite:
             self._install_sqlite_hooks()
@@ -506,9 +598,16 @@ class Store:
             if not self._sqlite:
                 await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
             await conn.run_sync(_upgrade_to_head)
+        if self._sqlite_folder is not None and self._readers is None:
+            readers = _SqliteReaders(str(self._url.database), _SQLITE_READERS, self._engine.dialect)
+            await readers.open()
+            self._readers = readers
 
     async def close(self) -> None:
         """Close every pooled connection. The store can be started again afterwards."""
+        readers, self._readers = self._readers, None
+        if readers is not None:
+            await readers.close()
         await self._engine.dispose()
 
     async def __aenter__(self) -> Store:
@@ -562,6 +661,23 @@ class Store:
         try:
             async with self._engine.connect() as conn:
                 yield conn
+        except (DBAPIError, OverflowError) as exc:
+            _raise_if_bad_value(exc)
+            raise
+
+    async def _fetch_one(self, stmt: sa.Select[Any], params: Mapping[str, Any]) -> Sequence[Any] | None:
+        """The first row of one of the module's prebuilt statements, or None.
+
+        On a started SQLite file store this takes the one-trip readers; otherwise the engine.
+        Values come back decoded the same way on both paths.
+        """
+        readers = self._readers
+        if readers is None:
+            async with self._read() as conn:
+                row: AnyRow | None = (await conn.execute(stmt, params)).one_or_none()
+            return row
+        try:
+            return await readers.fetch_one(stmt, params)
         except (DBAPIError, OverflowError) as exc:
             _raise_if_bad_value(exc)
             raise
@@ -734,8 +850,7 @@ class Store:
         return await self._session_where(_SESSION_BY_ID, {"session_id": session_id})
 
     async def _session_where(self, stmt: sa.Select[Any], params: dict[str, Any]) -> tuple[UserSession, User]:
-        async with self._read() as conn:
-            row = (await conn.execute(stmt, params)).one_or_none()
+        row = await self._fetch_one(stmt, params)
         if row is None:
             raise NotFound("session not found")
         return _session_and_user(row)
@@ -994,8 +1109,7 @@ class Store:
 
     async def get_experiment(self, experiment_id: int) -> Experiment:
         """One experiment with owner, project and workspace names and its labels."""
-        async with self._read() as conn:
-            row = (await conn.execute(_EXPERIMENT_BY_ID, {"experiment_id": experiment_id})).one_or_none()
+        row = await self._fetch_one(_EXPERIMENT_BY_ID, {"experiment_id": experiment_id})
         if row is None:
             raise NotFound(f"experiment '{experiment_id}' not found")
         return _experiment_from_row(row)
