@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.cookies
+import importlib.resources
 import logging
+import socket
 from collections.abc import Iterable, Iterator
 
 import uvicorn
@@ -26,11 +28,14 @@ from protogw.gateway.app import Gateway, GatewayOptions, RouteTable, create_app
 from protogw.gateway.cli import bind, parse_addr
 from protogw.gateway.headers import RequestHead
 from protogw.gateway.inprocess import InProcessBackend
+from protogw.gateway.proxy import ProxyBackend
 from protogw.gateway.routes import MethodInfo
 from protogw.gateway.swagger_ui import DEFAULT_DOCS_PATH, DEFAULT_SPEC_PATH, swagger_routes
 from protogw.gateway.types import ASGIApp, Receive, Scope, Send
+from protogw.server.app import SERVER_OPTIONS
 from protogw.server.rest_errors import DeterminedErrorRenderer
 from protogw.server.service import SERVICE_NAME, Service
+from protogw.server.services.experiments import DEFAULT_MAX_MODEL_DEFINITION_BYTES
 
 logger = logging.getLogger("protogw.server")
 
@@ -98,16 +103,28 @@ def login_cookie(method: MethodInfo, request: Message, response: Message) -> Ite
     return ()
 
 
+def gateway_options(max_model_definition_bytes: int = DEFAULT_MAX_MODEL_DEFINITION_BYTES) -> GatewayOptions:
+    """Determined's REST behaviour, whatever the backend: its error body, the ``auth`` cookie read on
+    the way in and set by Login/Logout on the way out, and a body limit that fits the largest model
+    definition the service accepts."""
+    return GatewayOptions(
+        error_renderer=DeterminedErrorRenderer(),
+        annotators=(auth_cookie,),
+        response_hooks=(login_cookie,),
+        max_body_bytes=body_limit(max_model_definition_bytes),
+    )
+
+
+def _docs_mounts() -> list[tuple[str, ASGIApp]]:
+    docs_app = _at_root(Starlette(routes=swagger_routes()))
+    return [(DEFAULT_SPEC_PATH, docs_app), (DEFAULT_DOCS_PATH, docs_app)]
+
+
 def build_gateway(service: Service, *, docs: bool = True) -> Gateway:
     """The REST app for ``service``: Determined's routes, error body, cookie auth and API docs."""
     backend = InProcessBackend(interceptors=service.interceptors)
     service.register(backend)
-    options = GatewayOptions(
-        error_renderer=DeterminedErrorRenderer(),
-        annotators=(auth_cookie,),
-        response_hooks=(login_cookie,),
-        max_body_bytes=body_limit(service.config.max_model_definition_bytes),
-    )
+    options = gateway_options(service.config.max_model_definition_bytes)
     routes = RouteTable.from_pool(descriptor_pool.Default(), [SERVICE_NAME], options)
 
     async def info(request: Request) -> JSONResponse:
@@ -116,9 +133,54 @@ def build_gateway(service: Service, *, docs: bool = True) -> Gateway:
     # Determined's plain (non-gRPC) master-info route; public, like GetMaster.
     mounts: list[tuple[str, ASGIApp]] = [("/info", _at_root(Starlette(routes=[Route("/info", info, methods=["GET"])])))]
     if docs:
-        docs_app = _at_root(Starlette(routes=swagger_routes()))
-        mounts += [(DEFAULT_SPEC_PATH, docs_app), (DEFAULT_DOCS_PATH, docs_app)]
+        mounts += _docs_mounts()
     return create_app(routes, backend, mounts=mounts)
+
+
+#: gRPC's client-side default caps received messages at 4 MiB, far below what the in-process backend
+#: returns without complaint (a long experiment list with large configurations); allow what the
+#: server itself allows, so both backends answer the same requests.
+PROXY_CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = tuple(
+    (name, value) for name, value in SERVER_OPTIONS if name.startswith("grpc.max_")
+)
+
+
+def determined_descriptor_set() -> bytes:
+    """The descriptor set ``make gen`` builds from ``proto/determined`` (imports and source info included)."""
+    return importlib.resources.files("protogw.gen.descriptors").joinpath("determined.binpb").read_bytes()
+
+
+def build_proxy_gateway(
+    target: str,
+    *,
+    descriptor_set: bytes | str | None = None,
+    max_model_definition_bytes: int = DEFAULT_MAX_MODEL_DEFINITION_BYTES,
+    docs: bool = True,
+) -> Gateway:
+    """The same REST API as :func:`build_gateway`, forwarding over gRPC to a server at ``target``.
+
+    Routes come from ``descriptor_set`` (bytes or a path; Determined's own by default) rather than
+    from generated code, so this front end needs nothing but the server's address. Not served here:
+    the plain ``/info`` route, which is not an RPC.
+    """
+    options = gateway_options(max_model_definition_bytes)
+    source = descriptor_set if descriptor_set is not None else determined_descriptor_set()
+    routes = RouteTable.from_descriptor_set(source, [SERVICE_NAME], options)
+    backend = ProxyBackend(target, options=PROXY_CHANNEL_OPTIONS)
+    return create_app(routes, backend, mounts=_docs_mounts() if docs else ())
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket for the REST front end whose connections send small writes at once.
+
+    A response goes out as two writes (status line and headers, then the body). asyncio only turns
+    Nagle's algorithm off on sockets created with ``IPPROTO_TCP``, which ``bind``'s are not, so on
+    the default event loop the body waited for the client's delayed ACK: some 40 ms on every request
+    after the first on a keep-alive connection. Accepted sockets inherit TCP_NODELAY from this one.
+    """
+    sock = bind(host, port)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -142,7 +204,7 @@ class RestGateway:
 
     async def start(self, service: Service) -> None:
         app = build_gateway(service, docs=self._docs)
-        sock = bind(self.host, self.port)
+        sock = listen(self.host, self.port)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             app,
