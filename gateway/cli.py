@@ -42,9 +42,14 @@ def parse_addr(addr: str) -> tuple[str, int]:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket (port 0 picks a free port)."""
+    """A listening TCP socket (port 0 picks a free port).
+
+    The protocol is given explicitly: asyncio sets TCP_NODELAY on accepted connections only when the
+    listening socket says IPPROTO_TCP. Without it, Nagle's algorithm meets delayed ACKs and every
+    response after the first on a keep-alive connection waits ~40 ms.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(2048)

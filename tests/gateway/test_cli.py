@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import socket
 import sys
 from importlib import resources
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from protogw.gateway.cli import gateway, parse_addr
+from protogw.gateway.cli import bind, gateway, parse_addr
 from tests.gateway.conftest import start_grpc_server
 from tests.gateway.kitchen_service import ThingStore
 
@@ -109,3 +110,24 @@ async def test_serves_on_port_zero() -> None:
         proc.terminate()
         await proc.wait()
         await server.stop(None)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+async def test_bound_socket_gives_connections_tcp_nodelay(host: str) -> None:
+    """Accepted connections must have Nagle off, or keep-alive responses stall ~40 ms on delayed ACKs."""
+    try:
+        sock = bind(host, 0)
+    except OSError:
+        pytest.skip(f"{host} is not available here")
+    seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = writer.get_extra_info("socket")
+        seen.set_result(conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+
+    server = await asyncio.start_server(handler, sock=sock)
+    async with server:
+        _, writer = await asyncio.open_connection(host, sock.getsockname()[1])
+        assert await asyncio.wait_for(seen, 10) != 0
+        writer.close()
