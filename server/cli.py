@@ -16,7 +16,6 @@ those packages are installed.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import os
 from pathlib import Path
@@ -26,6 +25,10 @@ import sqlalchemy
 import sqlalchemy.exc
 import typer
 
+from protogw.clients import cli as client_cli
+from protogw.gateway import cli as gateway_cli
+from protogw.gateway import envoy
+from protogw.gateway.openapi import cli as openapi_cli
 from protogw.server.app import DEFAULT_GRACE, Addon, AddressInUse, run
 from protogw.server.rest import RestGateway
 from protogw.server.seed import AlreadySeeded, seed_walkthrough
@@ -165,25 +168,12 @@ def seed(
         raise typer.Exit(1) from None
 
 
-def _mount(module_name: str, attribute: str, command_name: str, help_text: str) -> None:
-    """Add another package's typer command function as ``protogw <command_name>``, if it exists."""
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return
-    function = getattr(module, attribute, None)
-    if callable(function):
-        app.command(command_name, help=help_text)(function)
-
-
-_mount("protogw.gateway.cli", "gateway", "gateway", "Run the REST gateway in front of a gRPC backend.")
-_mount("protogw.gateway.openapi.cli", "openapi", "openapi", "Generate the OpenAPI v2 document from a descriptor set.")
-_mount(
-    "protogw.gateway.envoy",
-    "envoy_config_command",
-    "envoy-config",
-    "Print an Envoy bootstrap that transcodes REST to a gRPC backend.",
+app.command("gateway", help="Run the REST gateway in front of a gRPC backend.")(gateway_cli.gateway)
+app.command("openapi", help="Generate the OpenAPI v2 document from a descriptor set.")(openapi_cli.openapi)
+app.command("envoy-config", help="Print an Envoy bootstrap that transcodes REST to a gRPC backend.")(
+    envoy.envoy_config_command
 )
+app.add_typer(client_cli.app, name="client", help="Call a running server over gRPC or REST.")
 
 
 def main() -> None:

@@ -123,3 +123,19 @@ def test_bad_database(command: str, url: str, fragment: str) -> None:
     assert "error: cannot use the database" in result.output
     assert fragment in result.output
     assert "hunter2" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "fragment"),
+    [
+        (["gateway", "--help"], "--descriptor-set"),
+        (["openapi", "--help"], "descriptor_set"),
+        (["envoy-config", "--help"], "--backend"),
+        (["client", "--help"], "experiments"),
+        (["client", "experiments", "--help"], "--limit"),
+    ],
+)
+def test_subcommands_are_mounted(command: list[str], fragment: str) -> None:
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 0, result.output
+    assert fragment in result.output
