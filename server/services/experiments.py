@@ -228,20 +228,23 @@ class ExperimentsServicer:
             limit=request.limit,
         )
         page = await self._store.list_experiments(query)
-        experiments = []
+        response = api_pb2.GetExperimentsResponse(pagination=convert.pagination(page.pagination))
+        # Each experiment is built inside the response rather than copied into it afterwards.
         for item in page.experiments:
-            message = convert.experiment(item, in_list=True, structs=self._structs)
+            message = convert.add_experiment(response.experiments, item, in_list=True, structs=self._structs)
             if not request.show_trial_data:
                 message.ClearField("best_trial_searcher_metric")
-            experiments.append(message)
-        return api_pb2.GetExperimentsResponse(experiments=experiments, pagination=convert.pagination(page.pagination))
+        return response
 
     async def GetExperiment(
         self, request: api_pb2.GetExperimentRequest, context: Context
     ) -> api_pb2.GetExperimentResponse:
         found = await self._store.get_experiment(experiment_id(request.experiment_id))
-        message = convert.experiment(found, structs=self._structs)
-        return api_pb2.GetExperimentResponse(experiment=message, config=message.config)
+        response = api_pb2.GetExperimentResponse()
+        # Built inside the response, then only its configuration is copied to the top level.
+        message = convert.experiment_into(response.experiment, found, structs=self._structs)
+        response.config.CopyFrom(message.config)
+        return response
 
     async def GetExperimentLabels(
         self, request: api_pb2.GetExperimentLabelsRequest, context: Context
