@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
@@ -410,6 +411,8 @@ class Gateway:
             metadata, timeout, request_id = incoming_metadata(head, self._incoming)
         except MetadataError as exc:
             raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
+        # Grpc-Timeout runs from the arrival of the headers, as grpc-gateway's request context does.
+        deadline = None if timeout is None else time.monotonic() + timeout
         extra: Headers = []
         if request_id is not None and self.options.request_id_header:
             extra.append((self.options.request_id_header.encode("latin-1"), request_id.encode("latin-1")))
@@ -421,7 +424,7 @@ class Gateway:
             except RequestError as exc:
                 raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
             peer = _peer(head.client)
-            call = CallInfo(metadata, timeout, peer)
+            call = CallInfo(metadata, _time_left(deadline), peer)
             if binding.method.server_streaming:
                 await self._stream(scope, receive, send, route, request, call, extra, pretty)
                 return
@@ -583,6 +586,21 @@ class Gateway:
     def _stream_error(self, err: GatewayError, pretty: bool) -> tuple[int, Headers, bytes]:
         status, headers, body = render_error(self._renderer, err, pretty=pretty)
         return status, headers, b'{"error":' + body + b"}"
+
+
+def _time_left(deadline: float | None) -> float | None:
+    """Seconds until ``deadline`` (``time.monotonic``), or DEADLINE_EXCEEDED if it has passed.
+
+    A call whose deadline passed while its body was read must not start at all. Neither backend
+    would refuse it reliably: in-process code only notices at its first suspension, and gRPC's
+    client may still send a call whose deadline is a few nanoseconds away.
+    """
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise GatewayError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
+    return left
 
 
 def _peer(client: tuple[str, int] | None) -> str:

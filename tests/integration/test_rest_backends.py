@@ -57,7 +57,8 @@ class Call:
     (the token in the ``auth`` cookie only), ``raw:VALUE`` (that Authorization header) or None.
     A 2xx row's ``want`` must be contained in the body (dicts by key, lists element by element);
     an error row gives the envelope's ``reason`` and ``message`` (None: any message, for errors the
-    gateway words itself). ``cookie`` is "set", "expire" or None (no Set-Cookie at all).
+    gateway words itself). ``cookie`` is "set", "expire" or None (no Set-Cookie at all). ``headers``
+    are sent as well; ``want_headers`` must come back with exactly these values.
     """
 
     name: str
@@ -72,6 +73,8 @@ class Call:
     message: str | None = None
     save: tuple[tuple[str, str], ...] = ()
     cookie: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    want_headers: tuple[tuple[str, str], ...] = ()
 
 
 def ok(name: str, method: str, path: str, *, want: Any = None, **kw: Any) -> Call:
@@ -359,6 +362,28 @@ MAIN_FLOW: list[Call] = [
     fail("logout-twice", "POST", "/api/v1/auth/logout", 401, "invalid credentials"),
     ok("other-session-lives-on", "GET", "/api/v1/me", auth="user-b", want={"user": {"username": "determined"}}),
     ok("logout-by-header", "POST", "/api/v1/auth/logout", auth="alice", want={}, cookie="expire"),
+    # -- HTTP around the calls: request ids, trailers, deadlines, event streams ---------------------------
+    ok("request-id-kept", "GET", "/api/v1/me", auth="user-b", headers=(("X-Request-Id", "trace-0042"),),
+       want_headers=(("x-request-id", "trace-0042"),)),
+    ok("trailers-as-headers", "GET", "/api/v1/me", auth="user-b",
+       headers=(("X-Request-Id", "trace-0043"), ("TE", "trailers")),
+       want_headers=(("x-request-id", "trace-0043"), ("grpc-trailer-x-request-id", "trace-0043"))),
+    # A deadline that passes before the call starts: no backend may run it (grpc-gateway's answer).
+    fail("deadline-already-passed", "GET", "/api/v1/me", 504, "Deadline Exceeded", reason="DeadlineExceeded",
+         auth="user-b", headers=(("Grpc-Timeout", "1n"),)),
+    fail("create-deadline-already-passed", "POST", EXP, 504, "Deadline Exceeded", reason="DeadlineExceeded",
+         auth="user-b", headers=(("Grpc-Timeout", "1n"),), json={"config": "name: late"}),
+    fail("stream-deadline-already-passed", "GET", "/api/v1/master/logs", 504, "Deadline Exceeded",
+         reason="DeadlineExceeded", auth="user-b", headers=(("Grpc-Timeout", "1n"),)),
+    ok("nothing-created-late", "GET", EXP, auth="user-b", want={"experiments": names("alpha-2")}),
+    ok("master-logs-event-stream", "GET", "/api/v1/master/logs?limit=1", auth="user-b",
+       headers=(("Accept", "text/event-stream"),),
+       want_headers=(("content-type", "text/event-stream"),)),
+    ok("unknown-query-parameter-ignored", "GET", "/api/v1/me?colour=blue", auth="user-b",
+       want={"user": {"username": "determined"}}),
+    ok("put-label-non-ascii", "PUT", f"{EXP}/{{exp1}}/labels/%C3%A9t%C3%A9", auth="user-b",
+       want={"labels": ["b", "extra", "vision", "with space", "\u00e9t\u00e9"]}),
+    fail("get-id-out-of-range", "GET", f"{EXP}/99999999999", 400, None, auth="user-b"),
     # -- the gateway's own answers ------------------------------------------------------------------------
     fail("unknown-route", "GET", "/api/v1/nope", 404, "Not Found", auth=None),
     fail("method-not-allowed", "DELETE", "/api/v1/master", 501, "Method Not Allowed", auth=None),
@@ -464,7 +489,7 @@ async def run_scenario(base_url: str, calls: Iterable[Call]) -> dict[str, Outcom
     outcomes: dict[str, Outcome] = {}
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         for call in calls:
-            kwargs: dict[str, Any] = {"headers": _headers(call, saved)}
+            kwargs: dict[str, Any] = {"headers": {**_headers(call, saved), **dict(call.headers)}}
             if call.content is not None:
                 kwargs["content"] = call.content
             elif call.json is not NO_BODY:
@@ -556,6 +581,8 @@ def check(call: Call, outcome: Outcome, saved: Mapping[str, Any]) -> None:
         assert error["reason"] == call.reason, error
         if call.message is not None:
             assert error["error"] == call.message.format_map(saved), error
+    for name, value in call.want_headers:
+        assert outcome.headers.get(name) == value, outcome.headers
     cookie = outcome.headers.get("set-cookie")
     if call.cookie == "set":
         assert cookie == f"auth={outcome.body['token']}; Path=/; Max-Age=604800; SameSite=Lax"
