@@ -120,6 +120,8 @@ searcher:
 """
 MODEL_PY = b"print('hello')\n"
 BLANK_NAME = "`name` must not be an empty or whitespace string"
+LARGE_NOTES = "0123456789abcdef" * (96 * 1024)  # 1.5 MiB
+LARGE_CONFIG = f"name: large\nnotes: {LARGE_NOTES}\n"
 EXP = "/api/v1/experiments"
 ACTIONS = ("archive", "unarchive", "activate", "pause", "cancel", "kill")
 FP = "FailedPrecondition"
@@ -376,6 +378,17 @@ MAIN_FLOW: list[Call] = [
     fail("stream-deadline-already-passed", "GET", "/api/v1/master/logs", 504, "Deadline Exceeded",
          reason="DeadlineExceeded", auth="user-b", headers=(("Grpc-Timeout", "1n"),)),
     ok("nothing-created-late", "GET", EXP, auth="user-b", want={"experiments": names("alpha-2")}),
+    fail("error-trailers-as-headers", "GET", f"{EXP}/999999", 404, "experiment '999999' not found", auth="user-b",
+         headers=(("X-Request-Id", "trace-0044"), ("TE", "trailers")),
+         want_headers=(("grpc-trailer-x-request-id", "trace-0044"),)),
+    ok("master-logs-follow-to-limit", "GET", "/api/v1/master/logs?follow=true&limit=3", auth="user-b",
+       want=[log_line(1, "first", "LOG_LEVEL_INFO"), log_line(2, "second", "LOG_LEVEL_WARNING"),
+             log_line(3, "third", "LOG_LEVEL_ERROR")]),
+    # Answers over gRPC's default 4 MiB receive limit (the configuration comes back three times).
+    ok("create-large", "POST", EXP, auth="user-b", json={"config": LARGE_CONFIG},
+       want={"experiment": {"name": "large"}, "config": {"notes": LARGE_NOTES}}, save=(("large", "experiment.id"),)),
+    ok("get-large", "GET", f"{EXP}/{{large}}", auth="user-b",
+       want={"experiment": {"originalConfig": LARGE_CONFIG}, "config": {"notes": LARGE_NOTES}}),
     ok("master-logs-event-stream", "GET", "/api/v1/master/logs?limit=1", auth="user-b",
        headers=(("Accept", "text/event-stream"),),
        want_headers=(("content-type", "text/event-stream"),)),
@@ -650,3 +663,18 @@ def test_every_rpc_is_in_the_table(rpc: str) -> None:
 def test_table_names_are_unique() -> None:
     assert len(ALL_RPCS) == 26
     assert len({c.name for c in SCENARIO}) == len(SCENARIO)
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+async def test_same_transcript_on_each_database(
+    transcripts: dict[str, dict[str, Outcome]], database_url: str, kind: str
+) -> None:
+    # The whole scenario again on SQLite and on PostgreSQL: every answer as on the reference run.
+    got = await transcript(kind, database_url, SCENARIO)
+    reference = transcripts[BACKENDS[0]]
+    differing = {
+        name: (comparable(reference[name]), comparable(got[name]))
+        for name in reference
+        if comparable(reference[name]) != comparable(got[name])
+    }
+    assert not differing, differing
