@@ -7,7 +7,8 @@ A server process is started twice from this very script (``--serve``), on a seed
 * **bare**: the same servicers on a plain ``grpc.aio`` server with no interceptors.
 
 The load generator (this process) drives each with a bounded number of concurrent ``grpc.aio``
-calls for a fixed time and prints requests per second and these ratios:
+calls for a fixed time and prints requests per second, the serving process's CPU time per request
+(read from ``/proc``, so it does not depend on how fast the load generator is) and these ratios:
 
 1. GetMaster full / bare — the price of the interceptor pipeline on a call that does no I/O;
 2. GetExperiment / GetMaster, both on the full server — what token lookup plus one experiment read
@@ -87,11 +88,19 @@ async def start_server(mode: str, database_url: str, folder: Path) -> tuple[asyn
     raise RuntimeError(f"{mode} server did not start")
 
 
-async def rate(call: Callable[[], Awaitable[Any]], seconds: float, concurrency: int) -> float:
-    """Completed calls per second with ``concurrency`` callers, after a short warm-up."""
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def rate(call: Callable[[], Awaitable[Any]], seconds: float, concurrency: int, pid: int) -> tuple[float, float]:
+    """Completed calls per second with ``concurrency`` callers, after a short warm-up, and the CPU
+    microseconds process ``pid`` (the server answering) spent per call meanwhile."""
     for _ in range(50):
         await call()
     done = 0
+    cpu_before = cpu_seconds(pid)
     deadline = time.perf_counter() + seconds
 
     async def worker() -> None:
@@ -102,7 +111,8 @@ async def rate(call: Callable[[], Awaitable[Any]], seconds: float, concurrency: 
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return done / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    return done / elapsed, (cpu_seconds(pid) - cpu_before) / max(done, 1) * 1e6
 
 
 async def main(seconds: float, concurrency: int, rounds_count: int) -> None:
@@ -124,17 +134,23 @@ async def main(seconds: float, concurrency: int, rounds_count: int) -> None:
                 get_master = master_pb2.GetMasterRequest()
                 one = api_pb2.GetExperimentRequest(experiment_id=3)
                 page = api_pb2.GetExperimentsRequest(limit=100, offset=500)
-                scenarios: dict[str, Callable[[], Awaitable[Any]]] = {
-                    "GetMaster (bare)": lambda: bare_stub.GetMaster(get_master),
-                    "GetMaster (full)": lambda: full_stub.GetMaster(get_master),
-                    "GetExperiment (full)": lambda: full_stub.GetExperiment(one, metadata=md),
-                    "GetExperiments 100 (full)": lambda: full_stub.GetExperiments(page, metadata=md),
+                # name -> (call, pid of the server answering it)
+                scenarios: dict[str, tuple[Callable[[], Awaitable[Any]], int]] = {
+                    "GetMaster (bare)": (lambda: bare_stub.GetMaster(get_master), bare.pid),
+                    "GetMaster (full)": (lambda: full_stub.GetMaster(get_master), full.pid),
+                    "GetExperiment (full)": (lambda: full_stub.GetExperiment(one, metadata=md), full.pid),
+                    "GetExperiments 100 (full)": (lambda: full_stub.GetExperiments(page, metadata=md), full.pid),
                 }
                 # The box is shared, so scenarios are interleaved round by round and each ratio is the
                 # median of its per-round ratios rather than a ratio of totals measured minutes apart.
                 rounds: list[dict[str, float]] = []
+                cpu_rounds: list[dict[str, float]] = []
                 for _ in range(rounds_count):
-                    rounds.append({name: await rate(call, seconds, concurrency) for name, call in scenarios.items()})
+                    measured = {
+                        name: await rate(call, seconds, concurrency, pid) for name, (call, pid) in scenarios.items()
+                    }
+                    rounds.append({name: m[0] for name, m in measured.items()})
+                    cpu_rounds.append({name: m[1] for name, m in measured.items()})
         finally:
             for process in (full, bare):
                 process.terminate()
@@ -143,7 +159,9 @@ async def main(seconds: float, concurrency: int, rounds_count: int) -> None:
         f"service_bench: {rounds_count} rounds x {seconds:.0f} s per scenario, {concurrency} concurrent calls, {os.cpu_count()} CPUs"
     )
     for name in rounds[0]:
-        print(f"  {name:28s} {statistics.median(r[name] for r in rounds):9.0f} req/s (median)")
+        rps = statistics.median(r[name] for r in rounds)
+        cpu = statistics.median(r[name] for r in cpu_rounds)
+        print(f"  {name:28s} {rps:9.0f} req/s {cpu:9.0f} us server CPU/request (medians)")
 
     def ratio(a: str, b: str) -> float:
         return statistics.median(r[a] / r[b] for r in rounds)
