@@ -15,23 +15,27 @@ import importlib.resources
 import logging
 import socket
 from collections.abc import Iterable, Iterator
+from typing import Any, cast
 
 import uvicorn
 from google.protobuf import descriptor_pool
 from google.protobuf.message import Message
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from protogw.gateway.app import Gateway, GatewayOptions, RouteTable, create_app
+from protogw.gateway.backend import Backend, CallInfo
 from protogw.gateway.cli import bind, parse_addr
+from protogw.gateway.errors import GatewayError, render_error
 from protogw.gateway.headers import RequestHead
 from protogw.gateway.inprocess import InProcessBackend
 from protogw.gateway.proxy import ProxyBackend
 from protogw.gateway.routes import MethodInfo
 from protogw.gateway.swagger_ui import DEFAULT_DOCS_PATH, DEFAULT_SPEC_PATH, swagger_routes
 from protogw.gateway.types import ASGIApp, Receive, Scope, Send
+from protogw.gen.determined.api.v1 import master_pb2
 from protogw.server.app import SERVER_OPTIONS
 from protogw.server.rest_errors import DeterminedErrorRenderer
 from protogw.server.service import SERVICE_NAME, Service
@@ -120,18 +124,47 @@ def _docs_mounts() -> list[tuple[str, ASGIApp]]:
     return [(DEFAULT_SPEC_PATH, docs_app), (DEFAULT_DOCS_PATH, docs_app)]
 
 
+def master_info(response: Message) -> dict[str, Any]:
+    """Determined's ``GET /info`` body (snake_case keys) from a GetMaster response.
+
+    Determined's CLI reads it first to compare versions with its own. ``response`` may be of a class
+    built from a descriptor set (the proxy's); it has the generated class's fields.
+    """
+    master = cast(master_pb2.GetMasterResponse, response)
+    return {
+        "version": master.version,
+        "master_id": master.master_id,
+        "cluster_id": master.cluster_id,
+        "cluster_name": master.cluster_name,
+        "telemetry": {"enabled": master.telemetry_enabled, "otel_enabled": False, "otel_endpoint": ""},
+        "sso_providers": [],
+    }
+
+
+def _info_mount(routes: RouteTable, backend: Backend) -> tuple[str, ASGIApp]:
+    """Determined's plain (non-gRPC) master-info route: GetMaster through the gateway's own backend,
+    so it answers the same in front of either; public, like GetMaster."""
+    get_master = next(b.method for b in routes.bindings if b.method.full_name == f"{SERVICE_NAME}.GetMaster")
+    renderer = routes.options.error_renderer
+
+    async def info(request: Request) -> Response:
+        try:
+            result = await backend.unary(get_master, get_master.request_class(), CallInfo([]))
+        except GatewayError as err:
+            status, headers, body = render_error(renderer, err)
+            return Response(body, status, headers={k.decode("latin-1"): v.decode("latin-1") for k, v in headers})
+        return JSONResponse(master_info(result.response))
+
+    return "/info", _at_root(Starlette(routes=[Route("/info", info, methods=["GET"])]))
+
+
 def build_gateway(service: Service, *, docs: bool = True) -> Gateway:
     """The REST app for ``service``: Determined's routes, error body, cookie auth and API docs."""
     backend = InProcessBackend(interceptors=service.interceptors)
     service.register(backend)
     options = gateway_options(service.config.max_model_definition_bytes)
     routes = RouteTable.from_pool(descriptor_pool.Default(), [SERVICE_NAME], options)
-
-    async def info(request: Request) -> JSONResponse:
-        return JSONResponse(await service.master.info())
-
-    # Determined's plain (non-gRPC) master-info route; public, like GetMaster.
-    mounts: list[tuple[str, ASGIApp]] = [("/info", _at_root(Starlette(routes=[Route("/info", info, methods=["GET"])])))]
+    mounts = [_info_mount(routes, backend)]
     if docs:
         mounts += _docs_mounts()
     return create_app(routes, backend, mounts=mounts)
@@ -160,14 +193,16 @@ def build_proxy_gateway(
     """The same REST API as :func:`build_gateway`, forwarding over gRPC to a server at ``target``.
 
     Routes come from ``descriptor_set`` (bytes or a path; Determined's own by default) rather than
-    from generated code, so this front end needs nothing but the server's address. Not served here:
-    the plain ``/info`` route, which is not an RPC.
+    from generated code, so this front end needs nothing but the server's address.
     """
     options = gateway_options(max_model_definition_bytes)
     source = descriptor_set if descriptor_set is not None else determined_descriptor_set()
     routes = RouteTable.from_descriptor_set(source, [SERVICE_NAME], options)
     backend = ProxyBackend(target, options=PROXY_CHANNEL_OPTIONS)
-    return create_app(routes, backend, mounts=_docs_mounts() if docs else ())
+    mounts = [_info_mount(routes, backend)]
+    if docs:
+        mounts += _docs_mounts()
+    return create_app(routes, backend, mounts=mounts)
 
 
 def listen(host: str, port: int) -> socket.socket:

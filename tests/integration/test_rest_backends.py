@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,8 +37,8 @@ import pytest
 from protogw.gateway.app import Route, RouteTable
 from protogw.gateway.router import Match
 from protogw.server.logbuffer import LogBuffer
-from protogw.server.rest import determined_descriptor_set
-from protogw.server.service import PUBLIC_METHODS, SERVICE_NAME
+from protogw.server.rest import build_proxy_gateway, determined_descriptor_set
+from protogw.server.service import PUBLIC_METHODS, SERVICE_NAME, package_version
 from protogw.server.services import SERVICE
 from tests.support.rest_backends import BACKENDS, rest_api
 
@@ -402,6 +403,13 @@ SCENARIO: list[Call] = [
     ok("put-label-non-ascii", "PUT", f"{EXP}/{{exp1}}/labels/%C3%A9t%C3%A9", auth="user-b",
        want={"labels": ["b", "extra", "vision", "with space", "\u00e9t\u00e9"]}),
     fail("get-id-out-of-range", "GET", f"{EXP}/99999999999", 400, None, auth="user-b"),
+    # -- beside the RPCs: Determined's /info, the OpenAPI document and Swagger UI ---------------------------
+    ok("info", "GET", "/info", auth=None,
+       want={"version": package_version(), "cluster_name": "protogw", "sso_providers": [],
+             "telemetry": {"enabled": False, "otel_enabled": False, "otel_endpoint": ""}}),
+    ok("openapi-document", "GET", "/api/v1/api.swagger.json", auth=None,
+       want={"swagger": "2.0", "info": {"title": "Determined API (Beta)"}}),
+    ok("swagger-ui", "GET", "/docs/rest-api/", auth=None, want_headers=(("content-type", "text/html; charset=utf-8"),)),
     # -- the gateway's own answers ------------------------------------------------------------------------
     fail("unknown-route", "GET", "/api/v1/nope", 404, "Not Found", auth=None),
     fail("method-not-allowed", "DELETE", "/api/v1/master", 501, "Method Not Allowed", auth=None),
@@ -618,7 +626,8 @@ def test_call(transcripts: dict[str, dict[str, Outcome]], kind: str, call: Call)
 
 #: Keys whose values are per run (secrets, clock readings, random ids); masked before comparing.
 VOLATILE_KEYS = frozenset(
-    {"token", "startTime", "endTime", "duration", "modifiedAt", "lastAuthAt", "masterId", "clusterId", "jobId"}
+    {"token", "startTime", "endTime", "duration", "modifiedAt", "lastAuthAt", "jobId"}
+    | {"masterId", "clusterId", "master_id", "cluster_id"}
 )
 _TOKEN_COOKIE = re.compile(r"^auth=[^;]+;")
 
@@ -682,3 +691,33 @@ async def test_same_transcript_on_each_database(
         if comparable(reference[name]) != comparable(got[name])
     }
     assert not differing, differing
+
+
+def _unused_port() -> int:
+    """A local port nothing listens on (the kernel's pick, released at once)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+# (path, what the caller sends): the proxy with no server behind it answers 503 in Determined's envelope.
+NO_SERVER = [
+    ("/info", {}),
+    ("/api/v1/master", {}),
+    ("/api/v1/me", {"Authorization": "Bearer x"}),
+    ("/api/v1/master/logs", {"Authorization": "Bearer x"}),
+]
+
+
+@pytest.mark.parametrize(("path", "headers"), NO_SERVER)
+async def test_proxy_without_a_server_is_unavailable(path: str, headers: dict[str, str]) -> None:
+    app = build_proxy_gateway(f"127.0.0.1:{_unused_port()}", docs=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://protogw.test") as client:
+        await app.startup()
+        try:
+            response = await client.get(path, headers=headers, timeout=30)
+        finally:
+            await app.shutdown()
+    assert response.status_code == 503, response.text
+    assert envelope(_parse(response, path.endswith("/logs")))["reason"] == "Unavailable"

@@ -49,12 +49,11 @@ class RestAPI:
 def gateway_for(kind: str, api: Running) -> Gateway:
     """The REST app of backend ``kind`` for the running service ``api``."""
     if kind == "in-process":
-        return build_gateway(api.service, docs=False)
+        return build_gateway(api.service)
     if kind == "proxy":
         return build_proxy_gateway(
             f"127.0.0.1:{api.port}",
             max_model_definition_bytes=api.service.config.max_model_definition_bytes,
-            docs=False,
         )
     raise ValueError(f"unknown backend {kind!r}; expected one of {BACKENDS}")
 
