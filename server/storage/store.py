@@ -20,16 +20,14 @@ evaluated by the database, never by loading rows into Python.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import orjson
 import sqlalchemy as sa
 from alembic import command
@@ -95,9 +93,6 @@ _WRITE_OPTION = "protogw_write"
 _MIGRATION_LOCK_KEY = 0x70726F746F6777  # "protogw"
 
 _SQLITE_BUSY_TIMEOUT_MS = 10_000
-#: Read-only connections a SQLite file store keeps for its hot point reads. Each has its own worker
-#: thread; a point read takes tens of microseconds there, so two keep up with a whole process.
-_SQLITE_READERS = 2
 
 
 def utc_now() -> datetime:
@@ -306,40 +301,43 @@ class _PreparedRead:
         return values
 
 
-class _SqliteReaders:
-    """A few read-only connections to a SQLite file, for the reads every request makes.
+class _WouldWait(Exception):
+    """The inline reader would have had to wait for a lock; the engine should run the read instead."""
 
-    Through SQLAlchemy's aiosqlite adapter a statement costs five trips to the connection's worker
-    thread (cursor, execute, fetch, close, and a rollback when the pooled connection is returned),
-    and a burst of concurrent requests beyond the pool's size opens and closes whole connections.
-    Here a read is one trip (``execute_fetchall``) on a connection that stays open; it is the same
-    SQL with the same decoders. Connections are in autocommit mode, like the store's other readers,
-    so each statement sees its own consistent snapshot; ``query_only`` makes them unable to write.
+
+class _SqliteInlineReader:
+    """A read-only connection to a SQLite file that runs the hot point reads on the event loop itself.
+
+    A read by primary key or unique index costs SQLite a few tens of microseconds. Through
+    SQLAlchemy's aiosqlite adapter the same read makes five trips to a worker thread (cursor,
+    execute, fetch, close, and a rollback when the pooled connection is returned), and each trip
+    wakes the event loop from another thread; in a server that waits on its sockets between
+    requests, those hand-offs cost far more CPU than the read (gateway_bench: ~490 -> ~230 us per
+    REST GetExperiment). So these reads run here, synchronously, with the same SQL and the same
+    column decoders as through the engine.
+
+    The connection never waits: ``busy_timeout`` is 0, so a read that would block on a lock (rare
+    in WAL mode, where readers do not wait for writers) raises ``_WouldWait`` at once and the
+    caller repeats it through the engine, whose connections wait in their worker threads. It is in
+    autocommit mode like the store's other readers, so each statement sees its own consistent
+    snapshot, and ``query_only`` makes it unable to write.
     """
 
-    def __init__(self, path: str, size: int, dialect: Dialect) -> None:
-        self._path = path
-        self._size = size
+    def __init__(self, path: str, dialect: Dialect) -> None:
         self._dialect = dialect
-        self._connections: list[aiosqlite.Connection] = []
-        self._turn: Iterator[int] = itertools.cycle(range(size))
+        # Used only from the event loop's thread, but opened and closed from wherever the store is
+        # started; the loop's thread never shares it with another.
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            self._conn.execute("PRAGMA busy_timeout=0")
+            self._conn.execute("PRAGMA query_only=ON")
+        except BaseException:
+            self._conn.close()
+            raise
         self._prepared: dict[int, _PreparedRead] = {}
 
-    async def open(self) -> None:
-        for _ in range(self._size):
-            conn = await aiosqlite.connect(self._path, isolation_level=None)
-            try:
-                await conn.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
-                await conn.execute("PRAGMA query_only=ON")
-            except BaseException:
-                await conn.close()
-                raise
-            self._connections.append(conn)
-
-    async def close(self) -> None:
-        connections, self._connections = self._connections, []
-        for conn in connections:
-            await conn.close()
+    def close(self) -> None:
+        self._conn.close()
 
     def _prepare(self, stmt: sa.Select[Any]) -> _PreparedRead:
         # Keyed by identity: only the module's prebuilt statements come here, and they live forever.
@@ -348,20 +346,20 @@ class _SqliteReaders:
             prepared = self._prepared[id(stmt)] = _PreparedRead(stmt, self._dialect)
         return prepared
 
-    async def fetch_one(self, stmt: sa.Select[Any], params: Mapping[str, Any]) -> list[Any] | None:
+    def fetch_one(self, stmt: sa.Select[Any], params: Mapping[str, Any]) -> list[Any] | None:
         """The first row of ``stmt`` decoded, or None when there is none."""
         prepared = self._prepare(stmt)
         values = tuple(params[name] for name in prepared.names)
-        conn = self._connections[next(self._turn)]
         try:
-            rows = await conn.execute_fetchall(prepared.sql, values)
-        except sqlite3.Error as exc:
-            # The same exception classes the engine raises, so callers (and the status mapping
-            # that turns "database is locked" into UNAVAILABLE) cannot tell the paths apart.
+            row = self._conn.execute(prepared.sql, values).fetchone()
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise _WouldWait from exc
             raise sa.exc.DBAPIError.instance(prepared.sql, values, exc, sqlite3.Error) from exc
-        for row in rows:
-            return prepared.decode(row)
-        return None
+        except sqlite3.Error as exc:
+            # The same exception classes the engine raises, so callers cannot tell the paths apart.
+            raise sa.exc.DBAPIError.instance(prepared.sql, values, exc, sqlite3.Error) from exc
+        return None if row is None else prepared.decode(row)
 
 
 def _session_and_user(values: Sequence[Any]) -> tuple[UserSession, User]:
@@ -567,9 +565,9 @@ class Store:
         elif self._sqlite:
             self._sqlite_folder = Path(str(self._url.database)).parent
         self._engine: AsyncEngine = create_async_engine(self._url, **kwargs)
-        # Hot point reads on a SQLite file go through these once the store is started (see
+        # Hot point reads on a SQLite file go through this once the store is started (see
         # ``_fetch_one``); an in-memory database has only the one shared connection.
-        self._readers: _SqliteReaders | None = None
+        self._reader: _SqliteInlineReader | None = None
         self._writer: AsyncEngine = self._engine.execution_options(**{_WRITE_OPTION: True})
         if self._sqlite:
             self._install_sqlite_hooks()
@@ -598,16 +596,14 @@ class Store:
             if not self._sqlite:
                 await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
             await conn.run_sync(_upgrade_to_head)
-        if self._sqlite_folder is not None and self._readers is None:
-            readers = _SqliteReaders(str(self._url.database), _SQLITE_READERS, self._engine.dialect)
-            await readers.open()
-            self._readers = readers
+        if self._sqlite_folder is not None and self._reader is None:
+            self._reader = await asyncio.to_thread(_SqliteInlineReader, str(self._url.database), self._engine.dialect)
 
     async def close(self) -> None:
         """Close every pooled connection. The store can be started again afterwards."""
-        readers, self._readers = self._readers, None
-        if readers is not None:
-            await readers.close()
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
         await self._engine.dispose()
 
     async def __aenter__(self) -> Store:
@@ -668,19 +664,22 @@ class Store:
     async def _fetch_one(self, stmt: sa.Select[Any], params: Mapping[str, Any]) -> Sequence[Any] | None:
         """The first row of one of the module's prebuilt statements, or None.
 
-        On a started SQLite file store this takes the one-trip readers; otherwise the engine.
-        Values come back decoded the same way on both paths.
+        On a started SQLite file store this is read inline (see ``_SqliteInlineReader``) unless
+        that would wait for a lock; otherwise, and then, through the engine. Values come back
+        decoded the same way on both paths.
         """
-        readers = self._readers
-        if readers is None:
-            async with self._read() as conn:
-                row: AnyRow | None = (await conn.execute(stmt, params)).one_or_none()
-            return row
-        try:
-            return await readers.fetch_one(stmt, params)
-        except (DBAPIError, OverflowError) as exc:
-            _raise_if_bad_value(exc)
-            raise
+        reader = self._reader
+        if reader is not None:
+            try:
+                return reader.fetch_one(stmt, params)
+            except _WouldWait:
+                pass
+            except (DBAPIError, OverflowError) as exc:
+                _raise_if_bad_value(exc)
+                raise
+        async with self._read() as conn:
+            row: AnyRow | None = (await conn.execute(stmt, params)).one_or_none()
+        return row
 
     def _insert_ignore(self, table: sa.Table) -> Any:
         """``INSERT`` that silently skips rows whose primary key already exists."""
