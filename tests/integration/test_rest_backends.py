@@ -547,7 +547,7 @@ def seeded_log() -> LogBuffer:
 
 async def transcript(kind: str, database_url: str, calls: Iterable[Call]) -> dict[str, Outcome]:
     """Run ``calls`` through backend ``kind`` in front of a fresh service on ``database_url``."""
-    async with rest_api(kind, database_url, log_buffer=seeded_log()) as served:
+    async with rest_api(kind, database_url, {"log_buffer": seeded_log()}) as served:
         return await run_scenario(served.base_url, calls)
 
 
@@ -721,3 +721,26 @@ async def test_proxy_without_a_server_is_unavailable(path: str, headers: dict[st
             await app.shutdown()
     assert response.status_code == 503, response.text
     assert envelope(_parse(response, path.endswith("/logs")))["reason"] == "Unavailable"
+
+
+# (model definition bytes, expected status) against a 1,000-byte limit: fits, refused by the service,
+# refused by the gateway before it reads the body (the limit travels into build_proxy_gateway too).
+MODEL_SIZES = [(900, 200), (1100, 400), (5 * 1024 * 1024, 413)]
+
+
+@pytest.mark.parametrize(("size", "status"), MODEL_SIZES)
+async def test_model_definition_limits_in_both_backends(tmp_path: Path, size: int, status: int) -> None:
+    body = {"config": "name: sized", "modelDefinition": [{"path": "a.bin", "content": b64(b"x" * size)}]}
+    answers = []
+    for kind in BACKENDS:
+        db = f"sqlite+aiosqlite:///{tmp_path / kind}.db"
+        async with (
+            rest_api(kind, db, max_model_definition_bytes=1000) as served,
+            httpx.AsyncClient(base_url=served.base_url, timeout=30) as client,
+        ):
+            token = (await client.post("/api/v1/auth/login", json={"username": "determined"})).json()["token"]
+            client.cookies.clear()
+            response = await client.post(EXP, json=body, headers={"Authorization": f"Bearer {token}"})
+        answers.append((response.status_code, masked(_parse(response, False))))
+    assert answers[0][0] == status, answers[0]
+    assert answers[0] == answers[1]

@@ -76,7 +76,10 @@ async def serve_asgi(app: Any) -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def rest_api(kind: str, database_url: str, **collaborators: Any) -> AsyncIterator[RestAPI]:
-    """Start the service on ``database_url`` and backend ``kind``'s gateway in front of it."""
-    async with running(database_url, collaborators) as api, serve_asgi(gateway_for(kind, api)) as url:
+async def rest_api(
+    kind: str, database_url: str, collaborators: dict[str, Any] | None = None, **config: Any
+) -> AsyncIterator[RestAPI]:
+    """Start the service on ``database_url`` (``collaborators`` and ``config`` as for ``running``) and
+    backend ``kind``'s gateway in front of it."""
+    async with running(database_url, collaborators, **config) as api, serve_asgi(gateway_for(kind, api)) as url:
         yield RestAPI(kind, api, url)
