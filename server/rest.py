@@ -13,7 +13,6 @@ import contextlib
 import http.cookies
 import importlib.resources
 import logging
-import socket
 from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
@@ -205,19 +204,6 @@ def build_proxy_gateway(
     return create_app(routes, backend, mounts=mounts)
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """A listening socket for the REST front end whose connections send small writes at once.
-
-    A response goes out as two writes (status line and headers, then the body). asyncio only turns
-    Nagle's algorithm off on sockets created with ``IPPROTO_TCP``, which ``bind``'s are not, so on
-    the default event loop the body waited for the client's delayed ACK: some 40 ms on every request
-    after the first on a keep-alive connection. Accepted sockets inherit TCP_NODELAY from this one.
-    """
-    sock = bind(host, port)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
-
-
 class _EmbeddedServer(uvicorn.Server):
     """uvicorn without its own signal handling: the process's ``run`` owns SIGTERM/SIGINT."""
 
@@ -239,7 +225,7 @@ class RestGateway:
 
     async def start(self, service: Service) -> None:
         app = build_gateway(service, docs=self._docs)
-        sock = listen(self.host, self.port)
+        sock = bind(self.host, self.port)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             app,

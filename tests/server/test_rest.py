@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import re
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,7 +11,7 @@ import httpx
 import orjson
 import pytest
 
-from protogw.server.rest import RestGateway, build_gateway, listen
+from protogw.server.rest import RestGateway, build_gateway
 from protogw.server.services import SERVICE
 from tests.server.harness import Running, running
 
@@ -262,29 +261,3 @@ async def test_model_definition_limits_over_rest(module_database_url: str, size:
     assert response.status_code == status, response.text[:300]
     if status == 400:
         assert response.json()["error"]["error"] == f"model definition is {size} bytes, over the limit of 1000 bytes"
-
-
-def _ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
-            probe.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-@pytest.mark.parametrize(
-    "host", ["127.0.0.1", pytest.param("::1", marks=pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6"))]
-)
-def test_rest_connections_have_nagle_off(host: str) -> None:
-    # With Nagle on, the body write of every keep-alive response waited ~40 ms for the client's ACK
-    # of the header write (asyncio's default loop leaves it on for sockets bind() makes).
-    server = listen(host, 0)
-    try:
-        with socket.create_connection(server.getsockname()[:2]):
-            server.setblocking(True)
-            accepted, _ = server.accept()
-            with accepted:
-                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
-    finally:
-        server.close()

@@ -22,7 +22,8 @@ from typing import Any
 import uvicorn
 
 from protogw.gateway.app import Gateway
-from protogw.server.rest import build_gateway, build_proxy_gateway, listen
+from protogw.gateway.cli import bind
+from protogw.server.rest import build_gateway, build_proxy_gateway
 from tests.server.harness import Running, running
 
 #: The two gateway backends, as test ids.
@@ -61,7 +62,7 @@ def gateway_for(kind: str, api: Running) -> Gateway:
 @contextlib.asynccontextmanager
 async def serve_asgi(app: Any) -> AsyncIterator[str]:
     """Serve ``app`` with uvicorn on 127.0.0.1 port 0; yield its base URL; stop it afterwards."""
-    sock = listen("127.0.0.1", 0)
+    sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, http="httptools", lifespan="on", log_level="warning", access_log=False)
     server = _QuietServer(config)
