@@ -130,8 +130,8 @@ async def test_envoy_and_protogw_agree(database_url: str) -> None:
                 f"{served.http_url}/api/v1/auth/login", json={"username": "determined", "password": ""}
             )
             token = login.json()["token"]
-        # Login also sets Determined's auth cookie, which Envoy does not read: send only the header.
-        client.cookies.clear()
+            # Login also sets Determined's auth cookie, which Envoy does not read: send only the header.
+            client.cookies.clear()
             for name, method, path, body, auth in CALLS:
                 headers = {"Authorization": f"Bearer {token}"} if auth else {}
                 ours = await client.request(method, served.http_url + path, json=body, headers=headers)
