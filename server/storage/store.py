@@ -285,14 +285,14 @@ class _PreparedRead:
 
     __slots__ = ("decoders", "names", "sql")
 
-    def __init__(self, stmt: sa.Select[Any], dialect: Dialect) -> None:
+    def __init__(self, stmt: sa.Select[Any], dialect: Dialect, *, with_decoders: bool = True) -> None:
         compiled: Any = stmt.compile(dialect=dialect)
         self.sql: str = compiled.string
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
-        decoders = (column[3]._cached_result_processor(dialect, None) for column in compiled._result_columns)
-        self.decoders: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
-            (i, d) for i, d in enumerate(decoders) if d is not None
-        )
+        self.decoders: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
+        if with_decoders:
+            decoders = (column[3]._cached_result_processor(dialect, None) for column in compiled._result_columns)
+            self.decoders = tuple((i, d) for i, d in enumerate(decoders) if d is not None)
 
     def decode(self, raw: Sequence[Any]) -> list[Any]:
         values = list(raw)
@@ -360,6 +360,59 @@ class _SqliteInlineReader:
             # The same exception classes the engine raises, so callers cannot tell the paths apart.
             raise sa.exc.DBAPIError.instance(prepared.sql, values, exc, sqlite3.Error) from exc
         return None if row is None else prepared.decode(row)
+
+
+class _PgDirectReads:
+    """Runs the hot point reads on PostgreSQL straight through asyncpg, one round trip each.
+
+    Through SQLAlchemy's asyncpg adapter a read on a pooled connection opens a transaction first
+    (a ``BEGIN`` round trip), then prepares and executes, and rolls back when the connection is
+    returned: three round trips and the adapter's bookkeeping for one SELECT. A single statement in
+    autocommit is its own consistent snapshot, so here it goes as one ``fetchrow`` on the same
+    pooled connection. Values need no decoders: asyncpg returns booleans, UTC datetimes and lists
+    natively, and SQLAlchemy installed the store's JSON decoder on every connection it opened.
+    Errors are translated and classified by the adapter and the dialect exactly as an engine
+    execution would, and a lost connection is invalidated so the pool does not hand it out again.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._prepared: dict[int, _PreparedRead] = {}
+
+    def _prepare(self, stmt: sa.Select[Any]) -> _PreparedRead:
+        # Keyed by identity: only the module's prebuilt statements come here, and they live forever.
+        prepared = self._prepared.get(id(stmt))
+        if prepared is None:
+            prepared = self._prepared[id(stmt)] = _PreparedRead(stmt, self._engine.dialect, with_decoders=False)
+        return prepared
+
+    async def fetch_one(self, stmt: sa.Select[Any], params: Mapping[str, Any]) -> Sequence[Any] | None:
+        """The first row of ``stmt``, or None when there is none."""
+        prepared = self._prepare(stmt)
+        values = [params[name] for name in prepared.names]
+        async with self._engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            try:
+                record = await raw.driver_connection.fetchrow(prepared.sql, *values)  # type: ignore[union-attr]
+            except Exception as exc:
+                raise await self._translate(conn, raw.dbapi_connection, prepared.sql, values, exc) from exc
+        return None if record is None else tuple(record)
+
+    async def _translate(
+        self, conn: AsyncConnection, adapted: Any, sql: str, values: list[Any], exc: Exception
+    ) -> Exception:
+        """The SQLAlchemy exception an engine execution would have raised for the driver's ``exc``."""
+        dialect = self._engine.dialect
+        try:
+            adapted._handle_exception(exc)  # always raises the adapter's DB-API form of exc
+        except Exception as translated:
+            lost = dialect.is_disconnect(translated, adapted, None)  # type: ignore[arg-type]
+            if lost:
+                await conn.invalidate(translated)
+            return sa.exc.DBAPIError.instance(
+                sql, values, translated, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+            )
+        return exc  # pragma: no cover - _handle_exception never returns
 
 
 def _session_and_user(values: Sequence[Any]) -> tuple[UserSession, User]:
@@ -568,6 +621,7 @@ class Store:
         # Hot point reads on a SQLite file go through this once the store is started (see
         # ``_fetch_one``); an in-memory database has only the one shared connection.
         self._reader: _SqliteInlineReader | None = None
+        self._pg_reads = None if self._sqlite else _PgDirectReads(self._engine)
         self._writer: AsyncEngine = self._engine.execution_options(**{_WRITE_OPTION: True})
         if self._sqlite:
             self._install_sqlite_hooks()
@@ -665,8 +719,8 @@ class Store:
         """The first row of one of the module's prebuilt statements, or None.
 
         On a started SQLite file store this is read inline (see ``_SqliteInlineReader``) unless
-        that would wait for a lock; otherwise, and then, through the engine. Values come back
-        decoded the same way on both paths.
+        that would wait for a lock, on PostgreSQL in one round trip (``_PgDirectReads``); otherwise,
+        and then, through the engine. Values come back decoded the same way on every path.
         """
         reader = self._reader
         if reader is not None:
@@ -674,6 +728,12 @@ class Store:
                 return reader.fetch_one(stmt, params)
             except _WouldWait:
                 pass
+            except (DBAPIError, OverflowError) as exc:
+                _raise_if_bad_value(exc)
+                raise
+        elif self._pg_reads is not None:
+            try:
+                return await self._pg_reads.fetch_one(stmt, params)
             except (DBAPIError, OverflowError) as exc:
                 _raise_if_bad_value(exc)
                 raise
