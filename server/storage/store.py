@@ -93,6 +93,8 @@ _WRITE_OPTION = "protogw_write"
 _MIGRATION_LOCK_KEY = 0x70726F746F6777  # "protogw"
 
 _SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: Pooled connections per store (see ``Store.__init__``).
+_POOL_SIZE = 15
 
 
 def utc_now() -> datetime:
@@ -615,8 +617,15 @@ class Store:
         if self._sqlite and self._url.database in (None, "", ":memory:"):
             # An in-memory database lives in one connection: share it instead of pooling.
             kwargs["poolclass"] = StaticPool
-        elif self._sqlite:
-            self._sqlite_folder = Path(str(self._url.database)).parent
+        else:
+            if self._sqlite:
+                self._sqlite_folder = Path(str(self._url.database)).parent
+            # The same ceiling as SQLAlchemy's default (5 kept + 10 overflow), but all of them kept:
+            # an overflow connection is closed as soon as it is returned while five others sit idle,
+            # so steady load above five concurrent queries opened and closed a connection every few
+            # requests (on PostgreSQL, a new session and its type-codec set-up each time).
+            kwargs["pool_size"] = _POOL_SIZE
+            kwargs["max_overflow"] = 0
         self._engine: AsyncEngine = create_async_engine(self._url, **kwargs)
         # Hot point reads on a SQLite file go through this once the store is started (see
         # ``_fetch_one``); an in-memory database has only the one shared connection.
