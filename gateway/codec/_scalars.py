@@ -240,6 +240,9 @@ def decode_string(value: Any) -> str:
     raise Fail(f"expected a string, got {show(value)}")
 
 
+_BASE64 = re.compile(rb"[A-Za-z0-9+/_-]*={0,2}")
+
+
 def decode_bytes(value: Any) -> bytes:
     if isinstance(value, str):
         try:
@@ -252,6 +255,11 @@ def decode_bytes(value: Any) -> bytes:
         raise Fail(f"expected a base64 string, got {show(value)}")
     # Both alphabets are accepted: the URL-safe decoder maps '-' and '_' and leaves '+' and '/'
     # alone. Padding is optional, so it is topped up before decoding (json_format does the same).
+    # Unlike json_format, which lets the decoder drop characters outside the alphabet (so "***"
+    # became b"" and an upload silently lost its content), anything else is refused, as Go's
+    # protojson and grpc-gateway do.
+    if not _BASE64.fullmatch(raw):
+        raise Fail(f"bytes value is not valid base64: {show(value)}")
     try:
         return base64.urlsafe_b64decode(raw + b"=" * (4 - len(raw) % 4))
     except (binascii.Error, ValueError):

@@ -266,7 +266,8 @@ SCENARIO: list[Call] = [
     fail("create-escaping-path", "POST", EXP, 400,
          "model definition file path '../evil.py' must be relative and stay inside the tree",
          json={"config": "name: x", "modelDefinition": [{"path": "../evil.py", "content": ""}]}),
-    # validateOnly: while the codec still accepts this (KNOWN_BUGS), the call must leave nothing behind.
+    # Invalid base64 is a 400 (as in grpc-gateway), never silently empty content; validateOnly also
+    # makes sure nothing would be stored if it slipped through.
     fail("create-bad-base64", "POST", EXP, 400, None,
          json={"config": "name: x", "validateOnly": True, "modelDefinition": [{"path": "a.py", "content": "***"}]}),
     fail("create-template", "POST", EXP, 400, "configuration templates are not supported by this server",
@@ -417,12 +418,7 @@ SCENARIO: list[Call] = [
 
 
 #: Rows that fail in both backends alike because of a bug outside this module's reach, and why.
-KNOWN_BUGS = {
-    # grpc-gateway (Go's protojson) refuses bytes that are not base64 with 400; the codec decodes
-    # them like json_format does, with Python's lenient decoder, which drops the characters outside
-    # the alphabet: "***" becomes b"" and the upload silently loses its content.
-    "create-bad-base64": "gateway.codec decode_bytes accepts invalid base64 (drops non-alphabet characters)",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def rows(calls: list[Call]) -> list[Any]:
