@@ -65,8 +65,12 @@ def _database_unreachable(exc: BaseException) -> bool:
     """Whether ``exc`` means the database could not be reached or is busy, rather than a bug.
 
     SQLAlchemy reports lost connections and SQLite's "database is locked" as OperationalError or
-    InterfaceError; a refused or reset connection can also escape as a plain OSError.
+    InterfaceError; a refused or reset connection can also escape as a plain OSError. Any other
+    DB-API error that SQLAlchemy judged a disconnect (it then invalidates the connection) counts too:
+    asyncpg reports a connection killed mid-query in several classes of its own.
     """
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
+        return True
     return isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError | OSError)
 
 

@@ -34,6 +34,11 @@ CASES: list[tuple[BaseException, tuple[grpc.StatusCode, str] | None]] = [
     (sqlalchemy.exc.InterfaceError("SELECT 1", {}, Exception("connection is closed")),
      (grpc.StatusCode.UNAVAILABLE, errors.DATABASE_UNAVAILABLE)),
     (ConnectionRefusedError(111, "Connection refused"), (grpc.StatusCode.UNAVAILABLE, errors.DATABASE_UNAVAILABLE)),
+    # A driver error SQLAlchemy judged a disconnect (asyncpg's InternalClientError on a killed
+    # connection arrives this way): retryable, not a bug.
+    (sqlalchemy.exc.DBAPIError("SELECT 1", {}, Exception("connection lost"), connection_invalidated=True),
+     (grpc.StatusCode.UNAVAILABLE, errors.DATABASE_UNAVAILABLE)),
+    (sqlalchemy.exc.DBAPIError("SELECT 1", {}, Exception("other")), None),
     (sqlalchemy.exc.ProgrammingError("SELECT", {}, Exception("syntax")), None),
     (ValueError("boom"), None),
     (KeyError("k"), None),
