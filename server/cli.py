@@ -24,13 +24,16 @@ from typing import Annotated
 import sqlalchemy
 import sqlalchemy.exc
 import typer
+import uvloop
 
 from protogw.clients import cli as client_cli
 from protogw.gateway import cli as gateway_cli
 from protogw.gateway import envoy
+from protogw.gateway.cli import bind, parse_addr
+from protogw.gateway.cli import serve as serve_asgi
 from protogw.gateway.openapi import cli as openapi_cli
 from protogw.server.app import DEFAULT_GRACE, Addon, AddressInUse, run
-from protogw.server.rest import RestGateway
+from protogw.server.rest import RestGateway, build_proxy_gateway
 from protogw.server.seed import AlreadySeeded, seed_walkthrough
 from protogw.server.service import ServiceConfig, build_service
 from protogw.server.storage.demo import load_demo
@@ -166,6 +169,41 @@ def seed(
     except (StorageError, OSError, sqlalchemy.exc.SQLAlchemyError) as exc:
         typer.echo(f"error: cannot use the database {_redacted(database)}: {_one_line(exc)}", err=True)
         raise typer.Exit(1) from None
+
+
+@app.command("rest-proxy")
+def rest_proxy(
+    backend: Annotated[
+        str, typer.Option("--backend", envvar="PROTOGW_BACKEND", help="gRPC server (protogw serve) to forward to.")
+    ],
+    http_addr: Annotated[
+        str, typer.Option("--http-addr", envvar="PROTOGW_HTTP_ADDR", help="REST listen address; port 0 picks one.")
+    ] = DEFAULT_HTTP_ADDR,
+    max_model_definition_mb: Annotated[
+        int, typer.Option("--max-model-definition-mb", envvar="PROTOGW_MAX_MODEL_DEFINITION_MB", min=1)
+    ] = 96,
+    log_level: Annotated[str, typer.Option("--log-level", envvar="PROTOGW_LOG_LEVEL")] = "info",
+) -> None:
+    """Serve Determined's REST API (its error body, cookies, /info, Swagger UI) in front of gRPC replicas.
+
+    The generic ``protogw gateway`` knows nothing about Determined; this is the same proxy with the
+    Determined front-end options that ``serve`` uses in-process.
+    """
+    configure_logging(log_level)
+    try:
+        host, port = parse_addr(http_addr)
+        parse_addr(backend)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    app_ = build_proxy_gateway(backend, max_model_definition_bytes=max_model_definition_mb * 1024 * 1024)
+    sock = bind(host, port)
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(serve_asgi(app_, sock, log_level=log_level.lower()))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
 
 
 app.command("gateway", help="Run the REST gateway in front of a gRPC backend.")(gateway_cli.gateway)
