@@ -36,21 +36,6 @@ class MasterServicer:
         self._cluster_id: str | None = None
         self._logs = logs
 
-    async def info(self) -> dict[str, Any]:
-        """The master description Determined serves at ``GET /info`` (snake_case keys, no gRPC).
-
-        Determined's CLI reads it first to compare versions with its own.
-        """
-        response = await self._describe()
-        return {
-            "version": response.version,
-            "master_id": response.master_id,
-            "cluster_id": response.cluster_id,
-            "cluster_name": response.cluster_name,
-            "telemetry": {"enabled": False, "otel_enabled": False, "otel_endpoint": ""},
-            "sso_providers": [],
-        }
-
     async def _describe(self) -> master_pb2.GetMasterResponse:
         if self._cluster_id is None:
             self._cluster_id = await self._load_cluster_id()
