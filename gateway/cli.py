@@ -71,9 +71,25 @@ async def serve(app: ASGIApp, sock: socket.socket, *, log_level: str = "info") -
     )
     server = uvicorn.Server(config)
     host, port = sock.getsockname()[:2]
-    shown = f"[{host}]" if ":" in host else host
-    log.warning("gateway listening on http://%s:%d", shown, port)
+    log.warning("gateway listening on http://%s:%d", url_host(host), port)
     await server.serve(sockets=[sock])
+
+
+def url_host(host: str) -> str:
+    """``host`` as it appears in a URL: IPv6 addresses go in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
+def run_forever(app: ASGIApp, host: str, port: int, *, log_level: str = "info") -> None:
+    """Bind ``host:port`` and serve ``app`` on a uvloop loop until Ctrl-C or SIGTERM (the CLI commands)."""
+    sock = bind(host, port)
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(serve(app, sock, log_level=log_level.lower()))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
 
 
 def gateway(
@@ -124,15 +140,7 @@ def gateway(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     log.info("%d routes from %s, forwarding to %s", len(routes), descriptor_set, backend)
-    app = create_app(routes, ProxyBackend(backend))
-    sock = bind(host, port)
-    try:
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(serve(app, sock, log_level=log_level.lower()))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sock.close()
+    run_forever(create_app(routes, ProxyBackend(backend)), host, port, log_level=log_level)
 
 
 if __name__ == "__main__":

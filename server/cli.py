@@ -24,13 +24,11 @@ from typing import Annotated
 import sqlalchemy
 import sqlalchemy.exc
 import typer
-import uvloop
 
 from protogw.clients import cli as client_cli
 from protogw.gateway import cli as gateway_cli
 from protogw.gateway import envoy
-from protogw.gateway.cli import bind, parse_addr
-from protogw.gateway.cli import serve as serve_asgi
+from protogw.gateway.cli import parse_addr, run_forever
 from protogw.gateway.openapi import cli as openapi_cli
 from protogw.server.app import DEFAULT_GRACE, Addon, AddressInUse, run
 from protogw.server.rest import RestGateway, build_proxy_gateway
@@ -195,15 +193,8 @@ def rest_proxy(
         parse_addr(backend)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    app_ = build_proxy_gateway(backend, max_model_definition_bytes=max_model_definition_mb * 1024 * 1024)
-    sock = bind(host, port)
-    try:
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(serve_asgi(app_, sock, log_level=log_level.lower()))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sock.close()
+    proxy = build_proxy_gateway(backend, max_model_definition_bytes=max_model_definition_mb * 1024 * 1024)
+    run_forever(proxy, host, port, log_level=log_level)
 
 
 app.command("gateway", help="Run the REST gateway in front of a gRPC backend.")(gateway_cli.gateway)

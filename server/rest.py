@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from protogw.gateway.app import Gateway, GatewayOptions, RouteTable, create_app
 from protogw.gateway.backend import Backend, CallInfo
-from protogw.gateway.cli import bind, parse_addr
+from protogw.gateway.cli import bind, parse_addr, url_host
 from protogw.gateway.errors import GatewayError, render_error
 from protogw.gateway.headers import RequestHead
 from protogw.gateway.inprocess import InProcessBackend
@@ -240,8 +240,9 @@ class RestGateway:
         # The socket is already listening, so connections made before uvicorn's loop picks it up wait
         # in the backlog: there is nothing to wait for here.
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        shown = f"[{self.host}]" if ":" in self.host else self.host
-        logger.info("REST gateway listening on http://%s:%d (docs at %s/)", shown, self.port, DEFAULT_DOCS_PATH)
+        logger.info(
+            "REST gateway listening on http://%s:%d (docs at %s/)", url_host(self.host), self.port, DEFAULT_DOCS_PATH
+        )
 
     async def stop(self) -> None:
         if self._server is None or self._task is None:
