@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.support.serve import PROTOGW, run_cli
+from tests.support.serve import PROTOGW, read_ports, run_cli
 
 GRPC_LISTENING = re.compile(rb"gRPC server listening on 127\.0\.0\.1:(\d+)")
 HTTP_LISTENING = re.compile(rb"listening on http://127\.0\.0\.1:(\d+)")
@@ -18,15 +18,12 @@ HTTP_LISTENING = re.compile(rb"listening on http://127\.0\.0\.1:(\d+)")
 
 async def _start(args: list[str], pattern: re.Pattern[bytes]) -> tuple[asyncio.subprocess.Process, int]:
     proc = await asyncio.create_subprocess_exec(PROTOGW, *args, stderr=asyncio.subprocess.PIPE)
-    assert proc.stderr is not None
-    log = b""
-    while True:
-        line = await asyncio.wait_for(proc.stderr.readline(), 60)
-        if not line:
-            raise RuntimeError(f"protogw {args[0]} exited early:\n{log.decode(errors='replace')}")
-        log += line
-        if m := pattern.search(line):
-            return proc, int(m.group(1))
+    try:
+        (port,) = (await read_ports(proc, pattern, 1)).values()
+    except BaseException:
+        await _stop(proc)
+        raise
+    return proc, port
 
 
 async def _stop(proc: asyncio.subprocess.Process) -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import signal
-import sys
 from pathlib import Path
 
 import grpc
@@ -16,9 +14,7 @@ from typer.testing import CliRunner
 
 from protogw.gen.determined.api.v1 import api_pb2_grpc, auth_pb2, master_pb2
 from protogw.server.cli import app, default_database_url
-
-PROTOGW = str(Path(sys.executable).parent / "protogw")
-LISTENING = re.compile(rb"(gRPC server|REST gateway) listening on (?:http://)?127\.0\.0\.1:(\d+)")
+from tests.support.serve import LISTENING, PROTOGW
 
 
 async def test_serve_process(database_url: str) -> None:

@@ -33,6 +33,25 @@ class Served:
         return f"127.0.0.1:{self.grpc_port}"
 
 
+async def read_ports(proc: asyncio.subprocess.Process, pattern: re.Pattern[bytes], count: int) -> dict[bytes, int]:
+    """Read ``proc``'s stderr until ``pattern`` matched ``count`` distinct listeners.
+
+    ``pattern`` has two groups (listener name, port) or one (port; the name is then the whole match).
+    """
+    assert proc.stderr is not None
+    ports: dict[bytes, int] = {}
+    log = b""
+    while len(ports) < count:
+        line = await asyncio.wait_for(proc.stderr.readline(), 60)
+        if not line:
+            raise RuntimeError(f"protogw exited early:\n{log.decode(errors='replace')}")
+        log += line
+        if m := pattern.search(line):
+            name = m.group(1) if pattern.groups == 2 else m.group(0)
+            ports[name] = int(m.group(pattern.groups))
+    return ports
+
+
 async def run_cli(*args: str) -> str:
     """Run ``protogw ARGS`` to completion and return its combined output (fails on non-zero exit)."""
     proc = await asyncio.create_subprocess_exec(
@@ -53,17 +72,9 @@ async def serve(database_url: str, extra: Sequence[str] = ()) -> AsyncIterator[S
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert proc.stderr is not None
-    ports: dict[bytes, int] = {}
-    log = b""
     drain: asyncio.Task[bytes] | None = None
     try:
-        while len(ports) < 2:
-            line = await asyncio.wait_for(proc.stderr.readline(), 60)
-            if not line:
-                raise RuntimeError(f"protogw serve exited early:\n{log.decode(errors='replace')}")
-            log += line
-            if m := LISTENING.search(line):
-                ports[m.group(1)] = int(m.group(2))
+        ports = await read_ports(proc, LISTENING, 2)
         # Keep reading the log so the server never blocks on a full pipe.
         drain = asyncio.create_task(proc.stderr.read())
         yield Served(grpc_port=ports[b"gRPC server"], http_port=ports[b"REST gateway"])
