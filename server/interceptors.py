@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import random
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -28,6 +27,7 @@ from typing import Any, Protocol, cast
 import grpc
 import grpc.aio
 
+from protogw.gateway.headers import new_request_id
 from protogw.server.context import CallState, Principal, call_state, principal_var
 from protogw.server.errors import status_for, unauthenticated
 
@@ -47,17 +47,6 @@ _MAX_WRAPPED = 4096
 #: Metadata key carrying the request id, both ways.
 REQUEST_ID_KEY = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
-
-#: Source of generated request ids. They name a call in logs and error messages and need to be
-#: unique, not secret, so a generator seeded once from the OS (per process) is enough; asking the
-#: OS for random bytes on every call releases and retakes the GIL, which under load with the
-#: database worker threads running turned into tens of microseconds of waiting per call.
-_request_ids = random.Random()
-
-
-def new_request_id() -> str:
-    """A fresh request id: 32 hex digits, like the ones the caller may send."""
-    return f"{_request_ids.getrandbits(128):032x}"
 
 
 def metadata_value(context: Context, key: str) -> str | None:
