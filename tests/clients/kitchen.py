@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from google.protobuf import duration_pb2, timestamp_pb2, wrappers_pb2
 from google.protobuf.message import Message
 
+from protogw.clients import errors
+from protogw.clients.transport import Transport
 from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
 from tests.gateway.conftest import GatewayEnv, _open_env
 
@@ -86,3 +89,32 @@ ECHOES: list[tuple[str, str, Message]] = [
         ),
     ),
 ]
+
+
+# Server stream cases: (count, fail_with_code) -> (sequence numbers received, error class or None).
+STREAMS: list[tuple[int, int, list[int], type[errors.ApiError] | None]] = [
+    (0, 0, [], None),
+    (3, 0, [0, 1, 2], None),
+    (2, 5, [0, 1], errors.NotFound),
+    (0, 9, [], errors.FailedPrecondition),
+]
+
+
+async def check_server_stream(
+    transport: Transport, count: int, code: int, seqs: list[int], error: type[errors.ApiError] | None
+) -> None:
+    """WatchThings over ``transport`` yields ``seqs``, then fails with ``error`` (or ends cleanly)."""
+    received: list[int] = []
+    request = pb.WatchThingsRequest(count=count, fail_with_code=code)
+
+    async def consume() -> None:
+        async for item in transport.server_stream(METHODS["WatchThings"], request):
+            assert isinstance(item, pb.WatchThingsResponse)
+            received.append(item.seq)
+
+    if error is None:
+        await consume()
+    else:
+        with pytest.raises(error, match=f"failed after {count}"):
+            await consume()
+    assert received == seqs

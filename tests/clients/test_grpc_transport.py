@@ -14,7 +14,7 @@ from google.rpc import error_details_pb2
 from protogw.clients import errors
 from protogw.clients.grpc_transport import GrpcTransport
 from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
-from tests.clients.kitchen import ECHOES, METHODS, kitchen_env
+from tests.clients.kitchen import ECHOES, METHODS, STREAMS, check_server_stream, kitchen_env
 from tests.gateway.conftest import GatewayEnv
 
 
@@ -37,33 +37,11 @@ async def test_round_trip(transport: GrpcTransport, method: str, request_message
     assert await transport.unary(METHODS[method], request_message) == request_message
 
 
-# (count, fail_with_code) -> (sequence numbers received, error class or None).
-STREAMS: list[tuple[int, int, list[int], type[errors.ApiError] | None]] = [
-    (0, 0, [], None),
-    (3, 0, [0, 1, 2], None),
-    (2, 5, [0, 1], errors.NotFound),
-    (0, 9, [], errors.FailedPrecondition),
-]
-
-
 @pytest.mark.parametrize(("count", "code", "seqs", "error"), STREAMS)
 async def test_server_stream(
     transport: GrpcTransport, count: int, code: int, seqs: list[int], error: type[errors.ApiError] | None
 ) -> None:
-    received: list[int] = []
-    request = pb.WatchThingsRequest(count=count, fail_with_code=code)
-
-    async def consume() -> None:
-        async for item in transport.server_stream(METHODS["WatchThings"], request):
-            assert isinstance(item, pb.WatchThingsResponse)
-            received.append(item.seq)
-
-    if error is None:
-        await consume()
-    else:
-        with pytest.raises(error, match=f"failed after {count}"):
-            await consume()
-    assert received == seqs
+    await check_server_stream(transport, count, code, seqs, error)
 
 
 @pytest.mark.parametrize("code", range(1, 17))

@@ -26,7 +26,7 @@ from protogw.gen.determined.common.v1 import common_pb2
 from protogw.gen.determined.experiment.v1 import experiment_pb2 as experimentv1_pb2
 from protogw.gen.determined.user.v1 import user_pb2 as userv1_pb2
 from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
-from tests.clients.kitchen import ECHOES, METHODS, kitchen_env
+from tests.clients.kitchen import ECHOES, METHODS, STREAMS, check_server_stream, kitchen_env
 from tests.gateway.conftest import GatewayEnv
 
 DETERMINED = api_pb2.DESCRIPTOR.services_by_name["Determined"].methods_by_name
@@ -250,33 +250,11 @@ async def test_response_body(rest: RestTransport) -> None:
     assert got == pb.File(content=b"content of a/b")
 
 
-# Server stream cases: (count, fail_with_code) -> (sequence numbers received, error class or None).
-STREAMS: list[tuple[int, int, list[int], type[errors.ApiError] | None]] = [
-    (0, 0, [], None),
-    (3, 0, [0, 1, 2], None),
-    (2, 5, [0, 1], errors.NotFound),
-    (0, 9, [], errors.FailedPrecondition),
-]
-
-
 @pytest.mark.parametrize(("count", "code", "seqs", "error"), STREAMS)
 async def test_server_stream(
     rest: RestTransport, count: int, code: int, seqs: list[int], error: type[errors.ApiError] | None
 ) -> None:
-    received: list[int] = []
-    request = pb.WatchThingsRequest(count=count, fail_with_code=code)
-
-    async def consume() -> None:
-        async for item in rest.server_stream(METHODS["WatchThings"], request):
-            assert isinstance(item, pb.WatchThingsResponse)
-            received.append(item.seq)
-
-    if error is None:
-        await consume()
-    else:
-        with pytest.raises(error, match=f"failed after {count}"):
-            await consume()
-    assert received == seqs
+    await check_server_stream(rest, count, code, seqs, error)
 
 
 @pytest.mark.parametrize("code", range(1, 17))
