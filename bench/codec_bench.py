@@ -26,7 +26,7 @@ import orjson
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from protogw.gateway.codec import JsonOptions, codec_for
+from protogw.core.codec import JsonOptions, codec_for
 
 # Same output as json_format with always_print_fields_with_no_presence=True, so the work is equal.
 OPTIONS = JsonOptions(unset_message_as_null=False)

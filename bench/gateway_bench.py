@@ -125,9 +125,9 @@ class DeterminedTarget(Target):
 
         from google.protobuf import descriptor_pool
 
+        from protogw.core.bindings import MethodInfo
         from protogw.gateway.backend import CallInfo
         from protogw.gateway.inprocess import InProcessBackend
-        from protogw.gateway.routes import MethodInfo
         from protogw.server.seed import seed_walkthrough
         from protogw.server.service import ServiceConfig, build_service
 
@@ -360,8 +360,8 @@ def lookup_paths(n: int) -> list[tuple[str, str]]:
 def bench_lookup() -> dict[int, float]:
     """Best time per lookup with 10 and with 1,000 routes; the two are measured alternately, many
     times, so that other load on the box cannot favour one of them."""
+    from protogw.core.template import parse_template
     from protogw.gateway.router import Router
-    from protogw.gateway.template import parse_template
 
     runners: dict[int, Callable[[], None]] = {}
     per_run: dict[int, int] = {}

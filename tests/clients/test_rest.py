@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from protogw.clients import errors
 from protogw.clients.rest import NO_BODY, RestTransport, TranscodeError, binding_for, transcode
-from protogw.gateway.codec import JsonOptions, codec_for
+from protogw.core.codec import JsonOptions, codec_for
 from protogw.gen.determined.api.v1 import api_pb2, auth_pb2, experiment_pb2, master_pb2, user_pb2
 from protogw.gen.determined.common.v1 import common_pb2
 from protogw.gen.determined.experiment.v1 import experiment_pb2 as experimentv1_pb2

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
+from protogw.core.codec import JsonOptions
 from protogw.gateway.app import GatewayOptions, create_app
-from protogw.gateway.codec import JsonOptions
 from protogw.gateway.inprocess import InProcessBackend
 from protogw.gateway.router import UnescapingMode
 from protogw.gateway.types import Receive, Scope, Send

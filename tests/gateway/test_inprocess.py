@@ -13,11 +13,12 @@ import grpc.aio
 import pytest
 from google.protobuf import descriptor_pool, empty_pb2
 
+from protogw.core.bindings import MethodInfo
+from protogw.core.descriptors import load_descriptor_set
 from protogw.gateway.backend import CallInfo
 from protogw.gateway.errors import GatewayError
 from protogw.gateway.inprocess import InProcessBackend
 from protogw.gateway.proxy import ProxyBackend
-from protogw.gateway.routes import MethodInfo, load_descriptor_set
 from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
 
 SERVICE = "test.Probe"
