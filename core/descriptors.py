@@ -12,7 +12,17 @@ from os import PathLike
 from pathlib import Path
 
 from google.api import annotations_pb2, http_pb2
-from google.protobuf import descriptor_pb2, descriptor_pool
+from google.protobuf import (
+    any_pb2,
+    descriptor_pb2,
+    descriptor_pool,
+    duration_pb2,
+    empty_pb2,
+    field_mask_pb2,
+    struct_pb2,
+    timestamp_pb2,
+    wrappers_pb2,
+)
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 from google.protobuf.message import DecodeError
 
@@ -45,9 +55,18 @@ def read_descriptor_set(source: DescriptorSource) -> list[descriptor_pb2.FileDes
         raise DescriptorError(f"not a FileDescriptorSet: {exc}") from None
 
 
-def pool_of(files: Iterable[descriptor_pb2.FileDescriptorProto]) -> descriptor_pool.DescriptorPool:
-    """A fresh pool holding ``files``, added in dependency order (a later file of the same name wins)."""
+def pool_of(
+    files: Iterable[descriptor_pb2.FileDescriptorProto], *, bundled_imports: bool = False
+) -> descriptor_pool.DescriptorPool:
+    """A fresh pool holding ``files``, added in dependency order (a later file of the same name wins).
+
+    With ``bundled_imports``, an import missing from ``files`` that this package bundles (the
+    well-known types, ``google/api/annotations.proto`` and ``http.proto``) is filled in, as protoc
+    would have; any other missing import is an error.
+    """
     by_name = {f.name: f for f in files}
+    if bundled_imports:
+        _add_bundled_imports(by_name)
     pool = descriptor_pool.DescriptorPool()
     added: set[str] = set()
     pending = list(by_name.values())
@@ -62,6 +81,36 @@ def pool_of(files: Iterable[descriptor_pb2.FileDescriptorProto]) -> descriptor_p
             added.add(fdp.name)
         pending = [f for f in pending if f.name not in added]
     return pool
+
+
+# Files protobuf and googleapis-common-protos ship, imported above so their descriptors are always loaded.
+_BUNDLED = {
+    module.DESCRIPTOR.name: module.DESCRIPTOR
+    for module in (
+        annotations_pb2,
+        http_pb2,
+        any_pb2,
+        descriptor_pb2,
+        duration_pb2,
+        empty_pb2,
+        field_mask_pb2,
+        struct_pb2,
+        timestamp_pb2,
+        wrappers_pb2,
+    )
+}
+
+
+def _add_bundled_imports(by_name: dict[str, descriptor_pb2.FileDescriptorProto]) -> None:
+    wanted = [d for f in by_name.values() for d in f.dependency]
+    while wanted:
+        name = wanted.pop()
+        if name in by_name or name not in _BUNDLED:
+            continue
+        fdp = descriptor_pb2.FileDescriptorProto()
+        _BUNDLED[name].CopyToProto(fdp)
+        by_name[name] = fdp
+        wanted.extend(fdp.dependency)
 
 
 def load_descriptor_set(source: DescriptorSource) -> descriptor_pool.DescriptorPool:
