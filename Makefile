@@ -31,13 +31,13 @@ compat-env: $(DET_VENV)/bin/det ## install Determined's own client (PyPI `determ
 system-deps: ## install the system packages the tests need (PostgreSQL, Chromium) if missing
 	scripts/system-deps.sh
 
-gen: ## regenerate protogw.gen (messages, stubs, descriptor sets, OpenAPI) from proto/
+gen: ## regenerate protogw.gen (messages, stubs, descriptor sets, OpenAPI) from proto/ and tests.gen from tests/protos/
 	$(PY) scripts/gen_protos.py
 	@if [ -f scripts/gen_openapi.py ]; then $(PY) scripts/gen_openapi.py; fi
 	$(MAKE) dev-install
 
-gen-check: gen ## fail if generated code drifted from the protos
-	git add -N gen && git diff --exit-code -- gen
+gen-check: gen ## fail if generated code (shipped gen/ and test-only tests/gen/) drifted from the protos
+	git add -N gen tests/gen && git diff --exit-code -- gen tests/gen
 
 proto-lint: ## buf lint + format check (+ breaking against main when main has protos)
 	$(BIN)/buf lint

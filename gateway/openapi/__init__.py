@@ -2,9 +2,9 @@
 
 The library takes descriptor protos and returns documents as dicts::
 
-    files = read_descriptor_set("gen/descriptors/testing.binpb")
-    docs = generate(files, ["kitchen/v1/kitchen.proto"], Options(simple_operation_ids=True))
-    text = dumps(docs["kitchen/v1/kitchen.swagger.json"])
+    files = read_descriptor_set("api.binpb")  # buf build -o api.binpb (or protoc --include_imports ...)
+    docs = generate(files, ["library/v1/library.proto"], Options(simple_operation_ids=True))
+    text = dumps(docs["library/v1/library.swagger.json"])
 
 Two thin fronts sit on top: the ``protoc-gen-openapiv2`` protoc/buf plugin (:mod:`.plugin`) and the
 ``protogw openapi`` command (:mod:`.cli`).

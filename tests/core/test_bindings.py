@@ -12,9 +12,9 @@ from google.protobuf import descriptor_pb2, descriptor_pool
 from protogw.core.bindings import HttpRuleError, RuleOptions, bindings_for
 from protogw.core.descriptors import DescriptorError, load_descriptor_set, services_in
 from protogw.gateway.app import GatewayOptions, RouteTable
-from protogw.gen.kitchen.v1 import kitchen_pb2  # noqa: F401
+from tests.gen.kitchen.v1 import kitchen_pb2  # noqa: F401
 
-TESTING_SET = resources.files("protogw.gen.descriptors").joinpath("testing.binpb").read_bytes()
+TESTING_SET = resources.files("tests.gen.descriptors").joinpath("testing.binpb").read_bytes()
 
 KITCHEN_BINDINGS = {
     ("GetThing", "GET", "/v1/things/{id}", None, ""),

@@ -34,7 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protogw.core.codec import CodecError, JsonOptions, codec_for, dumps
-from protogw.gen.kitchen.v1 import kitchen_pb2
+from tests.gen.kitchen.v1 import kitchen_pb2
 
 FD = FieldDescriptor
 SETTINGS = settings(

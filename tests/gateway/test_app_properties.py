@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from protogw.core.bindings import http_rule_of
 from protogw.gateway.app import Gateway, GatewayOptions, RouteTable, create_app
 from protogw.gateway.inprocess import InProcessBackend
-from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
 from tests.gateway.kitchen_service import SERVICE
+from tests.gen.kitchen.v1 import kitchen_pb2 as pb
 
 POOL = descriptor_pool.Default()
 KITCHEN = POOL.FindServiceByName(SERVICE)

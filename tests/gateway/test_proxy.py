@@ -10,9 +10,9 @@ from protogw.core.bindings import MethodInfo
 from protogw.gateway.backend import CallInfo
 from protogw.gateway.errors import GatewayError
 from protogw.gateway.proxy import ProxyBackend
-from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
 from tests.gateway.conftest import start_grpc_server
 from tests.gateway.kitchen_service import ThingStore
+from tests.gen.kitchen.v1 import kitchen_pb2 as pb
 
 
 def method(name: str) -> MethodInfo:

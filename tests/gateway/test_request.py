@@ -11,7 +11,7 @@ from google.protobuf.message import Message
 from protogw.core.bindings import Binding, bindings_for
 from protogw.core.codec import JsonOptions
 from protogw.gateway.request import RequestBuilder, RequestError, mask_paths_from_json, text_to_json
-from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
+from tests.gen.kitchen.v1 import kitchen_pb2 as pb
 
 BINDINGS = {
     (b.method.descriptor.name, b.index): b

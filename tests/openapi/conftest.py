@@ -31,6 +31,6 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 
 @pytest.fixture(scope="session")
 def testing_files() -> list[descriptor_pb2.FileDescriptorProto]:
-    """Every file of gen/descriptors/testing.binpb (kitchen sink + openapitest, with imports)."""
-    data = importlib.resources.files("protogw.gen.descriptors").joinpath("testing.binpb").read_bytes()
+    """Every file of tests/gen/descriptors/testing.binpb (kitchen sink + openapitest, with imports)."""
+    data = importlib.resources.files("tests.gen.descriptors").joinpath("testing.binpb").read_bytes()
     return read_descriptor_set(data)
