@@ -40,6 +40,7 @@ from typing import Annotated
 import typer
 
 from protogw.clients.cli import _auth, _experiments, _master, _users
+from protogw.clients.cli._output import from_command_line
 from protogw.clients.cli._session import (
     DEFAULT_API,
     EXIT_CODES,
@@ -80,7 +81,11 @@ def options(
 ) -> None:
     """Call a Determined-compatible master over REST (--api) or gRPC (--grpc)."""
     if api and grpc_target:
-        raise typer.BadParameter("give either --api or --grpc, not both")
+        # A flag on the command line beats the other transport's environment variable.
+        api_flag, grpc_flag = from_command_line(ctx, "api"), from_command_line(ctx, "grpc_target")
+        if api_flag == grpc_flag:
+            raise typer.BadParameter("give either --api or --grpc, not both")
+        api, grpc_target = (api, None) if api_flag else (None, grpc_target)
     ctx.obj = Target(api=None if grpc_target else (api or DEFAULT_API), grpc=grpc_target, timeout=timeout)
 
 
