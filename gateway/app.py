@@ -29,8 +29,10 @@ import grpc
 from google.protobuf import descriptor_pool
 from google.protobuf.message import Message
 
+from protogw.core.bindings import Binding, HttpRuleError, MethodInfo, RuleOptions, bindings_for
+from protogw.core.codec import Codec, JsonOptions, codec_for, dumps
+from protogw.core.descriptors import load_descriptor_set, services_in
 from protogw.gateway.backend import Backend, CallInfo, StreamCall
-from protogw.gateway.codec import Codec, JsonOptions, codec_for, dumps
 from protogw.gateway.errors import DEFAULT_RENDERER, ErrorRenderer, GatewayError, Headers, render_error
 from protogw.gateway.headers import (
     HeaderMatcher,
@@ -44,7 +46,6 @@ from protogw.gateway.headers import (
 )
 from protogw.gateway.request import RequestBuilder, RequestError
 from protogw.gateway.router import ConflictError, MalformedPathError, Match, MatchResult, Router, UnescapingMode
-from protogw.gateway.routes import Binding, MethodInfo, RouteConfigError, bindings_for, load_descriptor_set, services_in
 from protogw.gateway.types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["Gateway", "GatewayOptions", "Route", "RouteTable", "create_app"]
@@ -84,6 +85,8 @@ class GatewayOptions:
     # Methods without an http rule are served as POST /pkg.Service/Method with body "*" (grpc-gateway's
     # generate_unbound_methods, Envoy's auto_mapping).
     unbound_methods: bool = False
+    # DELETE bindings with a body (protoc-gen-grpc-gateway's allow_delete_body; off there too).
+    allow_delete_body: bool = False
     # Called after a unary call succeeds, before the response is written; each returns extra
     # (name, value) headers. grpc-gateway's WithForwardResponseOption: e.g. set a cookie on login.
     response_hooks: Sequence[ResponseHook] = ()
@@ -100,6 +103,11 @@ class Route:
     http_body: bool
 
 
+def _rule_options(options: GatewayOptions | None) -> RuleOptions:
+    opts = options or GatewayOptions()
+    return RuleOptions(allow_delete_body=opts.allow_delete_body, unbound_methods=opts.unbound_methods)
+
+
 class RouteTable:
     """All routes of a set of services, in a :class:`Router`."""
 
@@ -108,13 +116,15 @@ class RouteTable:
         self.router: Router[Route] = Router(self.options.unescaping)
         self.bindings = tuple(bindings)
         for binding in self.bindings:
+            if binding.unservable is not None:
+                raise HttpRuleError(f"{binding.describe()}: {binding.unservable}")
             route = self._route(binding)
             try:
                 self.router.add(binding.http_method, binding.template, route)
             except ConflictError as exc:
                 other = self.router.existing(binding.http_method, binding.template)
                 clash = other.binding.describe() if other is not None else "another binding"
-                raise RouteConfigError(f"{binding.describe()} conflicts with {clash}") from exc
+                raise HttpRuleError(f"{binding.describe()} conflicts with {clash}") from exc
 
     def _route(self, binding: Binding) -> Route:
         opts = self.options.json
@@ -124,8 +134,6 @@ class RouteTable:
         if binding.response_body:
             leaf = binding.response_body[-1]
             response_key = leaf.name if opts.use_proto_names else leaf.json_name
-            if len(binding.response_body) > 1:
-                raise RouteConfigError(f"{binding.describe()}: response_body must be a top-level field")
         http_body = not binding.response_body and out.full_name == "google.api.HttpBody"
         builder = RequestBuilder(binding, opts, reject_unknown_query=self.options.reject_unknown_query)
         return Route(binding, builder, codec_for(out, opts), response_key, http_body)
@@ -135,8 +143,7 @@ class RouteTable:
         cls, pool: descriptor_pool.DescriptorPool, services: Sequence[str], options: GatewayOptions | None = None
     ) -> RouteTable:
         """Routes for ``services`` (full names) found in ``pool`` (e.g. the default pool)."""
-        unbound = options.unbound_methods if options is not None else False
-        return cls(bindings_for(pool, services, unbound_methods=unbound), options)
+        return cls(bindings_for(pool, services, _rule_options(options)), options)
 
     @classmethod
     def from_descriptor_set(
@@ -144,9 +151,8 @@ class RouteTable:
     ) -> RouteTable:
         """Routes from a serialized ``FileDescriptorSet`` (bytes or a path); all its services by default."""
         pool = load_descriptor_set(source)
-        unbound = options.unbound_methods if options is not None else False
         names = services if services is not None else services_in(source)
-        return cls(bindings_for(pool, names, unbound_methods=unbound), options)
+        return cls(bindings_for(pool, names, _rule_options(options)), options)
 
     def __len__(self) -> int:
         return len(self.router)

@@ -14,8 +14,8 @@ from typing import Protocol
 
 from google.protobuf.message import Message
 
+from protogw.core.bindings import MethodInfo
 from protogw.gateway.headers import Metadata
-from protogw.gateway.routes import MethodInfo
 
 __all__ = ["Backend", "CallInfo", "StreamCall", "UnaryResult"]
 

@@ -30,10 +30,11 @@ import grpc.aio
 from google.protobuf import descriptor_pool
 from google.protobuf.message import Message
 
+from protogw.core.bindings import MethodInfo
+from protogw.core.status import status_details_from_trailers
 from protogw.gateway.backend import CallInfo, UnaryResult
-from protogw.gateway.errors import GatewayError, status_details_from_trailers
+from protogw.gateway.errors import GatewayError
 from protogw.gateway.headers import Metadata
-from protogw.gateway.routes import MethodInfo
 
 __all__ = ["InProcessBackend", "InProcessContext"]
 

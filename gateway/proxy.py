@@ -16,10 +16,11 @@ import grpc
 import grpc.aio
 from google.protobuf.message import Message
 
+from protogw.core.bindings import MethodInfo
+from protogw.core.status import status_details_of
 from protogw.gateway.backend import CallInfo, UnaryResult
-from protogw.gateway.errors import GatewayError, status_details_from_trailers
+from protogw.gateway.errors import GatewayError
 from protogw.gateway.headers import Metadata
-from protogw.gateway.routes import MethodInfo
 
 __all__ = ["ProxyBackend"]
 
@@ -37,7 +38,7 @@ def _failure(exc: grpc.aio.AioRpcError) -> GatewayError:
     return GatewayError(
         exc.code(),
         exc.details() or "",
-        status_details_from_trailers(trailing),
+        status_details_of(exc),
         header_metadata=_metadata(exc.initial_metadata()),
         trailing_metadata=trailing,
     )

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from protogw.core.bindings import MethodInfo
 from protogw.gateway.app import Gateway, GatewayOptions, RouteTable, create_app
 from protogw.gateway.backend import Backend, CallInfo
 from protogw.gateway.cli import bind, parse_addr, url_host
@@ -31,7 +32,6 @@ from protogw.gateway.errors import GatewayError, render_error
 from protogw.gateway.headers import RequestHead
 from protogw.gateway.inprocess import InProcessBackend
 from protogw.gateway.proxy import ProxyBackend
-from protogw.gateway.routes import MethodInfo
 from protogw.gateway.swagger_ui import DEFAULT_DOCS_PATH, DEFAULT_SPEC_PATH, swagger_routes
 from protogw.gateway.types import ASGIApp, Receive, Scope, Send
 from protogw.gen.determined.api.v1 import master_pb2

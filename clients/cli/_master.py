@@ -11,7 +11,7 @@ import yaml
 from protogw.clients.cli._output import AsJson, AsYaml, Column, emit, message_json, timestamp
 from protogw.clients.cli._session import run
 from protogw.clients.determined import DeterminedClient
-from protogw.gateway.codec import dumps
+from protogw.core.codec import dumps
 from protogw.gen.determined.api.v1 import master_pb2
 from protogw.gen.determined.log.v1 import log_pb2
 

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from protogw.gateway.codec import codec_for, dumps
+from protogw.core.codec import codec_for, dumps
 from protogw.gen.determined.experiment.v1 import experiment_pb2 as experimentv1_pb2
 
 __all__ = [

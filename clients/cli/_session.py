@@ -104,7 +104,8 @@ class Target:
     def transport(self) -> Transport:
         if self.grpc:
             return GrpcTransport(target=self.grpc)
-        return RestTransport(base_url=str(self.api))
+        # Determined's error envelope as well as google.rpc.Status, so any Determined master answers.
+        return RestTransport(base_url=str(self.api), error_body=errors.read_determined_body)
 
 
 def token_cache_path() -> Path:

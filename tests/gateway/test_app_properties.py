@@ -24,11 +24,11 @@ from google.protobuf.message import Message
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from protogw.core.bindings import http_rule_of
 from protogw.gateway.app import Gateway, GatewayOptions, RouteTable, create_app
 from protogw.gateway.inprocess import InProcessBackend
-from protogw.gateway.routes import http_rule_of
-from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
 from tests.gateway.kitchen_service import SERVICE
+from tests.gen.kitchen.v1 import kitchen_pb2 as pb
 
 POOL = descriptor_pool.Default()
 KITCHEN = POOL.FindServiceByName(SERVICE)

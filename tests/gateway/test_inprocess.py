@@ -13,12 +13,13 @@ import grpc.aio
 import pytest
 from google.protobuf import descriptor_pool, empty_pb2
 
+from protogw.core.bindings import MethodInfo
+from protogw.core.descriptors import load_descriptor_set
 from protogw.gateway.backend import CallInfo
 from protogw.gateway.errors import GatewayError
 from protogw.gateway.inprocess import InProcessBackend
 from protogw.gateway.proxy import ProxyBackend
-from protogw.gateway.routes import MethodInfo, load_descriptor_set
-from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
+from tests.gen.kitchen.v1 import kitchen_pb2 as pb
 
 SERVICE = "test.Probe"
 Behaviour = Callable[[pb.Everything, Any], Any]
@@ -269,7 +270,7 @@ async def test_foreign_pool_request_is_converted() -> None:
     the generated class it expects."""
     from importlib import resources
 
-    pool = load_descriptor_set(resources.files("protogw.gen.descriptors").joinpath("testing.binpb").read_bytes())
+    pool = load_descriptor_set(resources.files("tests.gen.descriptors").joinpath("testing.binpb").read_bytes())
     foreign = pool.FindMethodByName("kitchen.v1.KitchenService.EchoQuery")
     method = MethodInfo.of(foreign)
     assert method.request_class is not pb.Everything
@@ -290,7 +291,7 @@ async def test_foreign_pool_request_is_converted() -> None:
 
 
 def test_registration_surface_matches_generated_code() -> None:
-    from protogw.gen.kitchen.v1 import kitchen_pb2_grpc
+    from tests.gen.kitchen.v1 import kitchen_pb2_grpc
 
     backend = InProcessBackend()
     kitchen_pb2_grpc.add_KitchenServiceServicer_to_server(kitchen_pb2_grpc.KitchenServiceServicer(), backend)

@@ -6,13 +6,13 @@ import grpc
 import pytest
 from google.protobuf import descriptor_pool
 
+from protogw.core.bindings import MethodInfo
 from protogw.gateway.backend import CallInfo
 from protogw.gateway.errors import GatewayError
 from protogw.gateway.proxy import ProxyBackend
-from protogw.gateway.routes import MethodInfo
-from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
 from tests.gateway.conftest import start_grpc_server
 from tests.gateway.kitchen_service import ThingStore
+from tests.gen.kitchen.v1 import kitchen_pb2 as pb
 
 
 def method(name: str) -> MethodInfo:

@@ -106,7 +106,7 @@ def _gateway_with_docs() -> Any:
     from protogw.gateway.app import create_app as create_gateway
     from protogw.gateway.proxy import ProxyBackend
 
-    data = importlib.resources.files("protogw.gen.descriptors").joinpath("testing.binpb").read_bytes()
+    data = importlib.resources.files("tests.gen.descriptors").joinpath("testing.binpb").read_bytes()
     routes = RouteTable.from_descriptor_set(data, ["kitchen.v1.KitchenService"])
     return create_gateway(
         routes, ProxyBackend("127.0.0.1:1"), mounts=gateway_mounts(SPEC, spec_path="/v1/openapi.json")

@@ -9,11 +9,12 @@ import pytest
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2, descriptor_pool
 
-from protogw.gateway.app import RouteTable
-from protogw.gateway.routes import RouteConfigError, bindings_for, load_descriptor_set, services_in
-from protogw.gen.kitchen.v1 import kitchen_pb2  # noqa: F401
+from protogw.core.bindings import HttpRuleError, RuleOptions, bindings_for
+from protogw.core.descriptors import DescriptorError, load_descriptor_set, services_in
+from protogw.gateway.app import GatewayOptions, RouteTable
+from tests.gen.kitchen.v1 import kitchen_pb2  # noqa: F401
 
-TESTING_SET = resources.files("protogw.gen.descriptors").joinpath("testing.binpb").read_bytes()
+TESTING_SET = resources.files("tests.gen.descriptors").joinpath("testing.binpb").read_bytes()
 
 KITCHEN_BINDINGS = {
     ("GetThing", "GET", "/v1/things/{id}", None, ""),
@@ -85,7 +86,7 @@ def test_descriptor_set_missing_import() -> None:
     fds = descriptor_pb2.FileDescriptorSet.FromString(TESTING_SET)
     kitchen = next(f for f in fds.file if f.name == "kitchen/v1/kitchen.proto")
     only = descriptor_pb2.FileDescriptorSet(file=[kitchen])
-    with pytest.raises(RouteConfigError, match="missing imported files"):
+    with pytest.raises(DescriptorError, match="missing imported files"):
         load_descriptor_set(only.SerializeToString())
 
 
@@ -136,6 +137,13 @@ ERRORS = [
         "t.Svc.Bad: response_body 'nope': no field 'nope' in t.Resp",
     ),
     ("no-pattern", {"Bad": H(body="*")}, "t.Svc.Bad: http rule #0 has no pattern"),
+    ("get-with-body", {"Bad": H(get="/v1/x", body="*")}, "t.Svc.Bad (GET '/v1/x'): a GET binding may not have a body"),
+    (
+        "delete-with-body",
+        {"Bad": H(delete="/v1/x", body="*")},
+        "t.Svc.Bad (DELETE '/v1/x'): a DELETE binding may not have a body unless allow_delete_body is set",
+    ),
+    ("trailing-slash", {"Bad": H(get="/v1/x/")}, "GET /v1/x/ (t.Svc.Bad): a path template may not end with '/'"),
     (
         "custom-without-kind",
         {"Bad": H(custom=http_pb2.CustomHttpPattern(path="/v1/x"))},
@@ -167,13 +175,13 @@ ERRORS = [
 @pytest.mark.parametrize(("rules", "message"), [(r, m) for _, r, m in ERRORS], ids=[e[0] for e in ERRORS])
 def test_start_up_errors(rules: dict[str, http_pb2.HttpRule], message: str) -> None:
     pool = _pool_with(rules)
-    with pytest.raises(RouteConfigError) as info:
+    with pytest.raises(HttpRuleError) as info:
         RouteTable(bindings_for(pool, ["t.Svc"]))
     assert message in str(info.value)
 
 
 def test_unknown_service() -> None:
-    with pytest.raises(RouteConfigError, match=r"unknown service 'nope\.Svc'"):
+    with pytest.raises(HttpRuleError, match=r"unknown service 'nope\.Svc'"):
         bindings_for(descriptor_pool.Default(), ["nope.Svc"])
 
 
@@ -182,3 +190,17 @@ def test_same_path_other_method_is_fine() -> None:
         {"A": H(get="/v1/{id}"), "B": H(delete="/v1/{id}"), "C": H(get="/v1/{id}:verb"), "D": H(get="/v1/tags")}
     )
     assert len(RouteTable(bindings_for(pool, ["t.Svc"]))) == 4
+
+
+def test_delete_body_when_allowed() -> None:
+    pool = _pool_with({"Del": H(delete="/v1/{id}", body="sub")})
+    (binding,) = bindings_for(pool, ["t.Svc"], RuleOptions(allow_delete_body=True))
+    assert [f.name for f in binding.body or ()] == ["sub"]
+    assert len(RouteTable.from_pool(pool, ["t.Svc"], GatewayOptions(allow_delete_body=True))) == 1
+
+
+def test_unservable_bindings_are_marked_not_refused() -> None:
+    pool = _pool_with({"Slash": H(get="/v1/x/")})
+    (binding,) = bindings_for(pool, ["t.Svc"])
+    assert binding.unservable == "a path template may not end with '/'"
+    assert str(binding.template) == "/v1/x/"

@@ -4,7 +4,7 @@ import grpc
 import warnings
 
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
-from protogw.gen.openapitest.v1 import gadgets_pb2 as openapitest_dot_v1_dot_gadgets__pb2
+from tests.gen.openapitest.v1 import gadgets_pb2 as openapitest_dot_v1_dot_gadgets__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from google.protobuf import json_format, timestamp_pb2, wrappers_pb2
 
-from protogw.gateway.codec import _scalars as sc
-from protogw.gateway.codec._errors import Fail
+from protogw.core.codec import _scalars as sc
+from protogw.core.codec._errors import Fail
 
 FLOAT32_VALUES = [0.1, 1.0, -0.0, 0.0, 3.4028234663852886e38, 1e-45, 16777217.0, 0.3, 123456.789, -2.5e-10, 1e10]
 

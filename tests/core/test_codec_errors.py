@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from protogw.gateway.codec import CodecError
-from protogw.gateway.codec._errors import Fail
+from protogw.core.codec import CodecError
+from protogw.core.codec._errors import Fail
 
 PATHS = [
     # (segments as collected on the way out, innermost first; expected path)

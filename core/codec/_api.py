@@ -18,8 +18,8 @@ from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
-from protogw.gateway.codec._compiled import CompiledCodec, Compiler
-from protogw.gateway.codec._errors import CodecError
+from protogw.core.codec._compiled import CompiledCodec, Compiler
+from protogw.core.codec._errors import CodecError
 
 __all__ = ["Codec", "CodecError", "JsonOptions", "ReferenceCodec", "codec_for", "dumps", "loads"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from protogw.gateway.template import (
+from protogw.core.template import (
     Capture,
     DeepWildcard,
     InvalidTemplateError,
@@ -89,7 +89,6 @@ INVALID = [
     ("v1/things", "no leading /"),
     ("", "no leading /"),
     ("/v1//things", "empty segment"),
-    ("/v1/things/", "empty segment"),
     ("/v1/{id", "unclosed '{'"),
     ("/v1/id}", "unbalanced '}'"),
     ("/v1/{a{b}}", "nested variables"),
@@ -115,3 +114,22 @@ def test_invalid(text: str, reason: str) -> None:
         parse_template(text)
     assert reason in info.value.reason
     assert repr(text) in str(info.value)
+
+
+# Templates protoc-gen-openapiv2 documents as written but the router cannot serve: the parser keeps what
+# the OpenAPI generators need to write them back, and core.bindings marks the binding unservable.
+AS_WRITTEN = [
+    # template, trailing slash, explicit patterns, str()
+    ("/v1/things/", True, (), "/v1/things/"),
+    ("/v1/{id=*}", False, (True,), "/v1/{id}"),
+    ("/v1/{id}", False, (False,), "/v1/{id}"),
+    ("/v1/{name=shelves/*}/", True, (True,), "/v1/{name=shelves/*}/"),
+]
+
+
+@pytest.mark.parametrize(("text", "trailing", "explicit", "canonical"), AS_WRITTEN, ids=[a[0] for a in AS_WRITTEN])
+def test_as_written(text: str, trailing: bool, explicit: tuple[bool, ...], canonical: str) -> None:
+    parsed = parse_template(text)
+    assert parsed.trailing_slash is trailing
+    assert tuple(seg.explicit for seg in parsed.segments if isinstance(seg, Variable)) == explicit
+    assert str(parsed) == canonical

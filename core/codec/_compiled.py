@@ -31,8 +31,10 @@ from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescript
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
-from protogw.gateway.codec import _scalars as sc
-from protogw.gateway.codec._errors import CodecError, Fail
+from protogw.core import wkt
+from protogw.core.codec import _scalars as sc
+from protogw.core.codec._errors import CodecError, Fail
+from protogw.core.descriptors import is_map
 
 FD = FieldDescriptor
 MAX_DEPTH: Final = 100  # json_format's default max_recursion_depth
@@ -70,14 +72,14 @@ _INT_DECODERS: dict[int, Callable[[Any], int]] = {
 }
 
 _WRAPPERS_FILE = "google/protobuf/wrappers.proto"
-_TIMESTAMP = "google.protobuf.Timestamp"
-_DURATION = "google.protobuf.Duration"
-_FIELD_MASK = "google.protobuf.FieldMask"
-_STRUCT = "google.protobuf.Struct"
-_VALUE = "google.protobuf.Value"
-_LIST_VALUE = "google.protobuf.ListValue"
-_ANY = "google.protobuf.Any"
-_NULL_VALUE = "google.protobuf.NullValue"
+_TIMESTAMP = wkt.TIMESTAMP
+_DURATION = wkt.DURATION
+_FIELD_MASK = wkt.FIELD_MASK
+_STRUCT = wkt.STRUCT
+_VALUE = wkt.VALUE
+_LIST_VALUE = wkt.LIST_VALUE
+_ANY = wkt.ANY
+_NULL_VALUE = wkt.NULL_VALUE
 _SPECIAL = frozenset({_TIMESTAMP, _DURATION, _FIELD_MASK, _STRUCT, _VALUE, _LIST_VALUE, _ANY})
 
 
@@ -94,10 +96,6 @@ def _msg_type(field: FieldDescriptor) -> Descriptor:
 def _enum_type(field: FieldDescriptor) -> EnumDescriptor:
     assert field.enum_type is not None, field.full_name
     return field.enum_type
-
-
-def is_map(field: FieldDescriptor) -> bool:
-    return field.message_type is not None and field.message_type.GetOptions().map_entry
 
 
 @functools.cache

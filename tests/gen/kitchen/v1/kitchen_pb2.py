@@ -38,7 +38,7 @@ DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18kitchen/v1/kit
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protogw.gen.kitchen.v1.kitchen_pb2', _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tests.gen.kitchen.v1.kitchen_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EVERYTHING_STRINGMAPENTRY']._loaded_options = None

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from google.protobuf.descriptor import FieldDescriptor
 
-from protogw.gateway.codec._errors import Fail
+from protogw.core.codec._errors import Fail
 
 FD = FieldDescriptor
 

@@ -5,7 +5,7 @@ import warnings
 
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
-from protogw.gen.kitchen.v1 import kitchen_pb2 as kitchen_dot_v1_dot_kitchen__pb2
+from tests.gen.kitchen.v1 import kitchen_pb2 as kitchen_dot_v1_dot_kitchen__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__

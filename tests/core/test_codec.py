@@ -33,8 +33,8 @@ from google.protobuf.message_factory import GetMessageClass
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protogw.gateway.codec import CodecError, JsonOptions, codec_for, dumps
-from protogw.gen.kitchen.v1 import kitchen_pb2
+from protogw.core.codec import CodecError, JsonOptions, codec_for, dumps
+from tests.gen.kitchen.v1 import kitchen_pb2
 
 FD = FieldDescriptor
 SETTINGS = settings(

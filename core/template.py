@@ -82,12 +82,19 @@ class Variable:
 
     field_path: tuple[str, ...]
     segments: tuple[Atom, ...]
+    # Written with "=..." (``{x=*}``): matches like ``{x}``, but OpenAPI documents the pattern.
+    explicit: bool = field(default=False, compare=False)
+
+    @property
+    def pattern(self) -> str:
+        """The segments as written after "=" (``*`` for a plain ``{x}``)."""
+        return "/".join(map(str, self.segments))
 
     def __str__(self) -> str:
         name = ".".join(self.field_path)
         if self.segments == (Wildcard(),):
             return "{" + name + "}"
-        return "{" + name + "=" + "/".join(map(str, self.segments)) + "}"
+        return "{" + name + "=" + self.pattern + "}"
 
 
 Segment = Atom | Variable
@@ -115,6 +122,8 @@ class Template:
     source: str = field(compare=False)
     segments: tuple[Segment, ...]
     verb: str
+    # "/v1/things/": protoc-gen-openapiv2 documents it; the router cannot serve it (see core.bindings).
+    trailing_slash: bool = False
     atoms: tuple[Atom, ...] = field(init=False, compare=False)
     captures: tuple[Capture, ...] = field(init=False, compare=False)
 
@@ -139,7 +148,7 @@ class Template:
 
     def __str__(self) -> str:
         """Canonical form: ``{x}`` for ``{x=*}``, otherwise as written."""
-        text = "/" + "/".join(map(str, self.segments))
+        text = "/" + "/".join(map(str, self.segments)) + ("/" if self.trailing_slash else "")
         return text + (":" + self.verb if self.verb else "")
 
 
@@ -214,7 +223,7 @@ def _variable(template: str, text: str) -> Variable:
     if not pattern:
         raise InvalidTemplateError(template, f"empty pattern for variable {name!r}")
     atoms = tuple(_atom(template, part) for part in pattern.split("/"))
-    return Variable(field_path, atoms)
+    return Variable(field_path, atoms, explicit=True)
 
 
 def parse_template(template: str) -> Template:
@@ -225,8 +234,12 @@ def parse_template(template: str) -> Template:
     if body == "":
         # "/" alone: the root path, one empty segment.
         return Template(template, (Literal(""),), verb) if not verb else _invalid_root(template)
+    parts = _split_segments(template, body)
+    trailing_slash = len(parts) > 1 and parts[-1] == ""
+    if trailing_slash:
+        parts.pop()
     segments: list[Segment] = []
-    for part in _split_segments(template, body):
+    for part in parts:
         if part.startswith("{"):
             if not part.endswith("}"):
                 raise InvalidTemplateError(template, f"unexpected text after variable in {part!r}")
@@ -235,7 +248,7 @@ def parse_template(template: str) -> Template:
             raise InvalidTemplateError(template, f"variable must be a whole segment: {part!r}")
         else:
             segments.append(_atom(template, part))
-    parsed = Template(template, tuple(segments), verb)
+    parsed = Template(template, tuple(segments), verb, trailing_slash)
     names = [".".join(p) for p in parsed.field_paths]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

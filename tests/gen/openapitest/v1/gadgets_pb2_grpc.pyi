@@ -8,7 +8,7 @@ carries openapiv2_swagger), with a message named Status so the error definition 
 from collections import abc as _abc
 from google.api import httpbody_pb2 as _httpbody_pb2
 from grpc import aio as _aio
-from protogw.gen.openapitest.v1 import gadgets_pb2 as _gadgets_pb2
+from tests.gen.openapitest.v1 import gadgets_pb2 as _gadgets_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys

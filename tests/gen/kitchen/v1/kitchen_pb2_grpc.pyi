@@ -11,7 +11,7 @@ from collections import abc as _abc
 from google.api import httpbody_pb2 as _httpbody_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from grpc import aio as _aio
-from protogw.gen.kitchen.v1 import kitchen_pb2 as _kitchen_pb2
+from tests.gen.kitchen.v1 import kitchen_pb2 as _kitchen_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys

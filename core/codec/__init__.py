@@ -14,6 +14,6 @@ codec's output equals ``MessageToDict`` (key order included) and its parsing equ
 
 from __future__ import annotations
 
-from protogw.gateway.codec._api import Codec, CodecError, JsonOptions, ReferenceCodec, codec_for, dumps, loads
+from protogw.core.codec._api import Codec, CodecError, JsonOptions, ReferenceCodec, codec_for, dumps, loads
 
 __all__ = ["Codec", "CodecError", "JsonOptions", "ReferenceCodec", "codec_for", "dumps", "loads"]

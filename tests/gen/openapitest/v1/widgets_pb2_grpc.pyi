@@ -9,7 +9,7 @@ This second paragraph is the description.
 from collections import abc as _abc
 from google.protobuf import empty_pb2 as _empty_pb2
 from grpc import aio as _aio
-from protogw.gen.openapitest.v1 import widgets_pb2 as _widgets_pb2
+from tests.gen.openapitest.v1 import widgets_pb2 as _widgets_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys
