@@ -91,7 +91,7 @@ class DeterminedTarget(Target):
         from google.protobuf import descriptor_pool
 
         from protogw.core.bindings import MethodInfo
-        from protogw.gateway.backend import CallInfo
+        from protogw.gateway.backend import Call
         from protogw.gateway.inprocess import InProcessBackend
         from protogw.server.seed import seed_walkthrough
         from protogw.server.service import ServiceConfig, build_service
@@ -106,7 +106,7 @@ class DeterminedTarget(Target):
         from protogw.server.security import client_side_hash
 
         request = login.request_class(username="admin", password=client_side_hash("bench"), is_hashed=True)
-        result = await backend.unary(login, request, CallInfo([]))
+        result = await backend.unary(login, request, Call([]))
         return {"token": result.response.token, "experiment": str(ids[0])}  # type: ignore[attr-defined]
 
     async def register(self, server: Any) -> None:

@@ -18,7 +18,7 @@ from google.protobuf.message import Message
 
 from protogw.core.bindings import MethodInfo
 from protogw.core.status import status_details_of
-from protogw.gateway.backend import CallInfo, UnaryResult
+from protogw.gateway.backend import Call, UnaryResult
 from protogw.gateway.errors import GatewayError
 from protogw.gateway.headers import Metadata
 
@@ -100,10 +100,10 @@ class ProxyBackend:
             self._stream[path] = mc
         return mc
 
-    async def unary(self, method: MethodInfo, request: Message, call: CallInfo) -> UnaryResult:
+    async def unary(self, method: MethodInfo, request: Message, call: Call) -> UnaryResult:
         """Send one request, wait for the response."""
         rpc = self._unary_callable(method.grpc_path)(
-            request.SerializeToString(), metadata=call.metadata or None, timeout=call.timeout
+            request.SerializeToString(), metadata=call.metadata or None, timeout=call.time_left()
         )
         try:
             raw = await rpc
@@ -119,10 +119,10 @@ class ProxyBackend:
             ) from exc
         return UnaryResult(response, header, trailing)
 
-    def server_stream(self, method: MethodInfo, request: Message, call: CallInfo) -> _ProxyStream:
+    def server_stream(self, method: MethodInfo, request: Message, call: Call) -> _ProxyStream:
         """Start a server-streaming call."""
         rpc = self._stream_callable(method.grpc_path)(
-            request.SerializeToString(), metadata=call.metadata or None, timeout=call.timeout
+            request.SerializeToString(), metadata=call.metadata or None, timeout=call.time_left()
         )
         return _ProxyStream(method, rpc)
 

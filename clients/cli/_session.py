@@ -20,6 +20,7 @@ import typer
 
 from protogw.clients import errors
 from protogw.clients.determined import DeterminedClient
+from protogw.clients.determined_errors import read_determined_body
 from protogw.clients.grpc_transport import GrpcTransport
 from protogw.clients.rest import RestTransport, TranscodeError
 from protogw.clients.transport import Transport
@@ -105,7 +106,7 @@ class Target:
         if self.grpc:
             return GrpcTransport(target=self.grpc)
         # Determined's error envelope as well as google.rpc.Status, so any Determined master answers.
-        return RestTransport(base_url=str(self.api), error_body=errors.read_determined_body)
+        return RestTransport(base_url=str(self.api), error_body=read_determined_body)
 
 
 def token_cache_path() -> Path:

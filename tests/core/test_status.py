@@ -37,7 +37,6 @@ def test_status_table(code: grpc.StatusCode | int, status: int) -> None:
     assert http_status_from_code(code) == status
 
 
-
 def bad_request_detail() -> any_pb2.Any:
     detail = any_pb2.Any()
     detail.Pack(error_details_pb2.BadRequest(field_violations=[error_details_pb2.BadRequest.FieldViolation(field="x")]))

@@ -1,0 +1,83 @@
+"""The gateway's routes: each binding of the core, prepared once at start-up (request builder, response
+codec, where the response body comes from) and placed in a :class:`Router`.
+
+Start-up fails with :class:`HttpRuleError`, naming the method, for a rule the gateway cannot serve
+(``Binding.unservable``) and for two bindings that claim the same route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from google.protobuf import descriptor_pool
+
+from protogw.core.bindings import Binding, HttpRuleError, bindings_for
+from protogw.core.codec import Codec, codec_for
+from protogw.core.descriptors import load_descriptor_set, services_in
+from protogw.gateway.options import GatewayOptions
+from protogw.gateway.request import RequestBuilder
+from protogw.gateway.router import ConflictError, Router
+
+__all__ = ["Route", "RouteTable"]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Route:
+    """A binding with what serving it needs, prepared once at start-up."""
+
+    binding: Binding
+    builder: RequestBuilder
+    codec: Codec
+    response_key: str | None
+    http_body: bool
+
+
+class RouteTable:
+    """All routes of a set of services, in a :class:`Router`."""
+
+    def __init__(self, bindings: Sequence[Binding], options: GatewayOptions | None = None) -> None:
+        self.options = options or GatewayOptions()
+        self.router: Router[Route] = Router(self.options.unescaping)
+        self.bindings = tuple(bindings)
+        for binding in self.bindings:
+            if binding.unservable is not None:
+                raise HttpRuleError(f"{binding.describe()}: {binding.unservable}")
+            route = self._route(binding)
+            try:
+                self.router.add(binding.http_method, binding.template, route)
+            except ConflictError as exc:
+                other = self.router.existing(binding.http_method, binding.template)
+                clash = other.binding.describe() if other is not None else "another binding"
+                raise HttpRuleError(f"{binding.describe()} conflicts with {clash}") from exc
+
+    def _route(self, binding: Binding) -> Route:
+        opts = self.options.json
+        method = binding.method
+        out = method.descriptor.output_type
+        response_key: str | None = None
+        if binding.response_body:
+            leaf = binding.response_body[-1]
+            response_key = leaf.name if opts.use_proto_names else leaf.json_name
+        http_body = not binding.response_body and out.full_name == "google.api.HttpBody"
+        builder = RequestBuilder(binding, opts, reject_unknown_query=self.options.reject_unknown_query)
+        return Route(binding, builder, codec_for(out, opts), response_key, http_body)
+
+    @classmethod
+    def from_pool(
+        cls, pool: descriptor_pool.DescriptorPool, services: Sequence[str], options: GatewayOptions | None = None
+    ) -> RouteTable:
+        """Routes for ``services`` (full names) found in ``pool`` (e.g. the default pool)."""
+        return cls(bindings_for(pool, services, (options or GatewayOptions()).rules()), options)
+
+    @classmethod
+    def from_descriptor_set(
+        cls, source: bytes | str, services: Sequence[str] | None = None, options: GatewayOptions | None = None
+    ) -> RouteTable:
+        """Routes from a serialized ``FileDescriptorSet`` (bytes or a path); all its services by default."""
+        pool = load_descriptor_set(source)
+        names = services if services is not None else services_in(source)
+        return cls(bindings_for(pool, names, (options or GatewayOptions()).rules()), options)
+
+    def __len__(self) -> int:
+        return len(self.router)
