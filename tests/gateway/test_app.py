@@ -462,7 +462,21 @@ CASES = [
         ]
     ),
     Case("pretty", "GET", "/v1/things/2?pretty", json={"id": "2"}),
-    Case("client-streaming-not-served", "POST", "/v1/things:count", {}, status=501, json={"code": 12}),
+    Case(
+        "client-streaming",
+        "POST",
+        "/v1/things:count",
+        '{"displayName": "a"}\n{"displayName": "b", "labels": {"k": "v"}}',
+        json={"things": [{"displayName": "a"}, {"displayName": "b", "labels": {"k": "v"}}]},
+    ),
+    Case(
+        "client-streaming-json-array",
+        "POST",
+        "/v1/things:count",
+        [{"displayName": "a"}, {"displayName": "b"}],
+        json={"things": [{"displayName": "a"}, {"displayName": "b"}]},
+    ),
+    Case("client-streaming-bad-json", "POST", "/v1/things:count", '{"displayName": "a"} {oops}', status=400),
     Case("healthz", "GET", "/healthz", json={"status": "SERVING"}),
     Case("healthz-service", "GET", "/healthz?service=kitchen.v1.KitchenService", json={"status": "SERVING"}),
     Case("healthz-not-serving", "GET", "/healthz?service=down", status=503, json={"status": "NOT_SERVING"}),
