@@ -45,6 +45,15 @@ def test_the_example_gateway_set_loads_jointly() -> None:
     assert {"BulkCreate", "BulkEcho", "BulkEchoDuration", "StreamEmptyRpc", "StreamEmptyStream"} <= streaming
 
 
+async def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    """Poll ``condition`` (state another task or process changes) until it holds."""
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise TimeoutError("condition not reached")
+
+
 @dataclass
 class Live:
     url: str
@@ -72,8 +81,7 @@ async def live_gateway(kind: str, recorder: Recorder) -> AsyncIterator[Live]:
     server = uvicorn.Server(uvicorn.Config(app, http="httptools", lifespan="on", log_level="warning"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        while not server.started:
-            await asyncio.sleep(0.01)
+        await until(lambda: server.started)
         yield Live(f"http://127.0.0.1:{sock.getsockname()[1]}", recorder, kind)
     finally:
         server.should_exit = True
@@ -137,9 +145,7 @@ async def test_bad_client_stream(live: Live, case: str, parts: list[bytes], mess
     async def body() -> AsyncIterator[bytes]:
         # The bad part goes out once the service holds the first message, so its stream is running.
         yield first
-        async with asyncio.timeout(5):
-            while live.recorder.count < 1:
-                await asyncio.sleep(0.01)
+        await until(lambda: live.recorder.count >= 1)
         yield bad
 
     async with httpx.AsyncClient(base_url=live.url) as client:
@@ -147,9 +153,7 @@ async def test_bad_client_stream(live: Live, case: str, parts: list[bytes], mess
     assert response.status_code == 400, response.text
     assert message in response.json()["message"]
     if live.kind == "inprocess":
-        async with asyncio.timeout(5):
-            while live.recorder.cancelled != 1:
-                await asyncio.sleep(0.01)
+        await until(lambda: live.recorder.cancelled == 1)
     assert live.recorder.count == 1
 
 
