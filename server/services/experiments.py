@@ -26,6 +26,7 @@ from protogw.server import convert
 from protogw.server.clock import Clock
 from protogw.server.context import current_user
 from protogw.server.errors import failed_precondition, invalid_argument, not_found, permission_denied
+from protogw.server.limits import check_experiment_limit
 from protogw.server.services._common import INT32_MAX, MAX_NAME, check_length, enum_value, experiment_id
 from protogw.server.storage.errors import Conflict
 from protogw.server.storage.models import (
@@ -193,8 +194,7 @@ class ExperimentsServicer:
     async def GetExperiments(
         self, request: api_pb2.GetExperimentsRequest, context: Context
     ) -> api_pb2.GetExperimentsResponse:
-        if request.limit < -2:
-            raise invalid_argument(f"limit must be -2, -1, 0 or positive, got {request.limit}")
+        check_experiment_limit(request.limit)
         states = []
         for number in request.states:
             try:
