@@ -78,7 +78,7 @@ def database_url(raw: str) -> sa.URL:
 
     ``sqlite:///PATH`` and a bare file path become ``sqlite+aiosqlite:///PATH``, ``sqlite://`` an
     in-memory database, ``postgresql://`` and ``postgres://`` become ``postgresql+asyncpg://``
-    (a libpq-style ``sslmode`` query parameter is passed on as asyncpg's ``ssl``). Anything else
+    (a libpq-style ``sslmode`` query parameter is passed on as asyncpg's ``ssl`` unless that is given). Anything else
     raises ``UnsupportedDatabase`` with a one-line message naming the accepted forms.
 
     >>> database_url("postgres://app:pw@db/app").render_as_string(hide_password=True)
@@ -97,13 +97,15 @@ def database_url(raw: str) -> sa.URL:
         raise UnsupportedDatabase(f"unsupported database {scheme!r}; use {ACCEPTED_URLS}")
     try:
         url = sa.make_url(driver + text[len(scheme) :])
-    except sa.exc.ArgumentError as exc:
+    except (sa.exc.ArgumentError, ValueError) as exc:
         raise UnsupportedDatabase(
             f"malformed database URL ({' '.join(str(exc).split())}); use {ACCEPTED_URLS}"
         ) from None
-    if driver.startswith("postgresql") and "sslmode" in url.query and "ssl" not in url.query:
+    if driver.startswith("postgresql") and "sslmode" in url.query:
+        # asyncpg takes libpq's sslmode values under the name ``ssl``; an explicit ``ssl`` wins.
         query = dict(url.query)
-        query["ssl"] = query.pop("sslmode")
+        sslmode = query.pop("sslmode")
+        query.setdefault("ssl", sslmode)
         url = url.set(query=query)
     return url
 
@@ -115,7 +117,7 @@ def redact(url: str | sa.URL) -> str:
     except InvalidArgument:
         try:
             parsed = sa.make_url(str(url))
-        except sa.exc.ArgumentError:
+        except (sa.exc.ArgumentError, ValueError):
             return "<unparseable URL>"
     return parsed.render_as_string(hide_password=True)
 
