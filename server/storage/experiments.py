@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protogw.server import limits
 from protogw.server.clock import Clock
+from protogw.server.limits import DEFAULT_LIMITS, Limits
 from protogw.server.storage import schema as t
 from protogw.server.storage.engine import Database
 from protogw.server.storage.errors import Conflict, InvalidArgument, NotFound
@@ -107,9 +108,10 @@ def _experiment_values(new: NewExperiment, now: datetime) -> dict[str, Any]:
 class Experiments:
     """Reads and writes of ``experiments`` with their configurations, labels and files."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, limits: Limits = DEFAULT_LIMITS) -> None:
         self._db = db
         self._clock = clock
+        self._limits = limits
 
     # -- create ------------------------------------------------------------------------------------
 
@@ -119,7 +121,7 @@ class Experiments:
         Raises ``NotFound`` when the owner, project or parent does not exist and ``InvalidArgument``
         for any value ``limits.check_new_experiment`` refuses. ``job_id`` defaults to a new UUID.
         """
-        labels = limits.check_new_experiment(new)
+        labels = limits.check_new_experiment(new, self._limits)
         async with self._db.write() as conn:
             await self._require_refs(conn, new.owner_id, new.project_id, new.parent_id)
             stmt = sa.insert(_experiments).values(_experiment_values(new, self._clock()))
@@ -141,7 +143,7 @@ class Experiments:
             async with self._db.write() as conn:
                 for start in range(0, len(items), batch_size):
                     chunk = items[start : start + batch_size]
-                    labels = [limits.check_new_experiment(new) for new in chunk]
+                    labels = [limits.check_new_experiment(new, self._limits) for new in chunk]
                     values = [_experiment_values(new, now) for new in chunk]
                     if self._db.sqlite:
                         # SQLite cannot return ids of a multi-row INSERT in order, so SQLAlchemy
@@ -207,7 +209,7 @@ class Experiments:
 
         Raises ``InvalidArgument`` for what ``limits.check_experiment_query`` refuses.
         """
-        limits.check_experiment_query(query)
+        limits.check_experiment_query(query, self._limits)
         count, page = experiment_statements(query)
         async with self._db.read() as conn:
             if query.offset >= 0 and query.limit != LIMIT_COUNT_ONLY:
@@ -232,8 +234,8 @@ class Experiments:
 
     async def update(self, experiment_id: int, patch: ExperimentPatch) -> Experiment:
         """Change only the fields ``patch`` sets; ``labels`` replaces the label set (deduplicated)."""
-        values = limits.check_experiment_patch(patch)
-        labels = None if patch.labels is None else limits.unique_labels(patch.labels)
+        values = limits.check_experiment_patch(patch, self._limits)
+        labels = None if patch.labels is None else limits.unique_labels(patch.labels, self._limits)
         async with self._db.write() as conn:
             await require_experiment(conn, experiment_id)
             if values:

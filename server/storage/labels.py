@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protogw.server import limits
+from protogw.server.limits import DEFAULT_LIMITS, Limits
 from protogw.server.storage import schema as t
 from protogw.server.storage.engine import Database
 from protogw.server.storage.experiments import require_experiment
@@ -29,14 +30,18 @@ async def labels_of(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, list
 class Labels:
     """Reads and writes of ``experiment_labels``."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, limits: Limits = DEFAULT_LIMITS) -> None:
         self._db = db
+        self._limits = limits
 
     async def add(self, experiment_id: int, label: str) -> list[str]:
         """Add one label (no-op if present); returns the experiment's labels, sorted."""
-        (label,) = limits.unique_labels([label])
+        (label,) = limits.unique_labels([label], self._limits)
+        lt = t.experiment_labels
         async with self._db.write() as conn:
             await require_experiment(conn, experiment_id)
+            others = sa.select(sa.func.count()).where(lt.c.experiment_id == experiment_id, lt.c.label != label)
+            limits.check_label_count(int(await conn.scalar(others) or 0) + 1, self._limits)
             await conn.execute(
                 self._db.insert_ignore(t.experiment_labels).values(experiment_id=experiment_id, label=label)
             )

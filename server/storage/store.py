@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from protogw.server.clock import Clock, utc_now
+from protogw.server.limits import DEFAULT_LIMITS, Limits
 from protogw.server.storage import listing
 from protogw.server.storage import schema as t
 from protogw.server.storage.engine import Database
@@ -74,17 +75,20 @@ class Store:
     path (the file's folder is created if missing), ``sqlite://`` (in memory),
     ``postgresql://user:pass@host:port/db`` or ``postgres://...``; the async drivers (aiosqlite,
     asyncpg) are picked for you. ``clock`` supplies every timestamp the store writes on its own
-    (modified_at, created_at, end_time...).
+    (modified_at, created_at, end_time...); ``limits`` bounds what a write or a listing may carry.
     """
 
-    def __init__(self, url: str | sa.URL, *, clock: Clock = utc_now, echo: bool = False) -> None:
+    def __init__(
+        self, url: str | sa.URL, *, clock: Clock = utc_now, echo: bool = False, limits: Limits = DEFAULT_LIMITS
+    ) -> None:
         self._db = Database(url, echo=echo)
         self._clock = clock
-        self.users = Users(self._db, clock)
+        self.limits = limits
+        self.users = Users(self._db, clock, limits)
         self.sessions = Sessions(self._db, clock)
         self.projects = Projects(self._db)
-        self.experiments = Experiments(self._db, clock)
-        self.labels = Labels(self._db)
+        self.experiments = Experiments(self._db, clock, limits)
+        self.labels = Labels(self._db, limits)
 
     # -- lifecycle -------------------------------------------------------------------------------
 

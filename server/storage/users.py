@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from protogw.server import limits
 from protogw.server.clock import Clock
+from protogw.server.limits import DEFAULT_LIMITS, Limits
 from protogw.server.storage import schema as t
 from protogw.server.storage.engine import Database
 from protogw.server.storage.errors import AlreadyExists, NotFound
@@ -41,9 +42,10 @@ _USER_SORTS: dict[UserSortBy, tuple[sa.ColumnElement[Any], bool]] = {
 class Users:
     """Reads and writes of the ``users`` table."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, limits: Limits = DEFAULT_LIMITS) -> None:
         self._db = db
         self._clock = clock
+        self._limits = limits
 
     async def create(self, new: NewUser) -> User:
         """Insert a user. Raises ``AlreadyExists`` when the username is taken."""
@@ -88,7 +90,7 @@ class Users:
         ``name`` matches a case-insensitive substring of the username or the display name. Raises
         ``InvalidArgument`` for an offset outside the result or a negative limit.
         """
-        limits.reject_nul({"name": query.name})
+        limits.check_user_query(query, self._limits)
         conditions: list[sa.ColumnElement[bool]] = []
         if query.name:
             conditions.append(
