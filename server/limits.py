@@ -49,7 +49,7 @@ class Limits:
     """
 
     #: The experiment configuration: its YAML text, and the JSON it parses into (UTF-8 bytes each).
-    max_config_bytes: int = 1 * MIB
+    max_config_bytes: int = 2 * MIB
     #: Values in a parsed configuration; YAML aliases can make a tiny text expand into a huge tree.
     max_config_nodes: int = 200_000
     #: The uploaded model definition files together (Determined's own default cap).
@@ -74,7 +74,7 @@ class Limits:
     #: A GetExperiments page: once its experiments pass this many (protobuf) bytes the page ends
     #: early, and ``pagination.endIndex`` says where the next one starts. A page always holds at
     #: least one experiment.
-    max_page_bytes: int = 4 * MIB
+    max_page_bytes: int = 3 * MIB
 
 
 #: The limits used when none are given.

@@ -132,8 +132,9 @@ def _same_value(fast: Any, ordinary: Any) -> bool:
     if type(fast) is not type(ordinary):
         return False
     if isinstance(fast, datetime):
-        return fast == ordinary and fast.utcoffset() == ordinary.utcoffset()
-    return bool(fast == ordinary)
+        return bool(fast == ordinary and fast.utcoffset() == ordinary.utcoffset())
+    same: bool = fast == ordinary
+    return same
 
 
 @pytest.mark.parametrize(("case", "stmt"), READS, ids=[c for c, _ in READS])
