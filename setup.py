@@ -7,7 +7,7 @@ automatically, so adding a folder needs no edit here.
 
 from setuptools import find_packages, setup
 
-ROOTS = ("gateway", "server", "clients", "gen")
+ROOTS = ("core", "gateway", "server", "clients", "gen")
 
 packages: list[str] = []
 package_dir: dict[str, str] = {}

@@ -27,11 +27,11 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from protogw.clients.determined import DeterminedClient
-from protogw.clients.errors import ApiError
+from protogw.clients.errors import ApiError, read_determined_body
 from protogw.clients.grpc_transport import GrpcTransport
 from protogw.clients.rest import RestTransport, TranscodeError
 from protogw.clients.transport import Transport
-from protogw.gateway.codec import codec_for, dumps
+from protogw.core.codec import codec_for, dumps
 from protogw.gen.determined.experiment.v1 import experiment_pb2 as experimentv1_pb2
 
 __all__ = ["DEFAULT_API", "app", "token_cache_path"]
@@ -59,7 +59,7 @@ class Target:
     def transport(self) -> Transport:
         if self.grpc:
             return GrpcTransport(target=self.grpc)
-        return RestTransport(base_url=str(self.api))
+        return RestTransport(base_url=str(self.api), error_body=read_determined_body)
 
 
 def token_cache_path() -> Path:

@@ -1,7 +1,7 @@
 """Generic google.api.http transcoding gateway and OpenAPI v2 generator (knows nothing about Determined).
 
 The REST gateway, module by module (import from the modules; this package imports nothing so that
-``protogw.gateway.codec`` stays cheap to import):
+``protogw.core.codec`` stays cheap to import):
 
 * ``app`` - ``create_app(routes, backend, mounts=..., fallback=...)``, ``RouteTable``,
   ``GatewayOptions`` (JSON options, unknown-query rejection, 501/405, unescaping mode, body limit,

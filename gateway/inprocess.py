@@ -30,10 +30,11 @@ import grpc.aio
 from google.protobuf import descriptor_pool
 from google.protobuf.message import Message
 
-from protogw.gateway.backend import CallInfo, UnaryResult
-from protogw.gateway.errors import GatewayError, status_details_from_trailers
+from protogw.core.bindings import MethodInfo
+from protogw.core.status import status_details_from_trailers
+from protogw.gateway.backend import Call, UnaryResult
+from protogw.gateway.errors import GatewayError
 from protogw.gateway.headers import Metadata
-from protogw.gateway.routes import MethodInfo
 
 __all__ = ["InProcessBackend", "InProcessContext"]
 
@@ -301,13 +302,10 @@ class InProcessBackend:
             raise GatewayError(grpc.StatusCode.INTERNAL, f"servicer returned {type(response).__name__}, not a message")
         return method.response_class.FromString(response.SerializeToString())
 
-    @staticmethod
-    def _deadline(call: CallInfo) -> float | None:
-        return None if call.timeout is None else time.monotonic() + call.timeout
-
-    async def unary(self, method: MethodInfo, request: Message, call: CallInfo) -> UnaryResult:
+    async def unary(self, method: MethodInfo, request: Message, call: Call) -> UnaryResult:
         """Run a unary RPC through the interceptors and the handler."""
-        deadline = self._deadline(call)
+        call.time_left()  # a deadline that passed before the call starts fails it here
+        deadline = call.deadline
         context = InProcessContext(call.metadata, deadline, call.peer)
         cancelled = False
         try:
@@ -341,17 +339,18 @@ class InProcessBackend:
             raise GatewayError(grpc.StatusCode.INTERNAL, f"{method.full_name} returned no response")
         return UnaryResult(self._response_for(method, result), context.initial_metadata(), context.trailing_metadata())
 
-    def server_stream(self, method: MethodInfo, request: Message, call: CallInfo) -> _InProcessStream:
+    def server_stream(self, method: MethodInfo, request: Message, call: Call) -> _InProcessStream:
         """A server-streaming RPC; runs as it is iterated, in the iterating task."""
         return _InProcessStream(self, method, request, call)
 
 
 class _InProcessStream:
-    def __init__(self, backend: InProcessBackend, method: MethodInfo, request: Message, call: CallInfo) -> None:
+    def __init__(self, backend: InProcessBackend, method: MethodInfo, request: Message, call: Call) -> None:
         self._backend = backend
         self._method = method
         self._request = request
-        self._deadline = InProcessBackend._deadline(call)
+        call.time_left()
+        self._deadline = call.deadline
         self._context = InProcessContext(call.metadata, self._deadline, call.peer)
         self._gen: AsyncIterator[Any] | None = None
 

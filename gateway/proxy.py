@@ -16,10 +16,11 @@ import grpc
 import grpc.aio
 from google.protobuf.message import Message
 
-from protogw.gateway.backend import CallInfo, UnaryResult
-from protogw.gateway.errors import GatewayError, status_details_from_trailers
+from protogw.core.bindings import MethodInfo
+from protogw.core.status import status_details_of
+from protogw.gateway.backend import Call, UnaryResult
+from protogw.gateway.errors import GatewayError
 from protogw.gateway.headers import Metadata
-from protogw.gateway.routes import MethodInfo
 
 __all__ = ["ProxyBackend"]
 
@@ -37,7 +38,7 @@ def _failure(exc: grpc.aio.AioRpcError) -> GatewayError:
     return GatewayError(
         exc.code(),
         exc.details() or "",
-        status_details_from_trailers(trailing),
+        status_details_of(exc),
         header_metadata=_metadata(exc.initial_metadata()),
         trailing_metadata=trailing,
     )
@@ -99,10 +100,10 @@ class ProxyBackend:
             self._stream[path] = mc
         return mc
 
-    async def unary(self, method: MethodInfo, request: Message, call: CallInfo) -> UnaryResult:
+    async def unary(self, method: MethodInfo, request: Message, call: Call) -> UnaryResult:
         """Send one request, wait for the response."""
         rpc = self._unary_callable(method.grpc_path)(
-            request.SerializeToString(), metadata=call.metadata or None, timeout=call.timeout
+            request.SerializeToString(), metadata=call.metadata or None, timeout=call.time_left()
         )
         try:
             raw = await rpc
@@ -118,10 +119,10 @@ class ProxyBackend:
             ) from exc
         return UnaryResult(response, header, trailing)
 
-    def server_stream(self, method: MethodInfo, request: Message, call: CallInfo) -> _ProxyStream:
+    def server_stream(self, method: MethodInfo, request: Message, call: Call) -> _ProxyStream:
         """Start a server-streaming call."""
         rpc = self._stream_callable(method.grpc_path)(
-            request.SerializeToString(), metadata=call.metadata or None, timeout=call.timeout
+            request.SerializeToString(), metadata=call.metadata or None, timeout=call.time_left()
         )
         return _ProxyStream(method, rpc)
 

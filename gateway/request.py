@@ -31,8 +31,10 @@ from google.protobuf import field_mask_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from protogw.gateway.codec import CodecError, JsonOptions, codec_for, loads
-from protogw.gateway.routes import SCALAR_MESSAGES, Binding, FieldPath
+from protogw.core.bindings import Binding, FieldPath
+from protogw.core.codec import CodecError, JsonOptions, codec_for, loads
+from protogw.core.descriptors import is_map, is_repeated, message_of
+from protogw.core.wkt import SCALAR_MESSAGES, WRAPPERS
 
 __all__ = ["RequestBuilder", "RequestError", "text_to_json"]
 
@@ -68,38 +70,6 @@ _DURATION_UNITS = {
     "h": Decimal(3600),
 }
 _MAP_KEY_RE = re.compile(r"^(.*)\[(.*)\]$")
-_WRAPPERS = frozenset(
-    {
-        "google.protobuf.DoubleValue",
-        "google.protobuf.FloatValue",
-        "google.protobuf.Int64Value",
-        "google.protobuf.UInt64Value",
-        "google.protobuf.Int32Value",
-        "google.protobuf.UInt32Value",
-        "google.protobuf.BoolValue",
-        "google.protobuf.StringValue",
-        "google.protobuf.BytesValue",
-    }
-)
-
-
-def message_of(fd: FieldDescriptor) -> Descriptor:
-    """The message type of a message field."""
-    mt = fd.message_type
-    if mt is None:
-        raise TypeError(f"{fd.full_name} is not a message field")
-    return mt
-
-
-def is_repeated(fd: FieldDescriptor) -> bool:
-    """Repeated fields, maps included."""
-    return bool(fd.is_repeated)
-
-
-def is_map(fd: FieldDescriptor) -> bool:
-    """Map fields (repeated map-entry messages)."""
-    mt = fd.message_type
-    return bool(fd.is_repeated and mt is not None and mt.GetOptions().map_entry)
 
 
 def _go_duration(text: str) -> str:
@@ -223,7 +193,7 @@ def text_to_json(fd: FieldDescriptor, text: str) -> JsonValue:
     if fd.type != _FD.TYPE_MESSAGE:
         return scalar_text_to_json(fd, text)
     name = message_of(fd).full_name
-    if name in _WRAPPERS:
+    if name in WRAPPERS:
         return scalar_text_to_json(message_of(fd).fields_by_name["value"], text)
     if name == "google.protobuf.Timestamp":
         return text

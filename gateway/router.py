@@ -1,6 +1,6 @@
 """A segment trie that maps (HTTP method, path) to a route and its captured path values.
 
-Each template is flattened to atoms (:mod:`protogw.gateway.template`) and inserted into a trie keyed by
+Each template is flattened to atoms (:mod:`protogw.core.template`) and inserted into a trie keyed by
 atom. Matching walks the request's path segments, trying at every node the literal child first, then
 ``*``, then ``**`` (which may swallow zero or more segments), and backtracks when a branch dead-ends.
 So a literal beats a variable whatever the registration order (unlike grpc-gateway's mux, where the
@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from protogw.gateway.template import Capture, Literal, Template, Wildcard
+from protogw.core.template import Capture, Literal, Template, Wildcard
 
 __all__ = ["ConflictError", "MalformedPathError", "Match", "MatchResult", "Router", "UnescapingMode"]
 

@@ -2,9 +2,9 @@
 
 The library takes descriptor protos and returns documents as dicts::
 
-    files = load_descriptor_set("gen/descriptors/testing.binpb")
-    docs = generate(files, ["kitchen/v1/kitchen.proto"], Options(simple_operation_ids=True))
-    text = dumps(docs["kitchen/v1/kitchen.swagger.json"])
+    files = read_descriptor_set("api.binpb")  # buf build -o api.binpb (or protoc --include_imports ...)
+    docs = generate(files, ["library/v1/library.proto"], Options(simple_operation_ids=True))
+    text = dumps(docs["library/v1/library.swagger.json"])
 
 Two thin fronts sit on top: the ``protoc-gen-openapiv2`` protoc/buf plugin (:mod:`.plugin`) and the
 ``protogw openapi`` command (:mod:`.cli`).
@@ -13,10 +13,10 @@ Two thin fronts sit on top: the ``protoc-gen-openapiv2`` protoc/buf plugin (:mod
 from __future__ import annotations
 
 import gc
-from pathlib import Path
 
 from google.protobuf import descriptor_pb2
 
+from protogw.core.descriptors import read_descriptor_set
 from protogw.gateway.openapi._encode import dumps, normalize
 from protogw.gateway.openapi._generator import generate as _generate
 from protogw.gateway.openapi._options import OptionError, Options, parse_parameter
@@ -29,20 +29,9 @@ __all__ = [
     "dumps",
     "generate",
     "generate_document",
-    "load_descriptor_set",
     "parse_parameter",
+    "read_descriptor_set",
 ]
-
-
-def load_descriptor_set(source: str | Path | bytes) -> list[descriptor_pb2.FileDescriptorProto]:
-    """The files of a serialized ``FileDescriptorSet`` (a path or its bytes)."""
-    data = source if isinstance(source, bytes) else Path(source).read_bytes()
-    fds = descriptor_pb2.FileDescriptorSet()
-    try:
-        fds.ParseFromString(data)
-    except Exception as exc:  # protobuf raises DecodeError; keep the message, name the problem.
-        raise GenerationError(f"not a FileDescriptorSet: {exc}") from None
-    return list(fds.file)
 
 
 def generate(

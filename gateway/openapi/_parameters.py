@@ -10,6 +10,7 @@ from typing import Any
 
 from google.protobuf import descriptor_pb2
 
+from protogw.core.template import Template, Variable
 from protogw.gateway.openapi._context import Schema
 from protogw.gateway.openapi._registry import (
     Binding,
@@ -343,42 +344,26 @@ class ParameterRenderer(SchemaRenderer):
             desc += " (streaming inputs)"
         return {"name": name, "description": desc, "in": "body", "required": True, "schema": schema}
 
-    def template_parts(self, template: str, meth: Method) -> list[str]:
-        """Split a template on top-level slashes, keeping ``{var=a/*}`` whole and the verb separate.
+    def template_parts(self, template: Template, meth: Method) -> list[str]:
+        """The template as written, one part per segment, with the verb separate.
 
-        ``/v1/{name=projects/*/things/*}:archive`` -> ``["", "v1", "{name=projects/*/things/*}", ":archive"]``
+        ``/v1/{name=projects/*/things/*}:archive`` -> ``["", "v1", "{name=projects/*/things/*}", ":archive"]``.
+        Variables keep a pattern written out with "=" (``{x=*}`` too: it becomes the parameter's
+        ``pattern``); with ``json_names_for_fields`` their field paths are in JSON names.
         """
-        parts: list[str] = []
-        depth = 0
-        buf = ""
-        i = 0
-        while i < len(template):
-            ch = template[i]
-            if ch == "{":
-                depth += 1
-                buf += ch
-            elif ch == "}":
-                if depth == 0:
-                    raise GenerationError(f"{meth.fqn[1:]}: unbalanced '}}' in {template!r}")
-                depth -= 1
-                if self.opts.json_names_for_fields:
-                    var, eq, rest = buf[1:].partition("=")
-                    buf = "{" + self.json_path(meth.request, var) + eq + rest + "}"
-                else:
-                    buf += ch
-            elif ch == "/" and depth == 0:
-                parts.append(buf)
-                buf = ""
-            elif ch == ":" and depth == 0 and "/" not in template[i:]:
-                parts.append(buf)
-                parts.append(template[i:])
-                return parts
-            else:
-                buf += ch
-            i += 1
-        if depth:
-            raise GenerationError(f"{meth.fqn[1:]}: unbalanced '{{' in {template!r}")
-        parts.append(buf)
+        parts = [""]
+        for seg in template.segments:
+            if not isinstance(seg, Variable):
+                parts.append(str(seg))
+                continue
+            name = ".".join(seg.field_path)
+            if self.opts.json_names_for_fields:
+                name = self.json_path(meth.request, name)
+            parts.append("{" + name + ("=" + seg.pattern if seg.explicit else "") + "}")
+        if template.trailing_slash:
+            parts.append("")
+        if template.verb:
+            parts.append(":" + template.verb)
         return parts
 
     def json_path(self, msg: Message, dotted: str) -> str:

@@ -10,18 +10,19 @@ unknown fields.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from google.api import annotations_pb2 as http_annotations
-from google.api import field_behavior_pb2, http_pb2, visibility_pb2
-from google.protobuf import any_pb2, descriptor_pb2
-from google.protobuf.descriptor import FieldDescriptor
+from google.api import field_behavior_pb2, visibility_pb2
+from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool
+from google.protobuf.descriptor import FieldDescriptor, MethodDescriptor
 from google.protobuf.message import Message as ProtoMessage
 from google.rpc import status_pb2
 
+from protogw.core.bindings import FieldPath, HttpRuleError, RuleOptions, method_bindings
+from protogw.core.descriptors import DescriptorError, pool_of
+from protogw.core.template import Template
 from protogw.gen.protoc_gen_openapiv2.options import annotations_pb2 as openapi_annotations
 from protogw.gen.protoc_gen_openapiv2.options import openapiv2_pb2
 
@@ -48,8 +49,6 @@ _FILE_MESSAGE, _FILE_ENUM, _FILE_SERVICE, _FILE_PACKAGE = 4, 5, 6, 2
 _MSG_FIELD, _MSG_NESTED, _MSG_ENUM = 2, 3, 4
 _ENUM_VALUE, _SERVICE_METHOD = 2, 2
 
-_VARIABLE = re.compile(r"\{([^}=]*)(?:=[^}]*)?\}")
-
 _OPTION_CLASSES: dict[str, type[ProtoMessage]] = {
     cls.DESCRIPTOR.full_name: cls
     for cls in (
@@ -64,7 +63,7 @@ _OPTION_CLASSES: dict[str, type[ProtoMessage]] = {
 }
 
 
-class GenerationError(ValueError):
+class GenerationError(DescriptorError):
     """The descriptors cannot be turned into a document (bad template, unknown field, bad option)."""
 
 
@@ -201,7 +200,7 @@ class Binding:
     method: Method
     index: int
     http_method: str
-    template: str
+    template: Template
     path_params: list[Param]
     # None: no body. Empty tuple: body "*". Otherwise the chain of fields named by ``body``.
     body: tuple[Field, ...] | None
@@ -291,6 +290,7 @@ class Registry:
                 self._add_enum(fdp, prefix, enum, (_FILE_ENUM, i))
             self.file_messages[name] = found
         self.services: dict[str, list[Service]] = {}
+        self._pool: descriptor_pool.DescriptorPool | None = None
         self._names_by_package: dict[str, list[str]] | None = None
 
     # -- loading -------------------------------------------------------------------------------
@@ -377,11 +377,8 @@ class Registry:
                     openapi=read_extension(mopts, openapi_annotations.openapiv2_operation),
                     visibility=_visibility(mopts, visibility_pb2.method_visibility),
                 )
-                rule: http_pb2.HttpRule | None = read_extension(mopts, http_annotations.http)
-                if rule is None and generate_unbound:
-                    rule = http_pb2.HttpRule(post=f"/{svc.fqn[1:]}/{md.name}", body="*")
-                if rule is not None:
-                    self._add_bindings(meth, rule, allow_delete_body)
+                rules = RuleOptions(allow_delete_body=allow_delete_body, unbound_methods=generate_unbound)
+                self._add_bindings(meth, self._method_descriptor(svc, md.name), rules)
                 svc.methods.append(meth)
             if svc.methods:
                 services.append(svc)
@@ -407,47 +404,39 @@ class Registry:
             self._names_by_package = table
         return self._names_by_package
 
-    def _add_bindings(self, meth: Method, rule: http_pb2.HttpRule, allow_delete_body: bool) -> None:
-        rules = [rule]
-        for extra in rule.additional_bindings:
-            if extra.additional_bindings:
-                raise GenerationError(f"{meth.fqn[1:]}: additional_bindings may not nest")
-            rules.append(extra)
-        for r in rules:
-            kind = r.WhichOneof("pattern")
-            if kind is None:
-                continue
-            if kind == "custom":
-                http_method, template = r.custom.kind, r.custom.path
-            else:
-                http_method, template = kind.upper(), getattr(r, kind)
-            where = f"{meth.fqn[1:]} ({http_method} {template!r})"
-            if http_method == "GET" and r.body:
-                raise GenerationError(f"{where}: a GET binding may not have a body")
-            if http_method == "DELETE" and r.body and not allow_delete_body:
-                raise GenerationError(f"{where}: a DELETE binding may not have a body unless allow_delete_body is set")
-            if not template.startswith("/"):
-                raise GenerationError(f"{where}: a path template must start with '/'")
-            params = []
-            for var in _VARIABLE.findall(template):
-                chain = self.resolve_path(meth.request, var, where)
-                target = chain[-1]
-                if target.is_message and target.type_name not in WELL_KNOWN_SCALARS:
-                    raise GenerationError(f"{where}: path parameter {var!r} is a message; use a scalar field")
-                params.append(Param(chain))
-            if meth.proto.client_streaming and params:
-                raise GenerationError(f"{where}: a client-streaming method cannot have path parameters")
-            body: tuple[Field, ...] | None
-            if not r.body:
-                body = None
-            elif r.body == "*":
-                body = ()
-            else:
-                body = self.resolve_path(meth.request, r.body, where)
-            response_body = None
-            if r.response_body and r.response_body != "*":
-                response_body = self.resolve_path(meth.response, r.response_body, where)
-            meth.bindings.append(Binding(meth, len(meth.bindings), http_method, template, params, body, response_body))
+    def _method_descriptor(self, svc: Service, name: str) -> MethodDescriptor:
+        """The live descriptor of a method, from a pool built once over the registry's files."""
+        if self._pool is None:
+            try:
+                self._pool = pool_of(self.files.values(), bundled_imports=True)
+            except DescriptorError as exc:
+                raise GenerationError(str(exc)) from None
+        method: MethodDescriptor = self._pool.FindServiceByName(svc.fqn[1:]).methods_by_name[name]
+        return method
+
+    def _add_bindings(self, meth: Method, descriptor: MethodDescriptor, rules: RuleOptions) -> None:
+        """The method's bindings as the core reads and checks them, with the generator's field views."""
+        try:
+            bindings = method_bindings(descriptor, rules)
+        except HttpRuleError as exc:
+            raise GenerationError(str(exc)) from None
+        for b in bindings:
+            params = [Param(self._chain(meth.request, fp)) for fp in b.path_fields]
+            body = None if b.body is None else self._chain(meth.request, b.body)
+            response_body = self._chain(meth.response, b.response_body) or None
+            meth.bindings.append(
+                Binding(meth, len(meth.bindings), b.http_method, b.template, params, body, response_body)
+            )
+
+    def _chain(self, msg: Message, path: FieldPath) -> tuple[Field, ...]:
+        """The generator's :class:`Field` for each step of a field path the core resolved."""
+        chain: list[Field] = []
+        current = msg
+        for fd in path:
+            if chain:
+                current = self.message(chain[-1].type_name)
+            chain.append(next(f for f in current.fields if f.name == fd.name))
+        return tuple(chain)
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -522,27 +511,3 @@ def remove_internal_comments(comment: str) -> str:
             break
         comment = after
     return "".join(kept)
-
-
-# Message types that render as a single JSON scalar and so may be bound to a path parameter.
-WELL_KNOWN_SCALARS = frozenset(
-    {
-        ".google.protobuf.Timestamp",
-        ".google.protobuf.Duration",
-        ".google.protobuf.FieldMask",
-        ".google.protobuf.DoubleValue",
-        ".google.protobuf.FloatValue",
-        ".google.protobuf.Int64Value",
-        ".google.protobuf.UInt64Value",
-        ".google.protobuf.Int32Value",
-        ".google.protobuf.UInt32Value",
-        ".google.protobuf.BoolValue",
-        ".google.protobuf.StringValue",
-        ".google.protobuf.BytesValue",
-        ".google.protobuf.Struct",
-        ".google.protobuf.Value",
-        ".google.protobuf.ListValue",
-        ".google.protobuf.Empty",
-        ".google.protobuf.NullValue",
-    }
-)

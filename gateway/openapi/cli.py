@@ -16,14 +16,14 @@ from typing import Annotated
 
 import typer
 
+from protogw.core.descriptors import DescriptorError
 from protogw.gateway.openapi import (
-    GenerationError,
     OptionError,
     Options,
     dumps,
     generate,
-    load_descriptor_set,
     parse_parameter,
+    read_descriptor_set,
 )
 
 __all__ = ["openapi"]
@@ -67,8 +67,8 @@ def openapi(
             disable_default_errors=disable_default_errors or opts.disable_default_errors,
             disable_service_tags=disable_service_tags or opts.disable_service_tags,
         )
-        docs = generate(load_descriptor_set(descriptor_set), files or None, opts)
-    except (GenerationError, OptionError, OSError) as exc:
+        docs = generate(read_descriptor_set(descriptor_set), files or None, opts)
+    except (DescriptorError, OptionError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     _write(docs, opts, output)

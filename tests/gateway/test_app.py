@@ -16,14 +16,14 @@ from typing import Any
 import httpx
 import pytest
 
+from protogw.core.codec import JsonOptions
 from protogw.gateway.app import GatewayOptions, create_app
-from protogw.gateway.codec import JsonOptions
 from protogw.gateway.inprocess import InProcessBackend
 from protogw.gateway.router import UnescapingMode
 from protogw.gateway.types import Receive, Scope, Send
-from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
 from tests.gateway.conftest import GatewayEnv, kitchen_routes
 from tests.gateway.kitchen_service import ADMIN_TOKEN, ThingStore, add_kitchen, kitchen_interceptors
+from tests.gen.kitchen.v1 import kitchen_pb2 as pb
 
 
 def seed(store: ThingStore) -> None:

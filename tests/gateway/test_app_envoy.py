@@ -102,7 +102,7 @@ def envoy_descriptor_set() -> bytes:
     """The testing descriptor set minus what Envoy refuses to start with: ``response_body`` naming a
     field that is not ``google.api.HttpBody`` (GetFileContent), which our gateway serves."""
     fds = descriptor_pb2.FileDescriptorSet.FromString(
-        resources.files("protogw.gen.descriptors").joinpath("testing.binpb").read_bytes()
+        resources.files("tests.gen.descriptors").joinpath("testing.binpb").read_bytes()
     )
     for file in fds.file:
         for service in file.service:

@@ -8,10 +8,10 @@ import pytest
 from google.protobuf import descriptor_pool, duration_pb2, field_mask_pb2, timestamp_pb2, wrappers_pb2
 from google.protobuf.message import Message
 
-from protogw.gateway.codec import JsonOptions
+from protogw.core.bindings import Binding, bindings_for
+from protogw.core.codec import JsonOptions
 from protogw.gateway.request import RequestBuilder, RequestError, mask_paths_from_json, text_to_json
-from protogw.gateway.routes import Binding, bindings_for
-from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
+from tests.gen.kitchen.v1 import kitchen_pb2 as pb
 
 BINDINGS = {
     (b.method.descriptor.name, b.index): b

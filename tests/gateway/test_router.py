@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from protogw.core.template import parse_template
 from protogw.gateway.router import (
     ConflictError,
     MalformedPathError,
@@ -13,7 +14,6 @@ from protogw.gateway.router import (
     UnescapingMode,
     unescape,
 )
-from protogw.gateway.template import parse_template
 
 ROUTES = [
     ("GET", "/v1/things/{id}", "get"),

@@ -25,7 +25,7 @@ def _root() -> None:
 @pytest.fixture(scope="module")
 def descriptor_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("ds") / "testing.binpb"
-    path.write_bytes(importlib.resources.files("protogw.gen.descriptors").joinpath("testing.binpb").read_bytes())
+    path.write_bytes(importlib.resources.files("tests.gen.descriptors").joinpath("testing.binpb").read_bytes())
     return path
 
 

@@ -17,7 +17,7 @@ import pytest
 from google.protobuf import descriptor_pb2
 from google.protobuf.compiler import plugin_pb2
 
-from protogw.gateway.openapi import dumps, generate, load_descriptor_set, parse_parameter
+from protogw.gateway.openapi import dumps, generate, parse_parameter, read_descriptor_set
 from protogw.gateway.openapi.plugin import run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +58,7 @@ def test_protoc_matches_library(case: str, files: list[str], parameter: str, tmp
     options = parse_parameter(parameter)
     expected = {
         name: dumps(doc, options.output_format)
-        for name, doc in generate(load_descriptor_set(descriptor_set), files, options).items()
+        for name, doc in generate(read_descriptor_set(descriptor_set), files, options).items()
     }
     assert _read_tree(out) == expected
 
