@@ -64,7 +64,7 @@ dev-install: ## re-link the editable install after adding or removing modules (s
 	@$(PY) -m pip install -e . --no-deps --config-settings editable_mode=strict -q 2>&1 | grep -iE "^error" || true
 
 typecheck: dev-install ## mypy --strict on our code (run inside the editable link tree so protogw.* resolves)
-	cd $(EDITABLE) && $(abspath $(BIN))/mypy --config-file $(abspath pyproject.toml) -p protogw.core -p protogw.gateway -p protogw.server -p protogw.clients
+	cd $(EDITABLE) && $(abspath $(BIN))/mypy --config-file $(abspath pyproject.toml) -p protogw.core -p protogw.gateway -p protogw.openapi -p protogw.server -p protogw.clients
 
 test: install system-deps compat-env ## run the whole test suite (every database test on SQLite and on a real PostgreSQL)
 	$(BIN)/pytest

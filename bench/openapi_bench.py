@@ -23,7 +23,7 @@ import grpc_tools
 from google.protobuf import descriptor_pb2, json_format
 from grpc_tools import protoc
 
-from protogw.gateway.openapi import Options, generate, read_descriptor_set
+from protogw.openapi import Options, generate, read_descriptor_set
 
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = 30

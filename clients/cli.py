@@ -27,7 +27,8 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from protogw.clients.determined import DeterminedClient
-from protogw.clients.errors import ApiError, read_determined_body
+from protogw.clients.determined_errors import read_determined_body
+from protogw.clients.errors import ApiError
 from protogw.clients.grpc_transport import GrpcTransport
 from protogw.clients.rest import RestTransport, TranscodeError
 from protogw.clients.transport import Transport

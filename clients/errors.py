@@ -11,7 +11,7 @@ Example::
 
     >>> from_grpc_status(grpc.StatusCode.NOT_FOUND, "experiment '9' not found")
     NotFound("experiment '9' not found")
-    >>> type(from_http_response(400, {"error": {"code": 9, "error": "not archived"}}, read=read_determined_body))
+    >>> type(from_http_response(400, {"code": 9, "message": "Experiment is not archived."}))
     <class 'protogw.clients.errors.FailedPrecondition'>
 """
 
@@ -51,7 +51,6 @@ __all__ = [
     "error_class_for_http",
     "from_grpc_status",
     "from_http_response",
-    "read_determined_body",
     "read_status_body",
 ]
 
@@ -263,28 +262,12 @@ def read_status_body(body: object) -> ErrorBody:
     return code, message, details
 
 
-def read_determined_body(body: object) -> ErrorBody:
-    """Determined's reader: ``google.rpc.Status`` fields first, then its ``{"error": {"code", "error"}}``
-    envelope (a real Determined master sends only the envelope; protogw's service sends both)."""
-    code, message, details = read_status_body(body)
-    envelope = body.get("error") if isinstance(body, Mapping) else None
-    if isinstance(envelope, Mapping):
-        if code is None and isinstance(envelope.get("code"), int):
-            code = envelope["code"]
-        if message is None and isinstance(envelope.get("error"), str):
-            message = envelope["error"]
-        if message is None and isinstance(envelope.get("message"), str):
-            message = envelope["message"]
-    elif isinstance(envelope, str) and message is None:
-        message = envelope
-    return code, message, details
-
-
 def from_http_response(
     status: int, body: object, *, reason: str = "", read: ErrorBodyReader = read_status_body
 ) -> ApiError:
     """An exception instance for an HTTP error answer; ``body`` is the parsed JSON (or anything else),
-    read by ``read`` (``google.rpc.Status`` by default; :func:`read_determined_body` for Determined).
+    read by ``read`` (``google.rpc.Status`` by default; a service with its own envelope passes its reader,
+    e.g. ``protogw.clients.determined_errors.read_determined_body``).
 
     A status code in the body decides the class; without one the HTTP status does.
     """

@@ -29,7 +29,7 @@ from protogw.clients import cli as client_cli
 from protogw.gateway import cli as gateway_cli
 from protogw.gateway import envoy
 from protogw.gateway.cli import parse_addr, run_forever
-from protogw.gateway.openapi import cli as openapi_cli
+from protogw.openapi import cli as openapi_cli
 from protogw.server.app import DEFAULT_GRACE, Addon, AddressInUse, run
 from protogw.server.rest import RestGateway, build_proxy_gateway
 from protogw.server.seed import AlreadySeeded, seed_walkthrough

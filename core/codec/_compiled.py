@@ -19,14 +19,12 @@ encoder is native). Duration and FieldMask use the runtime's own ``ToJsonString`
 
 from __future__ import annotations
 
-import functools
 import keyword
-import re
 import threading
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
-from google.protobuf import descriptor_pb2, descriptor_pool, json_format
+from google.protobuf import descriptor_pool, json_format
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
@@ -34,44 +32,37 @@ from google.protobuf.message_factory import GetMessageClass
 from protogw.core import wkt
 from protogw.core.codec import _scalars as sc
 from protogw.core.codec._errors import CodecError, Fail
+from protogw.core.codec._fields import (
+    INT32_TYPES,
+    INT64_TYPES,
+    INT_DECODERS,
+    INT_RANGES,
+    WRAPPERS_FILE,
+    enum_type,
+    is_proto2,
+    is_special,
+    msg_type,
+    real_oneof,
+    synthetic_oneofs,
+)
+from protogw.core.codec._runtime import (
+    MAX_DEPTH,
+    SPECIAL_DECODERS,
+    SPECIAL_ENCODERS,
+    DecodeFn,
+    EncodeFn,
+    Setter,
+    closed_enum_encoder,
+    message_decoder,
+    null_value_setter,
+    repeated_scalar_setter,
+    scalar_setter,
+    wrapper_decoder,
+)
 from protogw.core.descriptors import is_map
 
 FD = FieldDescriptor
-MAX_DEPTH: Final = 100  # json_format's default max_recursion_depth
-_EXTENSION_KEY = re.compile(r"\[[a-zA-Z0-9._]*\]$")
 
-EncodeFn = Callable[[Message], Any]
-DecodeFn = Callable[[Any, Message, int], None]
-Setter = Callable[[Message, Any, int], None]
-
-_INT64_TYPES = frozenset({FD.TYPE_INT64, FD.TYPE_UINT64, FD.TYPE_SINT64, FD.TYPE_FIXED64, FD.TYPE_SFIXED64})
-_INT32_TYPES = frozenset({FD.TYPE_INT32, FD.TYPE_UINT32, FD.TYPE_SINT32, FD.TYPE_FIXED32, FD.TYPE_SFIXED32})
-_INT_RANGES = {
-    FD.TYPE_INT32: (sc.INT32_MIN, sc.INT32_MAX),
-    FD.TYPE_SINT32: (sc.INT32_MIN, sc.INT32_MAX),
-    FD.TYPE_SFIXED32: (sc.INT32_MIN, sc.INT32_MAX),
-    FD.TYPE_UINT32: (0, sc.UINT32_MAX),
-    FD.TYPE_FIXED32: (0, sc.UINT32_MAX),
-    FD.TYPE_INT64: (sc.INT64_MIN, sc.INT64_MAX),
-    FD.TYPE_SINT64: (sc.INT64_MIN, sc.INT64_MAX),
-    FD.TYPE_SFIXED64: (sc.INT64_MIN, sc.INT64_MAX),
-    FD.TYPE_UINT64: (0, sc.UINT64_MAX),
-    FD.TYPE_FIXED64: (0, sc.UINT64_MAX),
-}
-_INT_DECODERS: dict[int, Callable[[Any], int]] = {
-    FD.TYPE_INT32: sc.decode_int32,
-    FD.TYPE_SINT32: sc.decode_int32,
-    FD.TYPE_SFIXED32: sc.decode_int32,
-    FD.TYPE_UINT32: sc.decode_uint32,
-    FD.TYPE_FIXED32: sc.decode_uint32,
-    FD.TYPE_INT64: sc.decode_int64,
-    FD.TYPE_SINT64: sc.decode_int64,
-    FD.TYPE_SFIXED64: sc.decode_int64,
-    FD.TYPE_UINT64: sc.decode_uint64,
-    FD.TYPE_FIXED64: sc.decode_uint64,
-}
-
-_WRAPPERS_FILE = "google/protobuf/wrappers.proto"
 _TIMESTAMP = wkt.TIMESTAMP
 _DURATION = wkt.DURATION
 _FIELD_MASK = wkt.FIELD_MASK
@@ -80,45 +71,6 @@ _VALUE = wkt.VALUE
 _LIST_VALUE = wkt.LIST_VALUE
 _ANY = wkt.ANY
 _NULL_VALUE = wkt.NULL_VALUE
-_SPECIAL = frozenset({_TIMESTAMP, _DURATION, _FIELD_MASK, _STRUCT, _VALUE, _LIST_VALUE, _ANY})
-
-
-def is_special(desc: Descriptor) -> bool:
-    """Well-known types whose JSON form is not an object of their fields."""
-    return desc.full_name in _SPECIAL or desc.file.name == _WRAPPERS_FILE
-
-
-def _msg_type(field: FieldDescriptor) -> Descriptor:
-    assert field.message_type is not None, field.full_name
-    return field.message_type
-
-
-def _enum_type(field: FieldDescriptor) -> EnumDescriptor:
-    assert field.enum_type is not None, field.full_name
-    return field.enum_type
-
-
-@functools.cache
-def synthetic_oneofs(desc: Descriptor) -> frozenset[str]:
-    """Names of the oneofs protoc made up for proto3 ``optional`` fields (upb's descriptors do not
-    say which these are; the descriptor proto does)."""
-    proto = descriptor_pb2.DescriptorProto()
-    desc.CopyToProto(proto)
-    return frozenset(desc.oneofs[f.oneof_index].name for f in proto.field if f.proto3_optional)
-
-
-def real_oneof(field: FieldDescriptor) -> Any:
-    """The field's oneof unless it is the synthetic one of a proto3 ``optional`` field."""
-    oneof = field.containing_oneof
-    if oneof is None or oneof.name in synthetic_oneofs(oneof.containing_type):
-        return None
-    return oneof
-
-
-def _is_proto2(desc: Descriptor) -> bool:
-    # The upb FileDescriptor has no ``syntax`` attribute; the serialized file says it (empty = proto2).
-    syntax = descriptor_pb2.FileDescriptorProto.FromString(desc.file.serialized_pb).syntax
-    return syntax in ("", "proto2")
 
 
 def _attr(name: str) -> str:
@@ -192,15 +144,15 @@ class Compiler:
             table = {number: value.name for number, value in enum.values_by_number.items()}
             self._globals[name] = table
             if enum.is_closed:
-                self._globals[name + "c"] = _closed_enum_encoder(enum.full_name, table)
+                self._globals[name + "c"] = closed_enum_encoder(enum.full_name, table)
         return name
 
     def _value_expr(self, field: FieldDescriptor, x: str) -> str:
         """Python expression turning the field value held in variable ``x`` into its JSON value."""
         t = field.type
-        if t in _INT32_TYPES or t == FD.TYPE_BOOL or t == FD.TYPE_STRING:
+        if t in INT32_TYPES or t == FD.TYPE_BOOL or t == FD.TYPE_STRING:
             return x
-        if t in _INT64_TYPES:
+        if t in INT64_TYPES:
             return f"str({x})"
         if t == FD.TYPE_DOUBLE:
             return f"({x} if {x} - {x} == 0 else _fsp({x}))"
@@ -211,24 +163,24 @@ class Compiler:
         if t == FD.TYPE_ENUM:
             if self.use_enum_numbers:
                 return x
-            if _enum_type(field).full_name == _NULL_VALUE:
+            if enum_type(field).full_name == _NULL_VALUE:
                 return "None"
-            table = self._enum_table(_enum_type(field))
-            if _enum_type(field).is_closed:
+            table = self._enum_table(enum_type(field))
+            if enum_type(field).is_closed:
                 return f"{table}c({x})"
             return f"{table}.get({x}, {x})"
         if t == FD.TYPE_MESSAGE:
-            return f"{self._encoder_name(_msg_type(field))}({x})"
+            return f"{self._encoder_name(msg_type(field))}({x})"
         raise TypeError(f"unsupported field type {t} for {field.full_name}")
 
     def _list_expr(self, field: FieldDescriptor, v: str) -> str:
         t = field.type
-        if t in _INT32_TYPES or t == FD.TYPE_BOOL or t == FD.TYPE_STRING:
+        if t in INT32_TYPES or t == FD.TYPE_BOOL or t == FD.TYPE_STRING:
             return f"list({v})"
-        if t in _INT64_TYPES:
+        if t in INT64_TYPES:
             return f"list(map(str, {v}))"
         if t == FD.TYPE_MESSAGE:
-            return f"list(map({self._encoder_name(_msg_type(field))}, {v}))"
+            return f"list(map({self._encoder_name(msg_type(field))}, {v}))"
         if t == FD.TYPE_BYTES:
             return f"list(map(_b64, {v}))"
         if t == FD.TYPE_FLOAT:
@@ -236,8 +188,8 @@ class Compiler:
         return f"[{self._value_expr(field, 'x')} for x in {v}]"
 
     def _map_expr(self, field: FieldDescriptor, v: str) -> str:
-        key_field = _msg_type(field).fields_by_name["key"]
-        value_field = _msg_type(field).fields_by_name["value"]
+        key_field = msg_type(field).fields_by_name["key"]
+        value_field = msg_type(field).fields_by_name["value"]
         if key_field.type == FD.TYPE_STRING:
             key = "k"
         elif key_field.type == FD.TYPE_BOOL:
@@ -260,11 +212,11 @@ class Compiler:
         if t == FD.TYPE_ENUM:
             if self.use_enum_numbers:
                 return repr(default)
-            if _enum_type(field).full_name == _NULL_VALUE:
+            if enum_type(field).full_name == _NULL_VALUE:
                 return "None"
-            table: dict[int, str] = self._globals[self._enum_table(_enum_type(field))]
+            table: dict[int, str] = self._globals[self._enum_table(enum_type(field))]
             return repr(table.get(default, default))
-        if t in _INT64_TYPES:
+        if t in INT64_TYPES:
             return repr(str(default))
         if t == FD.TYPE_BYTES:
             return repr(sc.encode_bytes(default))
@@ -327,7 +279,7 @@ class Compiler:
                 ]
                 present[field.index] = test
         if self.emit_unpopulated:
-            proto2 = _is_proto2(desc)
+            proto2 = is_proto2(desc)
             for field in desc.fields:
                 key = field.name if self.use_proto_names else field.json_name
                 if field.has_presence:
@@ -346,26 +298,16 @@ class Compiler:
 
     def _special_encoder(self, desc: Descriptor) -> EncodeFn | None:
         full = desc.full_name
-        if desc.file.name == _WRAPPERS_FILE:
+        if desc.file.name == WRAPPERS_FILE:
             field = desc.fields_by_name["value"]
             source = f"def _w(m):\n    x = m.value\n    return {self._value_expr(field, 'x')}\n"
             scope: dict[str, Any] = {}
             exec(compile(source, f"<protogw codec encoder {full}>", "exec"), self._globals, scope)
             wrapper: EncodeFn = scope["_w"]
             return wrapper
-        if full == _TIMESTAMP:
-            return _encode_timestamp
-        if full in (_DURATION, _FIELD_MASK):
-            return _encode_with_runtime
-        if full == _STRUCT:
-            return _encode_struct
-        if full == _VALUE:
-            return _encode_value
-        if full == _LIST_VALUE:
-            return _encode_list_value
         if full == _ANY:
             return self._encode_any
-        return None
+        return SPECIAL_ENCODERS.get(full)
 
     def _encode_any(self, message: Message) -> Any:
         if not message.ListFields():
@@ -411,7 +353,7 @@ class Compiler:
             return special
         table: dict[str, Setter] = {}
         oneofs: dict[str, str] = {}
-        decode = _message_decoder(desc, table, oneofs, self.discard_unknown)
+        decode = message_decoder(desc, table, oneofs, self.discard_unknown)
         # Registered before the table is filled, so recursive types find themselves.
         self._decoders[desc] = decode
         setters: dict[FieldDescriptor, Setter] = {field: self._setter(field) for field in desc.fields}
@@ -440,8 +382,8 @@ class Compiler:
 
     def scalar_decoder(self, field: FieldDescriptor) -> Callable[[Any], Any]:
         t = field.type
-        if t in _INT_DECODERS:
-            return _INT_DECODERS[t]
+        if t in INT_DECODERS:
+            return INT_DECODERS[t]
         if t == FD.TYPE_DOUBLE:
             return sc.decode_double
         if t == FD.TYPE_FLOAT:
@@ -453,7 +395,7 @@ class Compiler:
         if t == FD.TYPE_BYTES:
             return sc.decode_bytes
         if t == FD.TYPE_ENUM:
-            return self._enum_decoder(_enum_type(field))
+            return self._enum_decoder(enum_type(field))
         raise TypeError(f"not a scalar field: {field.full_name}")
 
     def _setter(self, field: FieldDescriptor) -> Setter:
@@ -463,12 +405,12 @@ class Compiler:
         if field.is_repeated:
             if field.type == FD.TYPE_MESSAGE:
                 return self._repeated_message_setter(field)
-            return _repeated_scalar_setter(name, self.scalar_decoder(field), field.type == FD.TYPE_ENUM)
+            return repeated_scalar_setter(name, self.scalar_decoder(field), field.type == FD.TYPE_ENUM)
         if field.type == FD.TYPE_MESSAGE:
             return self._message_setter(field)
-        if field.type == FD.TYPE_ENUM and _enum_type(field).full_name == _NULL_VALUE:
-            return _null_value_setter(name, self.scalar_decoder(field))
-        return self._fast_scalar_setter(field, _scalar_setter(name, self.scalar_decoder(field)))
+        if field.type == FD.TYPE_ENUM and enum_type(field).full_name == _NULL_VALUE:
+            return null_value_setter(name, self.scalar_decoder(field))
+        return self._fast_scalar_setter(field, scalar_setter(name, self.scalar_decoder(field)))
 
     def _fast_scalar_setter(self, field: FieldDescriptor, slow: Setter) -> Setter:
         """A generated setter that handles the value a well-behaved client sends for this field type
@@ -483,18 +425,18 @@ class Compiler:
             cases = [("v is True or v is False", "v")]
         elif t == FD.TYPE_DOUBLE:
             cases = [("type(v) is float and v - v == 0", "v")]
-        elif t in _INT32_TYPES:
-            low, high = _INT_RANGES[t]
+        elif t in INT32_TYPES:
+            low, high = INT_RANGES[t]
             cases = [(f"type(v) is int and {low} <= v <= {high}", "v")]
-        elif t in _INT64_TYPES:
-            low, high = _INT_RANGES[t]
+        elif t in INT64_TYPES:
+            low, high = INT_RANGES[t]
             # Fewer than 19 ASCII digits is always within range, so int() needs no further check.
             cases = [
                 ("type(v) is str and len(v) < 19 and v.isascii() and v.isdigit()", "int(v)"),
                 (f"type(v) is int and {low} <= v <= {high}", "v"),
             ]
         elif t == FD.TYPE_ENUM:
-            enum = _enum_type(field)
+            enum = enum_type(field)
             scope["names"] = {value.name: value.number for value in enum.values}
             scope["numbers"] = frozenset(value.number for value in enum.values)
             cases = [("type(v) is str and v in names", "names[v]"), ("type(v) is int and v in numbers", "v")]
@@ -510,7 +452,7 @@ class Compiler:
 
     def _message_setter(self, field: FieldDescriptor) -> Setter:
         name = field.name
-        sub_desc = _msg_type(field)
+        sub_desc = msg_type(field)
         is_value = sub_desc.full_name == _VALUE
         # Bound now, while the root type is being built under the lock: by the time any codec is
         # handed out, every decoder it can reach is complete.
@@ -531,7 +473,7 @@ class Compiler:
 
     def _repeated_message_setter(self, field: FieldDescriptor) -> Setter:
         name = field.name
-        sub_desc = _msg_type(field)
+        sub_desc = msg_type(field)
         allow_null = sub_desc.full_name == _VALUE
         # Bound now, while the root type is being built under the lock: by the time any codec is
         # handed out, every decoder it can reach is complete.
@@ -557,14 +499,14 @@ class Compiler:
 
     def _map_setter(self, field: FieldDescriptor) -> Setter:
         name = field.name
-        key_field = _msg_type(field).fields_by_name["key"]
-        value_field = _msg_type(field).fields_by_name["value"]
+        key_field = msg_type(field).fields_by_name["key"]
+        value_field = msg_type(field).fields_by_name["value"]
         if key_field.type == FD.TYPE_BOOL:
             decode_key: Callable[[Any], Any] = sc.map_key_bool
         else:
             decode_key = self.scalar_decoder(key_field)
         if value_field.type == FD.TYPE_MESSAGE:
-            sub_desc = _msg_type(value_field)
+            sub_desc = msg_type(value_field)
             decode = self.decoder(sub_desc)
 
             def set_message_map(msg: Message, value: Any, depth: int) -> None:
@@ -606,21 +548,11 @@ class Compiler:
 
     def _special_decoder(self, desc: Descriptor) -> DecodeFn | None:
         full = desc.full_name
-        if desc.file.name == _WRAPPERS_FILE:
-            return _wrapper_decoder(self.scalar_decoder(desc.fields_by_name["value"]))
-        if full == _TIMESTAMP:
-            return _decode_timestamp
-        if full in (_DURATION, _FIELD_MASK):
-            return _decode_with_runtime
-        if full == _STRUCT:
-            return _decode_struct
-        if full == _VALUE:
-            return _decode_value
-        if full == _LIST_VALUE:
-            return _decode_list_value
+        if desc.file.name == WRAPPERS_FILE:
+            return wrapper_decoder(self.scalar_decoder(desc.fields_by_name["value"]))
         if full == _ANY:
             return self._decode_any
-        return None
+        return SPECIAL_DECODERS.get(full)
 
     def _decode_any(self, value: Any, msg: Message, depth: int) -> None:
         # Any is rare on hot paths and its JSON form interleaves "@type" with the packed message's
@@ -641,309 +573,6 @@ class Compiler:
             )
         except Exception as exc:  # json_format raises ParseError, TypeError, KeyError, ... here
             raise Fail(f"invalid Any: {exc}") from None
-
-
-# ---------------------------------------------------------------------------------------------------
-# Decoder building blocks (closures, so each field's setter carries its own constants)
-
-
-def _message_decoder(
-    desc: Descriptor, setters: dict[str, Setter], oneofs: dict[str, str], discard_unknown: bool
-) -> DecodeFn:
-    full_name = desc.full_name
-    # Proto3 optional fields sit in synthetic oneofs; json_format checks those too (giving the same
-    # field under both of its names is then an error), so they are in ``oneofs`` as well.
-    has_oneofs = bool(desc.oneofs)
-
-    def decode(value: Any, msg: Message, depth: int) -> None:
-        if type(value) is not dict and not isinstance(value, dict):
-            # json_format iterates whatever it is given; a string or a list of unknown names would
-            # "parse" as an empty message there. An object is required here.
-            raise Fail(f"expected an object for {full_name}, got {sc.show(value)}")
-        if depth > MAX_DEPTH:
-            raise Fail(f"message nested deeper than {MAX_DEPTH} levels")
-        seen: set[str] | None = None
-        for key, item in value.items():
-            setter = setters.get(key)
-            if setter is None:
-                if not isinstance(key, str):
-                    raise Fail(f"object keys must be strings, got {key!r}")
-                if _EXTENSION_KEY.match(key):
-                    # Extension syntax; json_format rejects it even when ignoring unknown fields.
-                    raise Fail(f"{full_name} has no extensions: {key}")
-                if discard_unknown:
-                    continue
-                fail = Fail(f"unknown field for {full_name}")
-                fail.segments.append(key)
-                raise fail
-            if has_oneofs and item is not None:
-                oneof = oneofs.get(key)
-                if oneof is not None:
-                    if seen is None:
-                        seen = {oneof}
-                    elif oneof in seen:
-                        fail = Fail(f"more than one field of oneof {oneof!r} is set")
-                        fail.segments.append(key)
-                        raise fail
-                    else:
-                        seen.add(oneof)
-            try:
-                setter(msg, item, depth)
-            except Fail as exc:
-                exc.segments.append(key)
-                raise
-
-    return decode
-
-
-def _scalar_setter(name: str, convert: Callable[[Any], Any]) -> Setter:
-    def set_scalar(msg: Message, value: Any, depth: int) -> None:
-        if value is None:
-            msg.ClearField(name)
-            return
-        converted = convert(value)
-        if converted is not sc.SKIP:
-            setattr(msg, name, converted)
-
-    return set_scalar
-
-
-def _null_value_setter(name: str, convert: Callable[[Any], Any]) -> Setter:
-    def set_null_value(msg: Message, value: Any, depth: int) -> None:
-        converted = 0 if value is None else convert(value)
-        if converted is not sc.SKIP:
-            setattr(msg, name, converted)
-
-    return set_null_value
-
-
-def _repeated_scalar_setter(name: str, convert: Callable[[Any], Any], may_skip: bool) -> Setter:
-    def set_repeated(msg: Message, value: Any, depth: int) -> None:
-        msg.ClearField(name)
-        if value is None:
-            return
-        if not isinstance(value, list | tuple):
-            raise Fail(f"expected an array, got {sc.show(value)}")
-        try:
-            items = [convert(item) for item in value]
-        except Fail:
-            for index, item in enumerate(value):
-                try:
-                    if item is None:
-                        raise Fail("null is not allowed in a repeated field") from None
-                    convert(item)
-                except Fail as exc:
-                    exc.segments.append(f"[{index}]")
-                    raise
-            raise
-        if may_skip and any(item is sc.SKIP for item in items):
-            items = [item for item in items if item is not sc.SKIP]
-        getattr(msg, name).extend(items)
-
-    return set_repeated
-
-
-def _wrapper_decoder(convert: Callable[[Any], Any]) -> DecodeFn:
-    def decode(value: Any, msg: Message, depth: int) -> None:
-        if depth > MAX_DEPTH:
-            raise Fail(f"message nested deeper than {MAX_DEPTH} levels")
-        converted = convert(value)
-        if converted is not sc.SKIP:
-            msg.value = converted  # type: ignore[attr-defined]
-
-    return decode
-
-
-def _decode_timestamp(value: Any, msg: Message, depth: int) -> None:
-    if depth > MAX_DEPTH:
-        raise Fail(f"message nested deeper than {MAX_DEPTH} levels")
-    parts = sc.parse_timestamp_fast(value) if type(value) is str else None
-    if parts is not None:
-        msg.seconds, msg.nanos = parts  # type: ignore[attr-defined]
-        return
-    try:
-        msg.FromJsonString(value)  # type: ignore[attr-defined]
-    except (ValueError, TypeError) as exc:
-        raise Fail(f"invalid timestamp {sc.show(value)}: {exc}") from None
-
-
-def _decode_with_runtime(value: Any, msg: Message, depth: int) -> None:
-    if depth > MAX_DEPTH:
-        raise Fail(f"message nested deeper than {MAX_DEPTH} levels")
-    try:
-        msg.FromJsonString(value)  # type: ignore[attr-defined]
-    except (ValueError, TypeError) as exc:
-        raise Fail(f"invalid {msg.DESCRIPTOR.name} {sc.show(value)}: {exc}") from None
-
-
-def _decode_struct(value: Any, msg: Message, depth: int) -> None:
-    if depth > MAX_DEPTH:
-        raise Fail(f"message nested deeper than {MAX_DEPTH} levels")
-    if not isinstance(value, dict):
-        raise Fail(f"expected an object, got {sc.show(value)}")
-    msg.Clear()
-    fields = msg.fields  # type: ignore[attr-defined]
-    # Leaves are set inline (their Value sits one level deeper, which is fine below the limit).
-    inline = depth < MAX_DEPTH
-    for key, item in value.items():
-        kind = type(item)
-        if inline and kind is str and type(key) is str:
-            fields[key].string_value = item
-        elif inline and kind is float and type(key) is str and item - item == 0:
-            fields[key].number_value = item
-        elif inline and kind is bool and type(key) is str:
-            fields[key].bool_value = item
-        else:
-            try:
-                if not isinstance(key, str):
-                    raise Fail(f"object keys must be strings, got {key!r}")
-                _decode_value(item, fields[key], depth + 1)
-            except Fail as exc:
-                exc.segments.append(key)
-                raise
-
-
-def _decode_list_value(value: Any, msg: Message, depth: int) -> None:
-    if depth > MAX_DEPTH:
-        raise Fail(f"message nested deeper than {MAX_DEPTH} levels")
-    if not isinstance(value, list | tuple):
-        raise Fail(f"expected an array, got {sc.show(value)}")
-    msg.ClearField("values")
-    values = msg.values  # type: ignore[attr-defined]
-    for index, item in enumerate(value):
-        try:
-            _decode_value(item, values.add(), depth + 1)
-        except Fail as exc:
-            exc.segments.append(f"[{index}]")
-            raise
-
-
-def _decode_value(value: Any, msg: Message, depth: int) -> None:
-    if depth > MAX_DEPTH:
-        raise Fail(f"message nested deeper than {MAX_DEPTH} levels")
-    kind = type(value)
-    if kind is str:
-        msg.string_value = value  # type: ignore[attr-defined]
-    elif kind is dict:
-        _decode_struct(value, msg.struct_value, depth + 1)  # type: ignore[attr-defined]
-    elif kind is float or kind is int:
-        try:
-            msg.number_value = value  # type: ignore[attr-defined]
-        except (OverflowError, ValueError, TypeError):
-            raise Fail(f"number out of range: {sc.show(value)}") from None
-    elif value is None:
-        msg.null_value = 0  # type: ignore[attr-defined]
-    elif kind is bool:
-        msg.bool_value = value  # type: ignore[attr-defined]
-    elif kind is list or kind is tuple:
-        _decode_list_value(value, msg.list_value, depth + 1)  # type: ignore[attr-defined]
-    elif isinstance(value, dict):
-        _decode_struct(value, msg.struct_value, depth + 1)  # type: ignore[attr-defined]
-    elif isinstance(value, list | tuple):
-        _decode_list_value(value, msg.list_value, depth + 1)  # type: ignore[attr-defined]
-    elif isinstance(value, str):
-        msg.string_value = value  # type: ignore[attr-defined]
-    elif isinstance(value, int | float):
-        try:
-            msg.number_value = value  # type: ignore[attr-defined]
-        except (OverflowError, ValueError, TypeError):
-            raise Fail(f"number out of range: {sc.show(value)}") from None
-    else:
-        raise Fail(f"not a JSON value: {sc.show(value)}")
-
-
-# ---------------------------------------------------------------------------------------------------
-# Well-known type encoders
-
-
-def _closed_enum_encoder(full_name: str, table: dict[int, str]) -> Callable[[int], str]:
-    def encode(number: int) -> str:
-        name = table.get(number)
-        if name is None:
-            raise Fail(f"value {number} is not a member of closed enum {full_name}")
-        return name
-
-    return encode
-
-
-def _encode_timestamp(message: Message) -> str:
-    return sc.encode_timestamp_parts(message.seconds, message.nanos)  # type: ignore[attr-defined]
-
-
-def _encode_with_runtime(message: Message) -> str:
-    try:
-        text: str = message.ToJsonString()  # type: ignore[attr-defined]
-    except ValueError as exc:
-        raise Fail(str(exc)) from None
-    return text
-
-
-def _bad_number(number: float) -> float:
-    raise Fail(f"Value.number_value cannot be {sc.float_special(number)} in JSON")
-
-
-# Struct, Value and ListValue: one loop per container with the Value dispatch written out inline; a
-# function call per leaf would cost about a fifth of the time spent on each value.
-
-
-def _encode_value(message: Message) -> Any:
-    kind = message.WhichOneof("kind")
-    if kind == "string_value":
-        return message.string_value  # type: ignore[attr-defined]
-    if kind == "number_value":
-        number: float = message.number_value  # type: ignore[attr-defined]
-        return number if number - number == 0 else _bad_number(number)
-    if kind == "bool_value":
-        return message.bool_value  # type: ignore[attr-defined]
-    if kind == "struct_value":
-        return _encode_struct(message.struct_value)  # type: ignore[attr-defined]
-    if kind == "list_value":
-        return _encode_list_value(message.list_value)  # type: ignore[attr-defined]
-    return None
-
-
-def _encode_struct(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    fields = message.fields  # type: ignore[attr-defined]
-    # Keys then lookups: cheaper on upb maps than items(), same order.
-    for key in fields:
-        item = fields[key]
-        kind = item.WhichOneof("kind")
-        if kind == "string_value":
-            out[key] = item.string_value
-        elif kind == "number_value":
-            number = item.number_value
-            out[key] = number if number - number == 0 else _bad_number(number)
-        elif kind == "struct_value":
-            out[key] = _encode_struct(item.struct_value)
-        elif kind == "bool_value":
-            out[key] = item.bool_value
-        elif kind == "list_value":
-            out[key] = _encode_list_value(item.list_value)
-        else:
-            out[key] = None
-    return out
-
-
-def _encode_list_value(message: Message) -> list[Any]:
-    out: list[Any] = []
-    append = out.append
-    for item in message.values:  # type: ignore[attr-defined]
-        kind = item.WhichOneof("kind")
-        if kind == "string_value":
-            append(item.string_value)
-        elif kind == "number_value":
-            number = item.number_value
-            append(number if number - number == 0 else _bad_number(number))
-        elif kind == "struct_value":
-            append(_encode_struct(item.struct_value))
-        elif kind == "bool_value":
-            append(item.bool_value)
-        elif kind == "list_value":
-            append(_encode_list_value(item.list_value))
-        else:
-            append(None)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------

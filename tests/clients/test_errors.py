@@ -12,6 +12,7 @@ import pytest
 
 from protogw.clients import errors
 from protogw.clients.determined import DeterminedClient
+from protogw.clients.determined_errors import read_determined_body
 from protogw.core.status import http_status_from_code
 
 # The whole table: gRPC code -> class -> the HTTP status grpc-gateway answers with.
@@ -46,7 +47,7 @@ def test_class_table(code: grpc.StatusCode, cls: type[errors.ApiError], status: 
     # The code in an error body decides the class, in either body shape.
     assert type(errors.from_http_response(status, {"code": code.value[0], "message": "m"})) is cls
     envelope = {"error": {"code": code.value[0], "error": "m"}}
-    assert type(errors.from_http_response(status, envelope, read=errors.read_determined_body)) is cls
+    assert type(errors.from_http_response(status, envelope, read=read_determined_body)) is cls
 
 
 def test_every_code_but_ok_has_a_class() -> None:
@@ -103,7 +104,7 @@ BODIES: list[tuple[int, Any, tuple[type[errors.ApiError], str, tuple[Any, ...]]]
 
 @pytest.mark.parametrize(("status", "body", "expected"), BODIES)
 def test_error_bodies(status: int, body: Any, expected: tuple[type[errors.ApiError], str, tuple[Any, ...]]) -> None:
-    exc = errors.from_http_response(status, body, read=errors.read_determined_body)
+    exc = errors.from_http_response(status, body, read=read_determined_body)
     assert (type(exc), exc.message, exc.details) == expected
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from google.protobuf import descriptor_pb2
 
-from protogw.gateway.openapi import read_descriptor_set
+from protogw.openapi import read_descriptor_set
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 

@@ -1,4 +1,4 @@
-"""The ``protogw openapi`` command function (protogw.gateway.openapi.cli), mounted on a test app."""
+"""The ``protogw openapi`` command function (protogw.openapi.cli), mounted on a test app."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from protogw.gateway.openapi.cli import openapi
+from protogw.openapi.cli import openapi
 
 app = typer.Typer()
 app.command("openapi")(openapi)

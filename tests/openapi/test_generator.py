@@ -1,4 +1,4 @@
-"""The generator (protogw.gateway.openapi._generator) against golden files, rule by rule.
+"""The generator (protogw.openapi._generator) against golden files, rule by rule.
 
 Three tables:
 
@@ -22,7 +22,7 @@ import yaml
 from google.protobuf import descriptor_pb2
 from openapi_spec_validator import validate
 
-from protogw.gateway.openapi import GenerationError, Options, dumps, generate, parse_parameter
+from protogw.openapi import GenerationError, Options, dumps, generate, parse_parameter
 from tests.openapi.conftest import GOLDEN
 
 KITCHEN = ["kitchen/v1/kitchen.proto"]

@@ -1,4 +1,4 @@
-"""The protoc plugin front (protogw.gateway.openapi.plugin), run by real protoc and by buf.
+"""The protoc plugin front (protogw.openapi.plugin), run by real protoc and by buf.
 
 The plugin's output must be byte-identical to the library's for the same files and parameters,
 whichever driver runs it.
@@ -17,8 +17,8 @@ import pytest
 from google.protobuf import descriptor_pb2
 from google.protobuf.compiler import plugin_pb2
 
-from protogw.gateway.openapi import dumps, generate, parse_parameter, read_descriptor_set
-from protogw.gateway.openapi.plugin import run
+from protogw.openapi import dumps, generate, parse_parameter, read_descriptor_set
+from protogw.openapi.plugin import run
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent

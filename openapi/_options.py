@@ -72,7 +72,7 @@ class Options:
             raise OptionError(f"output_format must be json or yaml, not {self.output_format!r}")
         if self.repeated_path_param_separator not in _SEPARATORS:
             raise OptionError(f"repeated_path_param_separator must be one of {', '.join(_SEPARATORS)}")
-        from protogw.gateway.openapi._naming import NAMING_STRATEGIES
+        from protogw.openapi._naming import NAMING_STRATEGIES
 
         if self.openapi_naming_strategy.lower() not in NAMING_STRATEGIES:
             raise OptionError(f"invalid naming strategy {self.openapi_naming_strategy!r}")

@@ -14,9 +14,9 @@ from typing import Any
 
 from google.protobuf import descriptor_pb2, json_format
 
-from protogw.gateway.openapi._naming import resolve_names
-from protogw.gateway.openapi._options import Options
-from protogw.gateway.openapi._registry import (
+from protogw.openapi._naming import resolve_names
+from protogw.openapi._options import Options
+from protogw.openapi._registry import (
     Field,
     GenerationError,
     Message,

@@ -9,9 +9,9 @@ from typing import Any
 from google.api import field_behavior_pb2
 from google.protobuf import descriptor_pb2
 
-from protogw.gateway.openapi._context import PARAGRAPH, DocumentContext, Schema, option_extensions, raw_json
-from protogw.gateway.openapi._registry import Enum, Field, Message
 from protogw.gen.protoc_gen_openapiv2.options import openapiv2_pb2
+from protogw.openapi._context import PARAGRAPH, DocumentContext, Schema, option_extensions, raw_json
+from protogw.openapi._registry import Enum, Field, Message
 
 __all__ = ["PRIMITIVES", "WKT_SCHEMAS", "SchemaRenderer", "merge_description"]
 

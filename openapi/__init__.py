@@ -17,10 +17,10 @@ import gc
 from google.protobuf import descriptor_pb2
 
 from protogw.core.descriptors import read_descriptor_set
-from protogw.gateway.openapi._encode import dumps, normalize
-from protogw.gateway.openapi._generator import generate as _generate
-from protogw.gateway.openapi._options import OptionError, Options, parse_parameter
-from protogw.gateway.openapi._registry import GenerationError
+from protogw.openapi._encode import dumps, normalize
+from protogw.openapi._generator import generate as _generate
+from protogw.openapi._options import OptionError, Options, parse_parameter
+from protogw.openapi._registry import GenerationError
 
 __all__ = [
     "GenerationError",

@@ -11,8 +11,8 @@ from typing import Any
 from google.protobuf import descriptor_pb2
 
 from protogw.core.template import Template, Variable
-from protogw.gateway.openapi._context import Schema
-from protogw.gateway.openapi._registry import (
+from protogw.openapi._context import Schema
+from protogw.openapi._registry import (
     Binding,
     Enum,
     Field,
@@ -22,7 +22,7 @@ from protogw.gateway.openapi._registry import (
     Param,
     json_camel_case,
 )
-from protogw.gateway.openapi._schemas import PRIMITIVES, WKT_SCHEMAS, SchemaRenderer, merge_description
+from protogw.openapi._schemas import PRIMITIVES, WKT_SCHEMAS, SchemaRenderer, merge_description
 
 __all__ = ["ParameterRenderer", "parts_to_path", "parts_to_patterns"]
 

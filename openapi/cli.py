@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from protogw.core.descriptors import DescriptorError
-from protogw.gateway.openapi import (
+from protogw.openapi import (
     OptionError,
     Options,
     dumps,

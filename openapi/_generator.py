@@ -25,10 +25,12 @@ from collections.abc import Sequence
 
 from google.protobuf import descriptor_pb2
 
-from protogw.gateway.openapi._context import Schema, Target, option_extensions, raw_json
-from protogw.gateway.openapi._options import Options
-from protogw.gateway.openapi._parameters import ParameterRenderer, parts_to_path, parts_to_patterns
-from protogw.gateway.openapi._registry import (
+from protogw.gen.protoc_gen_openapiv2.options import annotations_pb2 as openapi_annotations
+from protogw.gen.protoc_gen_openapiv2.options import openapiv2_pb2
+from protogw.openapi._context import Schema, Target, option_extensions, raw_json
+from protogw.openapi._options import Options
+from protogw.openapi._parameters import ParameterRenderer, parts_to_path, parts_to_patterns
+from protogw.openapi._registry import (
     Binding,
     GenerationError,
     Method,
@@ -36,9 +38,7 @@ from protogw.gateway.openapi._registry import (
     Service,
     read_extension,
 )
-from protogw.gateway.openapi._schemas import WKT_SCHEMAS
-from protogw.gen.protoc_gen_openapiv2.options import annotations_pb2 as openapi_annotations
-from protogw.gen.protoc_gen_openapiv2.options import openapiv2_pb2
+from protogw.openapi._schemas import WKT_SCHEMAS
 
 __all__ = ["GenerationError", "generate"]
 

@@ -12,7 +12,7 @@ import sys
 
 from google.protobuf.compiler import plugin_pb2
 
-from protogw.gateway.openapi import GenerationError, OptionError, dumps, generate, parse_parameter
+from protogw.openapi import GenerationError, OptionError, dumps, generate, parse_parameter
 
 __all__ = ["main", "run"]
 
