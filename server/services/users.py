@@ -31,6 +31,7 @@ from protogw.server.storage.models import (
     UserQuery,
     UserSortBy,
 )
+from protogw.server.storage.pagination import generic_window
 from protogw.server.store_api import StoreAPI
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -100,6 +101,12 @@ class UsersServicer:
             offset=request.offset,
             limit=request.limit,
         )
+        if request.role_id_assigned_directly_to_user:
+            # No roles exist here, so no user has one assigned directly: an empty page, with the
+            # pagination (and offset/limit checks) Determined gives an empty list.
+            return api_user_pb2.GetUsersResponse(
+                pagination=convert.pagination(generic_window(0, request.offset, request.limit))
+            )
         page = await self._store.list_users(query)
         return api_user_pb2.GetUsersResponse(
             users=[convert.user(u) for u in page.users], pagination=convert.pagination(page.pagination)

@@ -69,6 +69,9 @@ SEED_STEPS = [
     ([], 0, "added 6 walk-through experiments"),
     ([], 1, "the database already has 6 experiments; nothing was added"),
     (["--demo", "25"], 0, "added 25 demo experiments"),
+    # --progress into a pipe prints the bar's final state once, on stderr.
+    (["--demo", "7", "--progress"], 0, "demo experiments ━"),
+    (["--demo", "7", "--progress"], 0, "7/7"),
 ]
 
 
