@@ -34,6 +34,7 @@ from protogw.server.app import DEFAULT_GRACE, Addon, AddressInUse, run
 from protogw.server.rest import RestGateway, build_proxy_gateway
 from protogw.server.seed import AlreadySeeded, seed_demo, seed_walkthrough
 from protogw.server.service import ServiceConfig, build_service
+from protogw.server.storage.engine import ACCEPTED_URLS, redact
 from protogw.server.storage.errors import StorageError
 from protogw.server.storage.store import Store
 
@@ -59,7 +60,7 @@ DatabaseOption = Annotated[
     typer.Option(
         "--database",
         envvar="PROTOGW_DATABASE",
-        help="SQLAlchemy async URL: sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB.",
+        help=f"Database URL: {ACCEPTED_URLS}.",
         default_factory=default_database_url,
         show_default=False,
     ),
@@ -68,10 +69,7 @@ DatabaseOption = Annotated[
 
 def _redacted(url: str) -> str:
     """A database URL without its password, for messages."""
-    try:
-        return sqlalchemy.make_url(url).render_as_string(hide_password=True)
-    except sqlalchemy.exc.ArgumentError:
-        return repr(url)
+    return redact(url)
 
 
 def _one_line(exc: BaseException) -> str:

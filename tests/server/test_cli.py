@@ -108,7 +108,7 @@ def test_mounted_commands() -> None:
 BAD_DATABASES = [
     ("serve", "mysql://someone@host/db", "unsupported database 'mysql'"),
     ("serve", "postgresql+asyncpg://someone:hunter2@127.0.0.1:1/db", "someone:***@127.0.0.1:1/db"),
-    ("seed", "not a url", "Could not parse SQLAlchemy URL"),
+    ("seed", "postgresql+psycopg2://someone@host/db", "unsupported database 'postgresql+psycopg2'"),
 ]
 
 
