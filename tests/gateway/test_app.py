@@ -924,7 +924,8 @@ async def test_mounts_and_fallback(url: str, status: int, text: str) -> None:
     assert text in response.text
 
 
-async def test_websocket_without_an_app_is_refused() -> None:
+async def test_websocket_where_no_stream_is_is_refused() -> None:
+    """/v1/things has no streaming method: the handshake is refused (1008, which servers turn into 403)."""
     backend = InProcessBackend()
     app = create_app(kitchen_routes(), backend)
     sent: list[dict[str, Any]] = []
@@ -936,7 +937,7 @@ async def test_websocket_without_an_app_is_refused() -> None:
         sent.append(dict(message))
 
     await app({"type": "websocket", "path": "/v1/things", "headers": []}, receive, send)
-    assert sent == [{"type": "websocket.close", "code": 1000}]
+    assert sent == [{"type": "websocket.close", "code": 1008}]
 
 
 # --- a real HTTP server: client disconnect cancels the stream ------------------------------------------

@@ -15,6 +15,8 @@ import httpx
 import orjson
 import pytest
 import uvicorn
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from protogw.core.descriptors import services_in
 from protogw.gateway.app import RouteTable, create_app
@@ -230,3 +232,64 @@ async def test_server_stream_error_after_messages(live: Live) -> None:
     assert response.status_code == 200
     assert got[0]["result"]["stringValue"] == "1"  # type: ignore[index]
     assert got[-1]["error"]["code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0]  # type: ignore[index]
+
+
+# --- WebSocket ----------------------------------------------------------------------------------------
+
+WS_CALLS = [
+    # path, frames sent (an empty frame half-closes), frames expected back, close code
+    (
+        "/v1/example/a_bit_of_everything/echo",
+        ['{"value": "a"}', '{"value": "b"}', ""],
+        [{"value": "a"}, {"value": "b"}],
+        1000,
+    ),
+    ("/v1/example/a_bit_of_everything/echo_duration", ['"1s"', '"0.5s"', ""], ["1s", "0.500s"], 1000),
+    ("/stream/empty/rpc", ["{}", "{}", ""], [{}], 1000),
+    ("/rpc/empty/stream", ["{}"], [{}, {}, {}], 1000),
+    ("/v1/example/a_bit_of_everything/echo", ['{"value": 5}'], [], 4003),
+]
+
+
+@pytest.mark.parametrize(("path", "frames", "expected", "code"), WS_CALLS, ids=[f"{c[0]}-{c[3]}" for c in WS_CALLS])
+async def test_websocket(live: Live, path: str, frames: list[str], expected: list[object], code: int) -> None:
+    url = live.url.replace("http://", "ws://") + path
+    got: list[object] = []
+    async with asyncio.timeout(10), connect(url) as ws:
+        for frame in frames:
+            await ws.send(frame)
+        with contextlib.suppress(ConnectionClosed):
+            async for text in ws:
+                got.append(orjson.loads(text))
+    assert got == expected
+    assert ws.close_code == code, ws.close_reason
+
+
+async def test_websocket_bidi_interleaves(live: Live) -> None:
+    url = live.url.replace("http://", "ws://") + "/v1/example/a_bit_of_everything/echo"
+    async with asyncio.timeout(10), connect(url) as ws:
+        for word in ("one", "two", "three"):
+            await ws.send(orjson.dumps({"value": word}).decode())
+            assert orjson.loads(await ws.recv()) == {"value": word}
+        await ws.send("")
+        with contextlib.suppress(ConnectionClosed):
+            await ws.recv()
+    assert ws.close_code == 1000
+
+
+async def test_websocket_refused_where_no_stream_is() -> None:
+    async with live_gateway("inprocess", Recorder()) as running:
+        url = running.url.replace("http://", "ws://") + "/v1/example/a_bit_of_everything/nope"
+        with pytest.raises(InvalidStatus) as info:
+            async with connect(url):
+                pass
+    assert info.value.response.status_code == 403
+
+
+async def test_websocket_client_leaving_cancels_the_call(live: Live) -> None:
+    url = live.url.replace("http://", "ws://") + "/v1/example/a_bit_of_everything/bulk"
+    async with asyncio.timeout(10), connect(url) as ws:
+        await ws.send(orjson.dumps({"stringValue": "x"}).decode())
+        await until(lambda: live.recorder.count == 1)
+    if live.kind == "inprocess":
+        await until(lambda: live.recorder.cancelled == 1)
