@@ -10,17 +10,27 @@ from __future__ import annotations
 
 import sys
 
+from google.protobuf import descriptor_pb2
 from google.protobuf.compiler import plugin_pb2
 
 from protogw.openapi import GenerationError, OptionError, dumps, generate, parse_parameter
 
-__all__ = ["main", "run"]
+__all__ = ["declare_features", "main", "run"]
+
+
+def declare_features(response: plugin_pb2.CodeGeneratorResponse) -> None:
+    """Tell protoc what the generator reads: proto3 ``optional`` and editions files (2023 and 2024), which
+    the descriptors it is handed already resolve to plain presence and types."""
+    features = plugin_pb2.CodeGeneratorResponse
+    response.supported_features = features.FEATURE_PROTO3_OPTIONAL | features.FEATURE_SUPPORTS_EDITIONS
+    response.minimum_edition = descriptor_pb2.EDITION_PROTO2
+    response.maximum_edition = descriptor_pb2.EDITION_2024
 
 
 def run(request: plugin_pb2.CodeGeneratorRequest) -> plugin_pb2.CodeGeneratorResponse:
     """Answer one plugin request."""
     response = plugin_pb2.CodeGeneratorResponse()
-    response.supported_features = plugin_pb2.CodeGeneratorResponse.FEATURE_PROTO3_OPTIONAL
+    declare_features(response)
     try:
         options = parse_parameter(request.parameter)
         docs = generate(list(request.proto_file), list(request.file_to_generate), options)
