@@ -10,28 +10,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import socket
+from typing import Any
 
 import grpc
 import uvicorn
 from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from library.v1 import library_pb2_grpc
-from protogw.gateway.app import create_app
-from protogw.gateway.inprocess import InProcessBackend
-from protogw.gateway.routes import RouteTable
 
 from library_example.servicer import LibraryServicer
 from library_example.store import Library
+from protogw.gateway.app import Gateway, create_app
+from protogw.gateway.inprocess import InProcessBackend
+from protogw.gateway.routes import RouteTable
 
 SERVICE = "library.v1.LibraryService"
 
 
-def rest_app(servicer: LibraryServicer, health_servicer: health.aio.HealthServicer) -> object:
+def register(servicer: LibraryServicer, health_servicer: health.aio.HealthServicer, server: Any) -> None:
+    """Add the library and the health service to a ``grpc.aio`` server or an :class:`InProcessBackend`."""
+    library_pb2_grpc.add_LibraryServiceServicer_to_server(servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+
+
+def rest_app(servicer: LibraryServicer, health_servicer: health.aio.HealthServicer) -> Gateway:
     """The REST gateway for ``servicer``, in-process (the README shows these lines)."""
     # rest-app:start
     backend = InProcessBackend()  # looks like a grpc.aio server to the generated add_*_to_server
-    library_pb2_grpc.add_LibraryServiceServicer_to_server(servicer, backend)
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, backend)  # GET /healthz asks it
+    register(servicer, health_servicer, backend)  # so it takes the same servicers (/healthz asks health)
     routes = RouteTable.from_pool(descriptor_pool.Default(), [SERVICE])  # every google.api.http rule
     app = create_app(routes, backend)  # an ASGI app: serve it with uvicorn (or any ASGI server)
     # rest-app:end
@@ -49,8 +55,7 @@ async def serve(grpc_addr: str, http_addr: str) -> None:
     await health_servicer.set(SERVICE, health_pb2.HealthCheckResponse.SERVING)
 
     server = grpc.aio.server()
-    library_pb2_grpc.add_LibraryServiceServicer_to_server(servicer, server)
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    register(servicer, health_servicer, server)
     grpc_port = server.add_insecure_port(grpc_addr)
     await server.start()
     print(f"gRPC listening on {_split(grpc_addr)[0]}:{grpc_port}", flush=True)

@@ -28,7 +28,7 @@ async def _answer(context: Context, work: Callable[[], T]) -> T:
         await context.abort(exc.code, exc.message)
 
 
-class LibraryServicer(library_pb2_grpc.LibraryServiceServicer):  # type: ignore[misc]  # generated code is untyped
+class LibraryServicer(library_pb2_grpc.LibraryServiceServicer):
     """Every RPC of the library, answered from ``library``."""
 
     def __init__(self, library: Library) -> None:
@@ -86,4 +86,3 @@ class LibraryServicer(library_pb2_grpc.LibraryServiceServicer):  # type: ignore[
             book = await _answer(context, functools.partial(self.library.create_book, request.parent, request.book))
             names.append(book.name)
         return library_pb2.UploadBooksResponse(names=names)
-
