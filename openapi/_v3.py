@@ -26,6 +26,8 @@ Where protogw deliberately writes something else (each is listed in the README w
   parameter (the gateway ignores it there: the path wins);
 * a self-referencing message is flattened into query parameters ``recursive_depth`` times (default
   1, like the v2 generator) instead of upstream's 1000;
+* with ``safe_path_param_names`` (the Determined document) a nested path variable ``{a.b}`` is
+  named ``{a_b}``: client generators cannot turn a dotted name into an argument;
 * with ``nullable_unset_messages`` (what the Determined document uses) a singular message field that
   the gateway writes as ``null`` when unset is ``anyOf: [$ref, {type: null}]`` (or ``type: [..., "null"]``
   for well-known types written as scalars), so strict clients accept the gateway's real output.
@@ -86,6 +88,9 @@ class OptionsV3:
     merge_file_name: str = "apidocs"
     # protogw: how often a message may repeat along one chain of flattened query parameters.
     recursive_depth: int = 1
+    # protogw: a nested path variable {a.b} is named {a_b} in the path, because client generators
+    # (openapi-python-client among them) cannot map a dotted parameter name to an argument.
+    safe_path_param_names: bool = False
 
 
 # -- schemas of scalars and well-known types -------------------------------------------------------
@@ -654,6 +659,8 @@ class _DocumentV3:
                     continue
                 for binding in meth.bindings:
                     url, path_params = convert_path_template(binding.template.source)
+                    if self.opts.safe_path_param_names:
+                        url, path_params = _safe_names(url, path_params)
                     op = self.operation(svc, meth, binding, path_params)
                     op_id = op["operationId"]
                     if op_id in seen_ids:
@@ -682,9 +689,7 @@ class _DocumentV3:
             return None
         if servers:
             doc["servers"] = servers
-        doc["paths"] = {
-            url: {m: item[m] for m in _PATH_ITEM_ORDER if m in item} for url, item in paths.items()
-        }
+        doc["paths"] = {url: {m: item[m] for m in _PATH_ITEM_ORDER if m in item} for url, item in paths.items()}
         if self.schemas:
             doc["components"] = {"schemas": {k: order_schema(v) for k, v in sorted(self.schemas.items())}}
         for item in doc["paths"].values():
@@ -806,6 +811,22 @@ def convert_path_template(template: str) -> tuple[str, list[tuple[str, str]]]:
         return "/".join(out)
 
     return _PATH_VAR.sub(expand, template), params
+
+
+def _safe_names(url: str, params: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
+    """``{a.b}`` -> ``{a_b}`` (suffixed with ``_p`` while the new name is taken by another parameter)."""
+    taken = {name for name, _ in params}
+    out: list[tuple[str, str]] = []
+    for name, field_path in params:
+        if "." in name:
+            new = name.replace(".", "_")
+            while new in taken:
+                new += "_p"
+            taken.add(new)
+            url = url.replace("{" + name + "}", "{" + new + "}")
+            name = new
+        out.append((name, field_path))
+    return url, out
 
 
 def generate_v3(

@@ -106,7 +106,12 @@ def _write(docs: dict[str, dict[str, object]], opts: Options, output: str) -> No
 
 
 def _openapiv3(
-    descriptor_set: Path, output: str, files: list[str] | None, merge: bool, disable_default_errors: bool, option: list[str]
+    descriptor_set: Path,
+    output: str,
+    files: list[str] | None,
+    merge: bool,
+    disable_default_errors: bool,
+    option: list[str],
 ) -> None:
     try:
         opts = parse_parameter_v3(",".join(option))

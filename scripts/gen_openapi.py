@@ -5,7 +5,7 @@
   nullable) and from the file-level ``openapiv2_swagger`` option in ``api.proto`` (info, security,
   the top-level tags with their descriptions).
 * ``api.openapi.json`` (OpenAPI 3.1, protoc-gen-openapiv3's shape): unset messages documented as
-  nullable too; protoc-gen-openapiv3's options have no security schemes, so the info and the bearer
+  nullable too, nested path variables named without dots (``{experiment_id}``) for client generators; protoc-gen-openapiv3's options have no security schemes, so the info and the bearer
   token scheme are carried over from the 2.0 document (an ``apiKey`` in the ``Authorization`` header,
   as Determined's clients send it).
 
@@ -71,7 +71,7 @@ def main() -> int:
             nullable_unset_messages=True,
         ),
     )
-    (v3,) = generate_v3(files, [API], OptionsV3(nullable_unset_messages=True)).values()
+    (v3,) = generate_v3(files, [API], OptionsV3(nullable_unset_messages=True, safe_path_param_names=True)).values()
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "__init__.py").write_text(HEADER)
     (OUT / "api.swagger.json").write_text(dumps(doc))

@@ -160,7 +160,10 @@ def gateway_mounts(
     body = load_spec(spec)
     extras = _load_extras(extra_specs)
     urls = _urls(spec_path, body, extras)
-    mounts: list[tuple[str, ASGIApp]] = [(docs_path, DocsApp(spec_path, _title(body), urls)), (spec_path, SpecApp(body))]
+    mounts: list[tuple[str, ASGIApp]] = [
+        (docs_path, DocsApp(spec_path, _title(body), urls)),
+        (spec_path, SpecApp(body)),
+    ]
     mounts.extend((path, SpecApp(extra)) for path, extra in extras)
     return mounts
 
@@ -225,6 +228,4 @@ def create_app(
     extra_specs: Sequence[tuple[str, Spec]] = (),
 ) -> Starlette:
     """A standalone ASGI app with only the spec(s) and the UI."""
-    return Starlette(
-        routes=swagger_routes(spec, spec_path=spec_path, docs_path=docs_path, extra_specs=extra_specs)
-    )
+    return Starlette(routes=swagger_routes(spec, spec_path=spec_path, docs_path=docs_path, extra_specs=extra_specs))
