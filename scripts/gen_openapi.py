@@ -7,7 +7,7 @@
 * ``api.openapi.json`` (OpenAPI 3.1, protoc-gen-openapiv3's shape): unset messages documented as
   nullable too, nested path variables named without dots (``{experiment_id}``) for client generators; protoc-gen-openapiv3's options have no security schemes, so the info and the bearer
   token scheme are carried over from the 2.0 document (an ``apiKey`` in the ``Authorization`` header,
-  as Determined's clients send it).
+  as Determined's clients send it), with the operations it exempts (``security: []``).
 
 Skips cleanly while the Determined descriptor set does not exist yet.
 """
@@ -42,6 +42,18 @@ def security_from_v2(v2: dict[str, Any], v3: dict[str, Any]) -> dict[str, Any]:
         out[key] = value
         if key == "components" and v2.get("security"):
             out["security"] = v2["security"]
+    # Operations the 2.0 document exempts from the bearer token (Login, GetMaster) keep that.
+    exempt = {
+        op["operationId"]: op["security"]
+        for item in v2["paths"].values()
+        for op in item.values()
+        if "security" in op
+    }
+    for item in out["paths"].values():
+        for op in item.values():
+            method = op["operationId"].rpartition("_")[2]
+            if method in exempt:
+                op["security"] = exempt[method]
     return out
 
 
