@@ -370,14 +370,15 @@ class _DocumentV3:
                 or (ann is not None and (ann.title or ann.deprecated))
             )
             if needs_body:
-                wrapped: Schema = {"allOf": [{"$ref": prop["$ref"]}]}
+                # The flags need a schema body next to the $ref: allOf wraps it (anyOf with null
+                # when the gateway may write null).
+                ref = [{"$ref": prop["$ref"]}]
+                wrapped: Schema = {"anyOf": [*ref, {"type": "null"}]} if nullable else {"allOf": ref}
                 if desc:
                     wrapped["description"] = desc
                 self._apply_field_flags(wrapped, f)
                 if ann is not None:
                     self._apply_schema_body(wrapped, ann)
-                if nullable:
-                    wrapped["anyOf"] = [{"type": "object"}, {"type": "null"}]
                 return wrapped
             if nullable:
                 out: Schema = {"anyOf": [{"$ref": prop["$ref"]}, {"type": "null"}]}
