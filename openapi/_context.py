@@ -131,9 +131,10 @@ class DocumentContext:
                 referenced.update((meth.fqn, meth.request.fqn, meth.response.fqn))
                 walk(meth.request)
                 walk(meth.response)
-        for msg in self.target.messages:
-            referenced.add(msg.fqn)
-            walk(msg)
+        # The target files' own messages compete by name only (protoc-gen-openapiv2 v2.27.5's
+        # collectReferencedNamesForCache): types reachable only from them, for instance from RPCs
+        # without an HTTP binding, do not lengthen the names of the types the document uses.
+        referenced.update(msg.fqn for msg in self.target.messages)
         if not self.opts.disable_default_errors:
             referenced.add(".google.rpc.Status")
             walk(self.reg.message(".google.rpc.Status"))
