@@ -44,10 +44,7 @@ def security_from_v2(v2: dict[str, Any], v3: dict[str, Any]) -> dict[str, Any]:
             out["security"] = v2["security"]
     # Operations the 2.0 document exempts from the bearer token (Login, GetMaster) keep that.
     exempt = {
-        op["operationId"]: op["security"]
-        for item in v2["paths"].values()
-        for op in item.values()
-        if "security" in op
+        op["operationId"]: op["security"] for item in v2["paths"].values() for op in item.values() if "security" in op
     }
     for item in out["paths"].values():
         for op in item.values():

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import html
 import json
-from pathlib import Path
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette

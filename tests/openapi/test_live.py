@@ -226,7 +226,8 @@ def test_generated_client_round_trip(live: Live, generated_client: tuple[Path, P
             else {k: got["value"].get(k) if v == "*" else v for k, v in value.items()}
         )
         assert got["value"] == expected, (name, got)
-    assert len(steps[7]["value"]["ids"]) == 1 and steps[7]["value"]["ids"][0] == steps[3]["value"]["id"]
+    assert len(steps[7]["value"]["ids"]) == 1
+    assert steps[7]["value"]["ids"][0] == steps[3]["value"]["id"]
 
 
 DOCUMENT = json.loads((ROOT / "gen" / "openapi" / "api.swagger.json").read_text())

@@ -119,7 +119,7 @@ RULES: list[tuple[str, str, Any]] = [
     ("features", f"{_GET}/parameters/1", {"name": "filter.id", "in": "query", "description": "Its id.", "schema": {"type": "string"}}),
     ("features", f"{_GET}/parameters/2/name", "labels[string]"),
     ("features", f"{_GET}/parameters/3/schema", {"type": "array", "items": {"$ref": "#/components/schemas/v3test.v1.Kind"}}),
-    ("features_gateway", f"/paths/~1v1~1things~1{{name}}/get/parameters/2/name", "filter.inner.id"),
+    ("features_gateway", "/paths/~1v1~1things~1{name}/get/parameters/2/name", "filter.inner.id"),
     # body "field": that field's schema; body "*": inline object without the path fields
     ("features", f"{_PATCH}/requestBody/content/application~1json/schema", {"$ref": "#/components/schemas/v3test.v1.Thing"}),
     ("features", f"{_PATCH}/parameters/1/name", "validateOnly"),
