@@ -8,8 +8,9 @@ Two kinds of problem, so that each consumer decides what a rule it cannot use me
   the message does not have, a body on GET, a path variable bound to a message. The message names the
   method.
 * :attr:`Binding.unservable` (a reason, or None): the rule is valid and documented as written, but the
-  REST gateway cannot serve it (a trailing slash, a client stream without a body, a nested
-  ``response_body``). protoc-gen-openapiv2 writes such operations; the gateway refuses them.
+  REST gateway cannot serve it (a trailing slash, path parameters on a client stream, a nested
+  ``response_body``). protoc-gen-openapiv2 writes such operations; the gateway logs a warning and
+  answers 501 at their path, so one method never takes the API down.
 
 Example::
 
@@ -193,8 +194,6 @@ def _binding(method: MethodInfo, rule: http_pb2.HttpRule, index: int, options: R
         ):
             raise HttpRuleError(f"{name}: path variable {dotted!r} must be a scalar field")
         path_fields.append(resolved)
-    if method.client_streaming and path_fields:
-        raise HttpRuleError(f"{where}: a client-streaming method cannot have path parameters")
     body: FieldPath | None
     if not rule.body:
         body = None
@@ -210,8 +209,9 @@ def _binding(method: MethodInfo, rule: http_pb2.HttpRule, index: int, options: R
     unservable = None
     if template.trailing_slash:
         unservable = "a path template may not end with '/'"
-    elif method.client_streaming and body is None:
-        unservable = "a client-streaming method needs a body"
+    elif method.client_streaming and path_fields:
+        # The body is the stream of messages; there is no one message for path values to go into.
+        unservable = "a client-streaming method cannot have path parameters"
     elif len(response_body) > 1:
         unservable = "response_body must be a top-level field"
     return Binding(method, http_method, template, body, response_body, tuple(path_fields), index, rule.body, unservable)

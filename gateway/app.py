@@ -13,6 +13,9 @@ The endpoints, in the order they are tried:
 * the health check (``GET /healthz`` runs ``grpc.health.v1.Health/Check`` on the backend);
 * the :class:`~protogw.gateway.transcoder.Transcoder`, which serves the routes and hands unknown paths
   to ``fallback`` (instead of the 404) when one is given.
+
+WebSocket handshakes go to the mounts, then to the streaming methods at their own paths
+(:mod:`protogw.gateway.websocket`), then to ``fallback``.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from protogw.gateway.options import GatewayOptions, ResponseHook
 from protogw.gateway.routes import Route, RouteTable
 from protogw.gateway.transcoder import Transcoder
 from protogw.gateway.types import ASGIApp, Receive, Scope, Send
+from protogw.gateway.websocket import WebSocketEndpoint
 
 __all__ = ["Gateway", "GatewayOptions", "ResponseHook", "Route", "RouteTable", "create_app"]
 
@@ -121,6 +125,7 @@ class Gateway:
             health = HealthEndpoint(self.options.healthz_path, backend, self.options, self.transcoder.incoming)
             self._endpoints.append(health)
         self._endpoints.append(_TranscoderEndpoint(self.transcoder))
+        self.websocket = WebSocketEndpoint(routes, backend, self.transcoder.incoming)
         self._started = False
 
     @property
@@ -178,11 +183,13 @@ class Gateway:
             mounted = self._mounted(scope)
             if mounted is not None:
                 await mounted.handle(scope, receive, send)
+            elif kind == "websocket" and (self.fallback is None or self.websocket.serves(scope)):
+                # Streaming methods answer at their own paths; elsewhere the handshake is refused (403).
+                if not self._started:
+                    await self.startup()
+                await self.websocket(scope, receive, send)
             elif self.fallback is not None:
                 await self.fallback(scope, receive, send)
-            elif kind == "websocket":
-                # Nobody serves it: refuse the handshake (the server answers 403).
-                await send({"type": "websocket.close", "code": 1000})
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         mounted = self._mounted(scope) if self._mounts else None

@@ -95,3 +95,11 @@ class Backend(Protocol):
 
     def server_stream(self, method: MethodInfo, request: Message, call: Call) -> StreamCall:
         """Start a server-streaming call; nothing runs until it is iterated."""
+
+    async def client_stream(self, method: MethodInfo, requests: AsyncIterator[Message], call: Call) -> UnaryResult:
+        """Run a client-streaming call: send each request of ``requests`` as it comes, return the answer.
+
+        An exception raised by ``requests`` (e.g. bad JSON in the HTTP body) cancels the call."""
+
+    def bidi_stream(self, method: MethodInfo, requests: AsyncIterator[Message], call: Call) -> StreamCall:
+        """Start a bidirectional call: ``requests`` are sent as they come while the answers are iterated."""

@@ -63,6 +63,8 @@ def envoy_config(
             },
             "convert_grpc_status": True,
             "query_param_unescape_plus": True,
+            # http.proto's rule, the gateway's default: multi-segment values decoded except %2F.
+            "url_unescape_spec": "ALL_CHARACTERS_EXCEPT_SLASH",
             "ignore_unknown_query_parameters": True,
             "request_validation_options": {"reject_unknown_method": True},
             "max_request_body_size": max_request_bytes,

@@ -28,7 +28,8 @@ class GatewayOptions:
     reject_unknown_query: bool = False
     # 501 (grpc-gateway: the 405 becomes gRPC UNIMPLEMENTED) or 405 (with an Allow header).
     method_not_allowed: int = 501
-    unescaping: UnescapingMode = UnescapingMode.ALL_EXCEPT_RESERVED
+    # http.proto's rule (all escapes decoded but %2F in multi-segment values); see UnescapingMode.
+    unescaping: UnescapingMode = UnescapingMode.ALL_EXCEPT_SLASH
     # Larger request bodies get 413.
     max_body_bytes: int = 4 * 1024 * 1024
     header_matcher: HeaderMatcher = default_header_matcher

@@ -115,16 +115,23 @@ def _snake_to_camel(path: str) -> str:
     return ".".join(re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), part) for part in path.split("."))
 
 
-def _check_mask_path(path: str) -> None:
-    """Refuse a path that has no proto3 JSON form (e.g. ``fooBar``, ``a__b``, non-ASCII).
+def _mask_path(path: str) -> str:
+    """One FieldMask path from a query string, as a proto field path.
 
-    Such a path would be accepted here and then make the response unencodable, a 500 for what is
-    really bad input.
+    Both forms are accepted: the proto name (``display_name``, what grpc-gateway passes through) and
+    the JSON form of FieldMask, lowerCamelCase (``displayName``, what Google's clients send and Envoy
+    converts). A path that is neither (``foo_Bar``, ``a__b``, non-ASCII) is refused: it would be
+    accepted here and then make the response unencodable, a 500 for what is really bad input.
     """
     try:
+        if any("A" <= ch <= "Z" for ch in path):
+            mask = field_mask_pb2.FieldMask()
+            mask.FromJsonString(path)
+            (path,) = mask.paths
         field_mask_pb2.FieldMask(paths=[path]).ToJsonString()
     except ValueError as exc:
         raise ValueError(f"invalid field mask path {path!r}") from exc
+    return path
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,10 +207,7 @@ def text_to_json(fd: FieldDescriptor, text: str) -> JsonValue:
     if name == "google.protobuf.Duration":
         return _go_duration(text)
     if name == "google.protobuf.FieldMask":
-        paths = tuple(p for p in text.split(",") if p)
-        for path in paths:
-            _check_mask_path(path)
-        return MaskPaths(paths)
+        return MaskPaths(tuple(_mask_path(p) for p in text.split(",") if p))
     if name in ("google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"):
         try:
             return loads(text)

@@ -1,12 +1,15 @@
 """The gateway's routes: each binding of the core, prepared once at start-up (request builder, response
 codec, where the response body comes from) and placed in a :class:`Router`.
 
-Start-up fails with :class:`HttpRuleError`, naming the method, for a rule the gateway cannot serve
-(``Binding.unservable``) and for two bindings that claim the same route.
+One method never takes the API down: a binding the gateway cannot serve (``Binding.unservable``, e.g. a
+path parameter on a client stream) is logged once with its reason and answers 501 at its path. Start-up
+fails with :class:`HttpRuleError`, naming the methods, only when two bindings claim the same route.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +24,8 @@ from protogw.gateway.router import ConflictError, Router
 
 __all__ = ["Route", "RouteTable"]
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Route:
@@ -31,6 +36,8 @@ class Route:
     codec: Codec
     response_key: str | None
     http_body: bool
+    # Why this binding answers 501 instead of being served (None: it is served).
+    unservable: str | None = None
 
 
 class RouteTable:
@@ -41,9 +48,14 @@ class RouteTable:
         self.router: Router[Route] = Router(self.options.unescaping)
         self.bindings = tuple(bindings)
         for binding in self.bindings:
-            if binding.unservable is not None:
-                raise HttpRuleError(f"{binding.describe()}: {binding.unservable}")
             route = self._route(binding)
+            if binding.unservable is not None:
+                # The router has no place for a trailing slash (the path without it may be another route).
+                skipped = binding.template.trailing_slash
+                answer = "not routed" if skipped else "it answers 501"
+                log.warning("not serving %s: %s (%s)", binding.describe(), binding.unservable, answer)
+                if skipped:
+                    continue
             try:
                 self.router.add(binding.http_method, binding.template, route)
             except ConflictError as exc:
@@ -60,8 +72,11 @@ class RouteTable:
             leaf = binding.response_body[-1]
             response_key = leaf.name if opts.use_proto_names else leaf.json_name
         http_body = not binding.response_body and out.full_name == "google.api.HttpBody"
+        if method.client_streaming and binding.body is None:
+            # A client stream's body is its messages, whatever the rule says (as grpc-gateway reads it).
+            binding = dataclasses.replace(binding, body=())
         builder = RequestBuilder(binding, opts, reject_unknown_query=self.options.reject_unknown_query)
-        return Route(binding, builder, codec_for(out, opts), response_key, http_body)
+        return Route(binding, builder, codec_for(out, opts), response_key, http_body, binding.unservable)
 
     @classmethod
     def from_pool(

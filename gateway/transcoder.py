@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 from urllib.parse import parse_qsl
 
 import grpc
 from google.protobuf.message import Message
 
 from protogw.core.codec import dumps
-from protogw.gateway.backend import Backend, Call, StreamCall
+from protogw.gateway.backend import Backend, Call, StreamCall, UnaryResult
 from protogw.gateway.errors import GatewayError, Headers
-from protogw.gateway.headers import IncomingConfig, MetadataError, incoming_metadata, outgoing_headers
+from protogw.gateway.headers import IncomingConfig, MetadataError, RequestHead, incoming_metadata, outgoing_headers
 from protogw.gateway.http import (
     JSON,
     SSE,
@@ -32,6 +34,7 @@ from protogw.gateway.http import (
     send_error,
     stream_error,
 )
+from protogw.gateway.jsonstream import JsonStream, JsonStreamError
 from protogw.gateway.request import RequestError
 from protogw.gateway.router import MalformedPathError, Match, MatchResult, UnescapingMode
 from protogw.gateway.routes import Route, RouteTable
@@ -135,8 +138,8 @@ class Transcoder:
     ) -> None:
         route = match.value
         binding = route.binding
-        if binding.method.client_streaming:
-            raise GatewayError(grpc.StatusCode.UNIMPLEMENTED, "client-streaming methods are not served over REST")
+        if route.unservable is not None:
+            raise GatewayError(grpc.StatusCode.UNIMPLEMENTED, f"{binding.method.full_name}: {route.unservable}")
         head = request_head(scope)
         query, pretty = parse_query(scope)
         if query:
@@ -153,18 +156,22 @@ class Transcoder:
         if request_id is not None and self.options.request_id_header:
             extra.append((self.options.request_id_header.encode("latin-1"), request_id.encode("latin-1")))
         te_trailers = any(n == b"te" and b"trailers" in v.lower() for n, v in scope["headers"])
+        result: UnaryResult | None
+        request: Message | None = None
         try:
-            body = b""
-            if binding.body is not None and form is None:
-                body = await read_body(scope, receive, self.options.max_body_bytes)
-            try:
-                request = route.builder.build(match.params, query, body, content_type=head.header("content-type") or "")
-            except RequestError as exc:
-                raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
-            if binding.method.server_streaming:
-                await self._stream(scope, receive, send, route, request, call, extra, pretty)
+            if binding.method.client_streaming:
+                pump = _RequestPump(route, receive, self.options.max_body_bytes, head.header("content-type") or "")
+                if binding.method.server_streaming:
+                    stream = self.backend.bidi_stream(binding.method, pump.messages(), call)
+                    await self._stream(scope, send, route, stream, extra, pretty, pump.run())
+                    return
+                result = await pump.drive(self.backend.client_stream(binding.method, pump.messages(), call))
+            else:
+                result, request = await self._unary_or_server_stream(
+                    scope, receive, send, match, form, query, head, call, extra, pretty
+                )
+            if result is None:
                 return
-            result = await self.backend.unary(binding.method, request, call)
         except GatewayError as err:
             await send_error(send, self._renderer, err, pretty=pretty, extra=extra, te_trailers=te_trailers)
             return
@@ -175,12 +182,43 @@ class Transcoder:
             content_type, payload = JSON, self._encode(route, result.response, pretty)
         headers.append((b"content-type", content_type))
         headers.extend(extra)
-        for hook in self.options.response_hooks:
-            headers.extend(
-                (k.encode("latin-1"), v.encode("latin-1")) for k, v in hook(binding.method, request, result.response)
-            )
+        if request is not None:
+            for hook in self.options.response_hooks:
+                headers.extend(
+                    (k.encode("latin-1"), v.encode("latin-1"))
+                    for k, v in hook(binding.method, request, result.response)
+                )
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
+
+    async def _unary_or_server_stream(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        match: Match[Route],
+        form: Query | None,
+        query: Query,
+        head: RequestHead,
+        call: Call,
+        extra: Headers,
+        pretty: bool,
+    ) -> tuple[UnaryResult | None, Message | None]:
+        """Build the one request; a server stream is answered here (None), a unary call's result returned."""
+        route = match.value
+        binding = route.binding
+        body = b""
+        if binding.body is not None and form is None:
+            body = await read_body(scope, receive, self.options.max_body_bytes)
+        try:
+            request = route.builder.build(match.params, query, body, content_type=head.header("content-type") or "")
+        except RequestError as exc:
+            raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
+        if binding.method.server_streaming:
+            stream = self.backend.server_stream(binding.method, request, call)
+            await self._stream(scope, send, route, stream, extra, pretty, _disconnect_watcher(receive))
+            return None, None
+        return await self.backend.unary(binding.method, request, call), request
 
     @staticmethod
     def _value(route: Route, response: Message) -> object:
@@ -197,29 +235,30 @@ class Transcoder:
     async def _stream(
         self,
         scope: Scope,
-        receive: Receive,
         send: Send,
         route: Route,
-        request: Message,
-        call_info: Call,
+        call: StreamCall,
         extra: Headers,
         pretty: bool,
+        source: Coroutine[Any, Any, None],
     ) -> None:
+        """Write the answers of a stream as NDJSON (or SSE when asked) while ``source`` reads the client:
+        it returns when the client has gone (the call is then cancelled quietly) and raises a
+        :class:`GatewayError` for a bad request mid-stream (the call is cancelled and the error sent)."""
         sse = any(n == b"accept" and SSE in v for n, v in scope["headers"])
-        call: StreamCall = self.backend.server_stream(route.binding.method, request, call_info)
         task = asyncio.current_task()
         assert task is not None
-        gone = asyncio.Event()
+        ended: list[GatewayError | None] = []
 
-        async def watch_disconnect() -> None:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    gone.set()
-                    task.cancel()
-                    return
+        async def watch() -> None:
+            try:
+                await source
+                ended.append(None)
+            except GatewayError as err:
+                ended.append(err)
+            task.cancel()
 
-        watcher = asyncio.create_task(watch_disconnect())
+        watcher = asyncio.create_task(watch())
         started = False
         iterator = aiter(call)
         try:
@@ -236,27 +275,20 @@ class Transcoder:
                         }
                     )
             except GatewayError as err:
-                if not started:
-                    started = True
-                    status, headers, value = stream_error(self._renderer, err, pretty)
-                    headers.extend(outgoing_headers(err.header_metadata, None))
-                    headers.extend(extra)
-                    if sse:
-                        headers = [(k, v) for k, v in headers if k != b"content-type"] + [(b"content-type", SSE)]
-                    await send({"type": "http.response.start", "status": status, "headers": headers})
-                else:
-                    _, _, value = stream_error(self._renderer, err, pretty)
-                await send({"type": "http.response.body", "body": frame(value, sse), "more_body": True})
+                started = await self._stream_failed(send, err, started, extra, sse, pretty)
             if not started:
                 await self._start_stream(send, call, route, extra, sse)
             await send({"type": "http.response.body", "body": b""})
         except (asyncio.CancelledError, OSError):
-            if gone.is_set():
-                # The client left: stop the call and end quietly; there is nobody to answer.
-                task.uncancel()
-                await call.cancel()
-                return
-            raise
+            if not ended:
+                raise
+            task.uncancel()
+            await call.cancel()
+            failure = ended[0]
+            if failure is None:
+                return  # the client left: there is nobody to answer
+            started = await self._stream_failed(send, failure, started, extra, sse, pretty)
+            await send({"type": "http.response.body", "body": b""})
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -265,6 +297,20 @@ class Transcoder:
             if closer is not None:
                 with contextlib.suppress(Exception):
                     await closer()
+
+    async def _stream_failed(
+        self, send: Send, err: GatewayError, started: bool, extra: Headers, sse: bool, pretty: bool
+    ) -> bool:
+        """Write ``err`` as the stream's last item (starting the response with its status if needed)."""
+        status, headers, value = stream_error(self._renderer, err, pretty)
+        if not started:
+            headers.extend(outgoing_headers(err.header_metadata, None))
+            headers.extend(extra)
+            if sse:
+                headers = [(k, v) for k, v in headers if k != b"content-type"] + [(b"content-type", SSE)]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": frame(value, sse), "more_body": True})
+        return True
 
     async def _start_stream(self, send: Send, call: StreamCall, route: Route, extra: Headers, sse: bool) -> None:
         headers = outgoing_headers(call.header_metadata(), None)
@@ -282,3 +328,87 @@ class Transcoder:
         if route.http_body and not sse:
             return bytes(message.data)  # type: ignore[attr-defined]
         return frame(dumps({"result": self._value(route, message)}, pretty=pretty), sse)
+
+
+async def _disconnect_watcher(receive: Receive) -> None:
+    """Return when the client goes away (the request body has been read already)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+class _ClientGone(Exception):
+    """The client disconnected while its request stream was being read."""
+
+
+class _RequestPump:
+    """Reads a streamed request body, message by message, into the backend's request iterator.
+
+    The body is split as it arrives (:class:`JsonStream`) and each message built and queued; the queue
+    is small, so a slow backend slows the reading down instead of the body piling up in memory.
+    """
+
+    def __init__(self, route: Route, receive: Receive, max_message_bytes: int, content_type: str) -> None:
+        self._route = route
+        self._receive = receive
+        self._limit = max_message_bytes
+        self._content_type = content_type
+        self._queue: asyncio.Queue[Message | None] = asyncio.Queue(maxsize=16)
+
+    async def messages(self) -> AsyncIterator[Message]:
+        """The request iterator the backend consumes."""
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            yield item
+
+    def _build(self, value: bytes) -> Message:
+        try:
+            return self._route.builder.build({}, (), value, content_type=self._content_type)
+        except RequestError as exc:
+            raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, f"streamed message {exc}") from None
+
+    async def _read(self) -> None:
+        stream = JsonStream(self._limit)
+        try:
+            while True:
+                message = await self._receive()
+                if message["type"] == "http.disconnect":
+                    raise _ClientGone
+                for value in stream.feed(message.get("body", b"")):
+                    await self._queue.put(self._build(value))
+                if not message.get("more_body", False):
+                    break
+            for value in stream.close():
+                await self._queue.put(self._build(value))
+        except JsonStreamError as exc:
+            raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, f"invalid request stream: {exc}") from None
+        await self._queue.put(None)
+
+    async def run(self) -> None:
+        """Bidi streams: read the whole body, then return when the client goes (raises on bad input)."""
+        try:
+            await self._read()
+        except _ClientGone:
+            return
+        await _disconnect_watcher(self._receive)
+
+    async def drive(self, call: Coroutine[Any, Any, UnaryResult]) -> UnaryResult:
+        """Client streams: run ``call`` while the body is read into it; bad input cancels the call."""
+        backend = asyncio.ensure_future(call)
+        reader = asyncio.ensure_future(self._read())
+        try:
+            await asyncio.wait({backend, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if not backend.done():
+                failure = reader.exception()
+                if isinstance(failure, _ClientGone):
+                    raise asyncio.CancelledError("client went away")
+                if failure is not None:
+                    raise failure
+            return await backend
+        finally:
+            for task in (reader, backend):
+                if not task.done():
+                    task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task

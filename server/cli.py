@@ -32,9 +32,9 @@ from protogw.gateway.cli import parse_addr, run_forever
 from protogw.openapi import cli as openapi_cli
 from protogw.server.app import DEFAULT_GRACE, Addon, AddressInUse, run
 from protogw.server.rest import RestGateway, build_proxy_gateway
-from protogw.server.seed import AlreadySeeded, seed_walkthrough
+from protogw.server.seed import AlreadySeeded, seed_demo, seed_walkthrough
 from protogw.server.service import ServiceConfig, build_service
-from protogw.server.storage.demo import load_demo
+from protogw.server.storage.engine import ACCEPTED_URLS, redact
 from protogw.server.storage.errors import StorageError
 from protogw.server.storage.store import Store
 
@@ -45,7 +45,8 @@ DEFAULT_HTTP_ADDR = "127.0.0.1:8080"
 #: How many experiments ``seed --demo`` creates when no count is given.
 DEFAULT_DEMO_COUNT = 300
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="protogw: a Determined-compatible API server.")
+# add_completion: `protogw --install-completion` / `--show-completion` (bash, zsh, fish, PowerShell).
+app = typer.Typer(no_args_is_help=True, help="protogw: a Determined-compatible API server.")
 
 
 def default_database_url() -> str:
@@ -59,7 +60,7 @@ DatabaseOption = Annotated[
     typer.Option(
         "--database",
         envvar="PROTOGW_DATABASE",
-        help="SQLAlchemy async URL: sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB.",
+        help=f"Database URL: {ACCEPTED_URLS}.",
         default_factory=default_database_url,
         show_default=False,
     ),
@@ -68,10 +69,7 @@ DatabaseOption = Annotated[
 
 def _redacted(url: str) -> str:
     """A database URL without its password, for messages."""
-    try:
-        return sqlalchemy.make_url(url).render_as_string(hide_password=True)
-    except sqlalchemy.exc.ArgumentError:
-        return repr(url)
+    return redact(url)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -136,14 +134,14 @@ def serve(
         raise typer.Exit(1) from None
 
 
-async def _seed(database: str, demo: bool, count: int) -> str:
+async def _seed(database: str, demo: bool, count: int, progress: bool | None = None) -> str:
     store = Store(database)
     await store.start()
     try:
         if not demo:
             ids = await seed_walkthrough(store)
             return f"added {len(ids)} walk-through experiments (ids {ids[0]}-{ids[-1]})"
-        ids = await load_demo(store, count)
+        ids = await seed_demo(store, count, show_progress=progress)
         return f"added {len(ids)} demo experiments"
     finally:
         await store.close()
@@ -156,11 +154,19 @@ def seed(
     count: Annotated[
         int, typer.Argument(help="Number of demo experiments (with --demo).", min=1, show_default=True)
     ] = DEFAULT_DEMO_COUNT,
+    progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Progress bar on stderr for --demo (default: when stderr is a terminal).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Load sample experiments into the database."""
     configure_logging("warning")
     try:
-        typer.echo(asyncio.run(_seed(database, demo, count)))
+        typer.echo(asyncio.run(_seed(database, demo, count, progress)))
     except AlreadySeeded as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None

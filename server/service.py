@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from importlib import metadata
 from typing import Any, cast
@@ -36,13 +36,13 @@ from protogw.server.interceptors import (
     LoggingInterceptor,
     RequestIdInterceptor,
 )
+from protogw.server.limits import Limits
 from protogw.server.logbuffer import LogBuffer
 from protogw.server.security import Passwords, client_side_hash
 from protogw.server.services import (
     SERVICE,
     AuthServicer,
     DeterminedServicer,
-    ExperimentLimits,
     ExperimentsServicer,
     MasterServicer,
     UsersServicer,
@@ -89,6 +89,12 @@ class ServiceConfig:
     session_ttl: timedelta = field(default=SESSION_TTL)
     #: How long a successful token lookup is reused (other replicas' revocations show up after this).
     auth_cache_seconds: float = DEFAULT_CACHE_SECONDS
+    #: Size limits on what clients send and on listing pages (``max_model_definition_bytes`` above wins).
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def effective_limits(self) -> Limits:
+        return replace(self.limits, max_model_definition_bytes=self.max_model_definition_bytes)
 
 
 class Service:
@@ -105,7 +111,8 @@ class Service:
     ) -> None:
         self.config = config
         self.clock = clock
-        self.store: StoreAPI = store if store is not None else Store(config.database_url, clock=clock)
+        limits = config.effective_limits
+        self.store: StoreAPI = store if store is not None else Store(config.database_url, clock=clock, limits=limits)
         self.logs = log_buffer if log_buffer is not None else LogBuffer(config.log_buffer_size)
         self.master_id = str(uuid.uuid4())
         self.passwords = Passwords(password_hasher)
@@ -126,10 +133,8 @@ class Service:
         )
         self.servicer = DeterminedServicer(
             AuthServicer(self.store, self.sessions, self.passwords, clock),
-            UsersServicer(self.store, self.passwords, self.sessions),
-            ExperimentsServicer(
-                self.store, clock, ExperimentLimits(max_model_definition_bytes=config.max_model_definition_bytes)
-            ),
+            UsersServicer(self.store, self.passwords, self.sessions, limits),
+            ExperimentsServicer(self.store, clock, limits),
             self.master,
         )
         self._started = False

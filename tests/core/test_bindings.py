@@ -143,7 +143,6 @@ ERRORS = [
         {"Bad": H(delete="/v1/x", body="*")},
         "t.Svc.Bad (DELETE '/v1/x'): a DELETE binding may not have a body unless allow_delete_body is set",
     ),
-    ("trailing-slash", {"Bad": H(get="/v1/x/")}, "GET /v1/x/ (t.Svc.Bad): a path template may not end with '/'"),
     (
         "custom-without-kind",
         {"Bad": H(custom=http_pb2.CustomHttpPattern(path="/v1/x"))},
@@ -204,3 +203,11 @@ def test_unservable_bindings_are_marked_not_refused() -> None:
     (binding,) = bindings_for(pool, ["t.Svc"])
     assert binding.unservable == "a path template may not end with '/'"
     assert str(binding.template) == "/v1/x/"
+
+
+def test_unservable_bindings_load_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """One binding the gateway cannot serve never takes the others down."""
+    pool = _pool_with({"Slash": H(get="/v1/x/"), "Nested": H(get="/v1/n", response_body="out"), "Ok": H(get="/v1/ok")})
+    table = RouteTable(bindings_for(pool, ["t.Svc"]))
+    assert len(table) == 2  # /v1/ok and /v1/n; the trailing slash has no route
+    assert "not serving GET /v1/x/ (t.Svc.Slash): a path template may not end with '/' (not routed)" in caplog.text

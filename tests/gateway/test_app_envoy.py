@@ -39,6 +39,7 @@ pytestmark = [
 
 # Case id -> why Envoy answers differently (grpc-gateway is the behaviour we follow).
 DIFFERENT = {
+    "client-streaming": "Envoy reads a client stream only as one JSON array, not newline-delimited messages",
     "only-verb-is-404": "Envoy matches '/v1/things/:archive' with an empty id",
     "custom-http-method": "Envoy's transcoder has no custom HTTP methods",
     "unregistered-verb-stays-in-path": "Envoy answers 404 for an unregistered verb",

@@ -282,7 +282,7 @@ class KitchenServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CountThings(self, request_iterator, context):
-        """Client streaming: bound, but not served over REST (the gateway answers 501).
+        """Client streaming: the request body is a stream of Thing messages.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

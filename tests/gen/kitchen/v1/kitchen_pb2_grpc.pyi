@@ -78,7 +78,7 @@ class KitchenServiceStub:
     UploadFile: _grpc.UnaryUnaryMultiCallable[_kitchen_pb2.UploadFileRequest, _httpbody_pb2.HttpBody]
     """Raw bytes in and out (google.api.HttpBody as request body field and as response)."""
     CountThings: _grpc.StreamUnaryMultiCallable[_kitchen_pb2.Thing, _kitchen_pb2.ListThingsResponse]
-    """Client streaming: bound, but not served over REST (the gateway answers 501)."""
+    """Client streaming: the request body is a stream of Thing messages."""
     Hidden: _grpc.UnaryUnaryMultiCallable[_empty_pb2.Empty, _empty_pb2.Empty]
     """No HTTP rule: unreachable over REST."""
 
@@ -126,7 +126,7 @@ class KitchenServiceAsyncStub(KitchenServiceStub):
     UploadFile: _aio.UnaryUnaryMultiCallable[_kitchen_pb2.UploadFileRequest, _httpbody_pb2.HttpBody]  # type: ignore[assignment]
     """Raw bytes in and out (google.api.HttpBody as request body field and as response)."""
     CountThings: _aio.StreamUnaryMultiCallable[_kitchen_pb2.Thing, _kitchen_pb2.ListThingsResponse]  # type: ignore[assignment]
-    """Client streaming: bound, but not served over REST (the gateway answers 501)."""
+    """Client streaming: the request body is a stream of Thing messages."""
     Hidden: _aio.UnaryUnaryMultiCallable[_empty_pb2.Empty, _empty_pb2.Empty]  # type: ignore[assignment]
     """No HTTP rule: unreachable over REST."""
 
@@ -291,7 +291,7 @@ class KitchenServiceServicer(metaclass=_abc_1.ABCMeta):
         request_iterator: _MaybeAsyncIterator[_kitchen_pb2.Thing],
         context: _ServicerContext,
     ) -> _typing.Union[_kitchen_pb2.ListThingsResponse, _abc.Awaitable[_kitchen_pb2.ListThingsResponse]]:
-        """Client streaming: bound, but not served over REST (the gateway answers 501)."""
+        """Client streaming: the request body is a stream of Thing messages."""
 
     @_abc_1.abstractmethod
     def Hidden(
