@@ -30,7 +30,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescri
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
-from protogw.core.descriptors import DescriptorError, http_rule_of, is_map, is_repeated
+from protogw.core.descriptors import DescriptorError, http_rule_of, is_map, is_message, is_repeated
 from protogw.core.template import InvalidTemplateError, Template, parse_template
 from protogw.core.wkt import SCALAR_MESSAGES
 
@@ -153,7 +153,7 @@ def resolve_field_path(message: Descriptor, dotted: str, *, what: str) -> FieldP
         if fields and is_repeated(fields[-1]):
             raise HttpRuleError(f"{what} {dotted!r}: {fields[-1].name!r} is repeated")
         fields.append(fd)
-        current = fd.message_type if fd.type == FieldDescriptor.TYPE_MESSAGE and not is_map(fd) else None
+        current = fd.message_type if is_message(fd) and not is_map(fd) else None
     return tuple(fields)
 
 
@@ -189,7 +189,7 @@ def _binding(method: MethodInfo, rule: http_pb2.HttpRule, index: int, options: R
         dotted = ".".join(fp)
         resolved = resolve_field_path(request, dotted, what=f"{name}: path variable")
         leaf = resolved[-1]
-        if leaf.type == FieldDescriptor.TYPE_MESSAGE and (
+        if is_message(leaf) and (
             is_map(leaf) or leaf.message_type is None or leaf.message_type.full_name not in SCALAR_MESSAGES
         ):
             raise HttpRuleError(f"{name}: path variable {dotted!r} must be a scalar field")

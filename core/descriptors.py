@@ -31,6 +31,7 @@ __all__ = [
     "DescriptorSource",
     "http_rule_of",
     "is_map",
+    "is_message",
     "is_repeated",
     "load_descriptor_set",
     "message_of",
@@ -160,6 +161,12 @@ def message_of(fd: FieldDescriptor) -> Descriptor:
     if mt is None:
         raise TypeError(f"{fd.full_name} is not a message field")
     return mt
+
+
+def is_message(fd: FieldDescriptor) -> bool:
+    """Message fields, whatever their wire encoding: length-prefixed, or DELIMITED (a proto2 group, or an
+    editions field with ``features.message_encoding = DELIMITED``), which JSON writes the same way."""
+    return bool(fd.cpp_type == FieldDescriptor.CPPTYPE_MESSAGE)
 
 
 def is_repeated(fd: FieldDescriptor) -> bool:

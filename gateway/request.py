@@ -33,7 +33,7 @@ from google.protobuf.message import Message
 
 from protogw.core.bindings import Binding, FieldPath
 from protogw.core.codec import CodecError, JsonOptions, codec_for, loads
-from protogw.core.descriptors import is_map, is_repeated, message_of
+from protogw.core.descriptors import is_map, is_message, is_repeated, message_of
 from protogw.core.wkt import SCALAR_MESSAGES, WRAPPERS
 
 __all__ = ["RequestBuilder", "RequestError", "text_to_json"]
@@ -197,7 +197,7 @@ def scalar_text_to_json(fd: FieldDescriptor, text: str) -> JsonValue:
 
 def text_to_json(fd: FieldDescriptor, text: str) -> JsonValue:
     """A singular field's (or one element's) value from path or query text, as protobuf JSON."""
-    if fd.type != _FD.TYPE_MESSAGE:
+    if not is_message(fd):
         return scalar_text_to_json(fd, text)
     name = message_of(fd).full_name
     if name in WRAPPERS:
@@ -292,9 +292,7 @@ class RequestBuilder:
         masks = [
             fd
             for fd in b.method.descriptor.input_type.fields
-            if fd.type == _FD.TYPE_MESSAGE
-            and message_of(fd).full_name == "google.protobuf.FieldMask"
-            and not is_repeated(fd)
+            if is_message(fd) and message_of(fd).full_name == "google.protobuf.FieldMask" and not is_repeated(fd)
         ]
         return masks[0] if len(masks) == 1 else None
 
@@ -422,7 +420,7 @@ class RequestBuilder:
                 if message_of(prev).full_name in SCALAR_MESSAGES or message_of(prev).full_name == "google.protobuf.Any":
                     raise RequestError(f'invalid path: "{prev.name}" cannot be set field by field')
             path.append(fd)
-            message = fd.message_type if fd.type == _FD.TYPE_MESSAGE and not is_map(fd) else None
+            message = fd.message_type if is_message(fd) and not is_map(fd) else None
         leaf = path[-1]
         if map_key is not None and not is_map(leaf):
             raise RequestError(f'field "{leaf.name}" is not a map')
@@ -500,7 +498,7 @@ class RequestBuilder:
         body_fields = self.binding.body
         assert body_fields
         leaf = body_fields[-1]
-        if leaf.type != _FD.TYPE_MESSAGE or is_repeated(leaf) or message_of(leaf).full_name in SCALAR_MESSAGES:
+        if not is_message(leaf) or is_repeated(leaf) or message_of(leaf).full_name in SCALAR_MESSAGES:
             return None
         return mask_paths_from_json(message_of(leaf), body_value)
 

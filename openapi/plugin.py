@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from google.protobuf import descriptor_pb2
 from google.protobuf.compiler import plugin_pb2
 
 from protogw.openapi import (
@@ -24,14 +25,22 @@ from protogw.openapi import (
     parse_parameter_v3,
 )
 
-__all__ = ["main", "main_v3", "run", "run_v3"]
+__all__ = ["declare_features", "main", "main_v3", "run", "run_v3"]
 
-_FEATURES = plugin_pb2.CodeGeneratorResponse.FEATURE_PROTO3_OPTIONAL
+
+def declare_features(response: plugin_pb2.CodeGeneratorResponse) -> None:
+    """Tell protoc what the generators read: proto3 ``optional`` and editions files (2023 and 2024), which
+    the descriptors they are handed already resolve to plain presence and types."""
+    features = plugin_pb2.CodeGeneratorResponse
+    response.supported_features = features.FEATURE_PROTO3_OPTIONAL | features.FEATURE_SUPPORTS_EDITIONS
+    response.minimum_edition = descriptor_pb2.EDITION_PROTO2
+    response.maximum_edition = descriptor_pb2.EDITION_2024
 
 
 def run(request: plugin_pb2.CodeGeneratorRequest) -> plugin_pb2.CodeGeneratorResponse:
     """Answer one protoc-gen-openapiv2 request."""
-    response = plugin_pb2.CodeGeneratorResponse(supported_features=_FEATURES)
+    response = plugin_pb2.CodeGeneratorResponse()
+    declare_features(response)
     try:
         options = parse_parameter(request.parameter)
         docs = generate(list(request.proto_file), list(request.file_to_generate), options)
@@ -45,7 +54,8 @@ def run(request: plugin_pb2.CodeGeneratorRequest) -> plugin_pb2.CodeGeneratorRes
 
 def run_v3(request: plugin_pb2.CodeGeneratorRequest) -> plugin_pb2.CodeGeneratorResponse:
     """Answer one protoc-gen-openapiv3 request (one ``.openapi.json`` per file with HTTP bindings)."""
-    response = plugin_pb2.CodeGeneratorResponse(supported_features=_FEATURES)
+    response = plugin_pb2.CodeGeneratorResponse()
+    declare_features(response)
     try:
         options = parse_parameter_v3(request.parameter)
         docs = generate_v3(list(request.proto_file), list(request.file_to_generate), options)

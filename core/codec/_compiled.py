@@ -59,7 +59,7 @@ from protogw.core.codec._runtime import (
     scalar_setter,
     wrapper_decoder,
 )
-from protogw.core.descriptors import is_map
+from protogw.core.descriptors import is_map, is_message
 
 FD = FieldDescriptor
 
@@ -169,7 +169,7 @@ class Compiler:
             if enum_type(field).is_closed:
                 return f"{table}c({x})"
             return f"{table}.get({x}, {x})"
-        if t == FD.TYPE_MESSAGE:
+        if is_message(field):
             return f"{self._encoder_name(msg_type(field))}({x})"
         raise TypeError(f"unsupported field type {t} for {field.full_name}")
 
@@ -179,7 +179,7 @@ class Compiler:
             return f"list({v})"
         if t in INT64_TYPES:
             return f"list(map(str, {v}))"
-        if t == FD.TYPE_MESSAGE:
+        if is_message(field):
             return f"list(map({self._encoder_name(msg_type(field))}, {v}))"
         if t == FD.TYPE_BYTES:
             return f"list(map(_b64, {v}))"
@@ -285,11 +285,7 @@ class Compiler:
                 if field.has_presence:
                     # protojson's EmitUnpopulated writes null for absent singular messages (and proto2
                     # scalars) outside any oneof; json_format has no such mode.
-                    if (
-                        self.unset_message_as_null
-                        and field.containing_oneof is None
-                        and (field.type == FD.TYPE_MESSAGE or proto2)
-                    ):
+                    if self.unset_message_as_null and field.containing_oneof is None and (is_message(field) or proto2):
                         lines += [f"    if not {present[field.index]}:", f"        d[{key!r}] = None"]
                     continue
                 lines += [f"    if not {present[field.index]}:", f"        d[{key!r}] = {self._default_expr(field)}"]
@@ -403,10 +399,10 @@ class Compiler:
         if is_map(field):
             return self._map_setter(field)
         if field.is_repeated:
-            if field.type == FD.TYPE_MESSAGE:
+            if is_message(field):
                 return self._repeated_message_setter(field)
             return repeated_scalar_setter(name, self.scalar_decoder(field), field.type == FD.TYPE_ENUM)
-        if field.type == FD.TYPE_MESSAGE:
+        if is_message(field):
             return self._message_setter(field)
         if field.type == FD.TYPE_ENUM and enum_type(field).full_name == _NULL_VALUE:
             return null_value_setter(name, self.scalar_decoder(field))
@@ -505,7 +501,7 @@ class Compiler:
             decode_key: Callable[[Any], Any] = sc.map_key_bool
         else:
             decode_key = self.scalar_decoder(key_field)
-        if value_field.type == FD.TYPE_MESSAGE:
+        if is_message(value_field):
             sub_desc = msg_type(value_field)
             decode = self.decoder(sub_desc)
 

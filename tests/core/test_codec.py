@@ -34,6 +34,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protogw.core.codec import CodecError, JsonOptions, codec_for, dumps
+from protogw.core.descriptors import is_message
+from tests.gen.editions.v1 import editions_pb2
 from tests.gen.kitchen.v1 import kitchen_pb2
 
 FD = FieldDescriptor
@@ -76,7 +78,9 @@ KITCHEN_TYPES = [
     kitchen_pb2.DESCRIPTOR.message_types_by_name[name] for name in sorted(kitchen_pb2.DESCRIPTOR.message_types_by_name)
 ]
 DETERMINED_TYPES = _determined_types()
-ALL_TYPES = KITCHEN_TYPES + [d for d in DETERMINED_TYPES if d not in KITCHEN_TYPES]
+# An edition-2023 file: explicit and implicit presence, open and closed enums, DELIMITED messages.
+EDITIONS_TYPES = [editions_pb2.Sample.DESCRIPTOR, editions_pb2.Part.DESCRIPTOR]
+ALL_TYPES = KITCHEN_TYPES + [d for d in DETERMINED_TYPES if d not in KITCHEN_TYPES] + EDITIONS_TYPES
 
 OPTION_SETS = [
     JsonOptions(unset_message_as_null=False),
@@ -251,7 +255,7 @@ def _field_setter(field: FieldDescriptor, depth: int) -> st.SearchStrategy[Calla
     entry = field.message_type
     if entry is not None and entry.GetOptions().map_entry:
         key_field, value_field = entry.fields_by_name["key"], entry.fields_by_name["value"]
-        if value_field.type == FD.TYPE_MESSAGE:
+        if is_message(value_field):
             if depth >= 2:
                 return None
             assert value_field.message_type is not None
@@ -263,7 +267,7 @@ def _field_setter(field: FieldDescriptor, depth: int) -> st.SearchStrategy[Calla
             def apply(m: Message) -> None:
                 container = getattr(m, name)
                 for k, v in items.items():
-                    if value_field.type == FD.TYPE_MESSAGE:
+                    if is_message(value_field):
                         container[k].CopyFrom(v)
                     else:
                         container[k] = v
@@ -271,7 +275,7 @@ def _field_setter(field: FieldDescriptor, depth: int) -> st.SearchStrategy[Calla
             return apply
 
         return st.dictionaries(_scalar(key_field), values, max_size=3).map(set_map)
-    if field.type == FD.TYPE_MESSAGE:
+    if is_message(field):
         assert field.message_type is not None
         if depth >= 2:
             return None
