@@ -101,6 +101,7 @@ def test_no_merge_writes_a_tree(descriptor_set: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.json"))
     assert written == [
+        "editions/v1/editions.swagger.json",
         "kitchen/v1/kitchen.swagger.json",
         "openapitest/v1/gadgets.swagger.json",
         "openapitest/v1/widgets.swagger.json",

@@ -278,3 +278,11 @@ def test_errors(text: str, message: str) -> None:
 
 def test_file_without_bindings_gives_no_document(files: list[descriptor_pb2.FileDescriptorProto]) -> None:
     assert generate_v3(files, ["google/protobuf/struct.proto"]) == {}
+
+
+def test_editions_file(testing_files: list[descriptor_pb2.FileDescriptorProto]) -> None:
+    """An edition-2023 file (tests/protos/editions) documents like any other: valid 3.1, every binding."""
+    (doc,) = generate_v3(testing_files, ["editions/v1/editions.proto"]).values()
+    validate(doc)
+    assert sum(len(item) for item in doc["paths"].values()) == 3
+    assert all(name.startswith(("editions.v1.", "google.")) for name in doc["components"]["schemas"])
