@@ -123,9 +123,18 @@ def determined_spec() -> bytes:
     return importlib.resources.files("protogw.gen.openapi").joinpath("api.swagger.json").read_bytes()
 
 
+OPENAPI3_PATH = "/api/v1/api.openapi.json"
+
+
+def determined_spec_v3() -> bytes:
+    """The Determined API's OpenAPI 3.1 document (``make gen``), served next to the 2.0 one."""
+    return importlib.resources.files("protogw.gen.openapi").joinpath("api.openapi.json").read_bytes()
+
+
 def _docs_mounts() -> list[tuple[str, ASGIApp]]:
-    docs_app = _at_root(Starlette(routes=swagger_routes(determined_spec())))
-    return [(DEFAULT_SPEC_PATH, docs_app), (DEFAULT_DOCS_PATH, docs_app)]
+    routes = swagger_routes(determined_spec(), extra_specs=[(OPENAPI3_PATH, determined_spec_v3())])
+    docs_app = _at_root(Starlette(routes=routes))
+    return [(DEFAULT_SPEC_PATH, docs_app), (OPENAPI3_PATH, docs_app), (DEFAULT_DOCS_PATH, docs_app)]
 
 
 def master_info(response: Message) -> dict[str, Any]:
