@@ -1,8 +1,8 @@
 """The 3.1 generator against grpc-gateway's committed protoc-gen-openapiv3 documents.
 
-tests/openapi/upstream holds the upstream protos and expected files (see its README). Each case
+tests/upstream/grpc-gateway holds the upstream protos and expected files (differences: tests/openapi/upstream_differences.md). Each case
 generates one document with the plugin's defaults; the table below lists every operation or
-component that may differ (README.md in that folder says why). Anything else that differs fails,
+component that may differ (upstream_differences.md says why). Anything else that differs fails,
 and so does a listed difference that has disappeared (the table must shrink with the code).
 """
 
@@ -24,7 +24,7 @@ from openapi_spec_validator import validate
 from protogw.openapi import dumps_v3, read_descriptor_set
 from protogw.openapi.plugin import run_v3
 
-UPSTREAM = Path(__file__).resolve().parent / "upstream"
+UPSTREAM = Path(__file__).resolve().parents[1] / "upstream" / "grpc-gateway"
 ROOT = Path(__file__).resolve().parents[2]
 ABE = "examples/internal/proto/examplepb/a_bit_of_everything.proto"
 HELLO = "examples/internal/helloworld/helloworld.proto"
