@@ -532,6 +532,12 @@ class Gateway:
                             "more_body": True,
                         }
                     )
+                    # A server's send() may neither fail nor wait when the peer has gone (uvicorn's
+                    # returns at once; the transport drops the bytes with a warning): the loss is
+                    # reported a loop iteration later, to the watcher as http.disconnect. Yield once
+                    # per message so it is noticed before the next write, rather than after a whole
+                    # backlog has been written into a dead socket.
+                    await asyncio.sleep(0)
             except GatewayError as err:
                 if not started:
                     started = True

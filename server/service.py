@@ -36,6 +36,7 @@ from protogw.server.interceptors import (
     LoggingInterceptor,
     RequestIdInterceptor,
 )
+from protogw.server.limits import DEFAULT_STREAMS_PER_USER, DEFAULT_STREAMS_TOTAL, StreamLimits, StreamSlots
 from protogw.server.logbuffer import LogBuffer
 from protogw.server.security import Passwords, client_side_hash
 from protogw.server.services import (
@@ -89,6 +90,9 @@ class ServiceConfig:
     session_ttl: timedelta = field(default=SESSION_TTL)
     #: How long a successful token lookup is reused (other replicas' revocations show up after this).
     auth_cache_seconds: float = DEFAULT_CACHE_SECONDS
+    #: Concurrent server streams (MasterLogs) per user and in the whole process.
+    max_streams_per_user: int = DEFAULT_STREAMS_PER_USER
+    max_streams: int = DEFAULT_STREAMS_TOTAL
 
 
 class Service:
@@ -123,6 +127,7 @@ class Service:
             cluster_name=config.cluster_name,
             cluster_id=self.store.cluster_id,
             logs=self.logs,
+            streams=StreamSlots(StreamLimits(per_user=config.max_streams_per_user, total=config.max_streams)),
         )
         self.servicer = DeterminedServicer(
             AuthServicer(self.store, self.sessions, self.passwords, clock),
@@ -154,8 +159,10 @@ class Service:
         self._started = True
 
     async def stop_serving(self) -> None:
-        """Tell health checkers to go elsewhere; called when a graceful shutdown begins."""
+        """Tell health checkers to go elsewhere and end follow streams; called when a graceful shutdown
+        begins, so open streams do not hold the shutdown for the whole grace period."""
         await self.health.enter_graceful_shutdown()
+        self.master.stop_streams()
 
     async def close(self) -> None:
         """Release the database and stop buffering logs. Safe to call more than once."""
