@@ -36,9 +36,19 @@ from protogw.server.interceptors import (
     LoggingInterceptor,
     RequestIdInterceptor,
 )
-from protogw.server.limits import DEFAULT_STREAMS_PER_USER, DEFAULT_STREAMS_TOTAL, StreamLimits, StreamSlots
+from protogw.server.limits import (
+    DEFAULT_LOGIN_FAILURES_PER_ADDRESS,
+    DEFAULT_LOGIN_FAILURES_PER_USER,
+    DEFAULT_LOGIN_WINDOW,
+    DEFAULT_STREAMS_PER_USER,
+    DEFAULT_STREAMS_TOTAL,
+    LoginLimits,
+    LoginThrottle,
+    StreamLimits,
+    StreamSlots,
+)
 from protogw.server.logbuffer import LogBuffer
-from protogw.server.security import Passwords, client_side_hash
+from protogw.server.security import DEFAULT_MAX_CONCURRENT_HASHES, Passwords, client_side_hash
 from protogw.server.services import (
     SERVICE,
     AuthServicer,
@@ -93,6 +103,12 @@ class ServiceConfig:
     #: Concurrent server streams (MasterLogs) per user and in the whole process.
     max_streams_per_user: int = DEFAULT_STREAMS_PER_USER
     max_streams: int = DEFAULT_STREAMS_TOTAL
+    #: Failed logins allowed per username and per client address within ``login_window`` seconds.
+    login_failures_per_user: int = DEFAULT_LOGIN_FAILURES_PER_USER
+    login_failures_per_address: int = DEFAULT_LOGIN_FAILURES_PER_ADDRESS
+    login_window: float = DEFAULT_LOGIN_WINDOW
+    #: argon2 computations at once (each holds the hasher's memory_cost, 64 MiB by default).
+    max_concurrent_hashes: int = DEFAULT_MAX_CONCURRENT_HASHES
 
 
 class Service:
@@ -112,7 +128,14 @@ class Service:
         self.store: StoreAPI = store if store is not None else Store(config.database_url, clock=clock)
         self.logs = log_buffer if log_buffer is not None else LogBuffer(config.log_buffer_size)
         self.master_id = str(uuid.uuid4())
-        self.passwords = Passwords(password_hasher)
+        self.passwords = Passwords(password_hasher, max_concurrent=config.max_concurrent_hashes)
+        self.login_throttle = LoginThrottle(
+            LoginLimits(
+                failures_per_user=config.login_failures_per_user,
+                failures_per_address=config.login_failures_per_address,
+                window=config.login_window,
+            )
+        )
         self.sessions = Sessions(self.store, clock, config.session_ttl, cache_seconds=config.auth_cache_seconds)
         self.health = health.aio.HealthServicer()
         self.interceptors: list[grpc.aio.ServerInterceptor] = [
@@ -130,7 +153,7 @@ class Service:
             streams=StreamSlots(StreamLimits(per_user=config.max_streams_per_user, total=config.max_streams)),
         )
         self.servicer = DeterminedServicer(
-            AuthServicer(self.store, self.sessions, self.passwords, clock),
+            AuthServicer(self.store, self.sessions, self.passwords, clock, self.login_throttle),
             UsersServicer(self.store, self.passwords, self.sessions),
             ExperimentsServicer(
                 self.store, clock, ExperimentLimits(max_model_definition_bytes=config.max_model_definition_bytes)
