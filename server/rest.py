@@ -195,7 +195,7 @@ def build_gateway(service: Service, *, docs: bool = True) -> Gateway:
 #: returns without complaint (a long experiment list with large configurations); allow what the
 #: server itself allows, so both backends answer the same requests.
 PROXY_CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = tuple(
-    (name, value) for name, value in SERVER_OPTIONS if name.startswith("grpc.max_")
+    (name, value) for name, value in SERVER_OPTIONS if name.endswith("_message_length")
 )
 
 

@@ -102,3 +102,30 @@ async def test_run_serves_and_shuts_down_gracefully(module_database_url: str, un
             assert await asyncio.wait_for(drain(call), 10) is grpc.StatusCode.UNAVAILABLE
     health = await service.health.Check(health_pb2.HealthCheckRequest(service=""), None)
     assert health.status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+# (method, raw request bytes) that do not parse: corrupt, truncated, groups nested 200 deep.
+UNPARSABLE = [
+    ("Login", b"\xff\xff\xff"),
+    ("Login", b"\x0a\x05ab"),
+    ("Login", b"\x7b" * 200 + b"\x7c" * 200),
+    ("GetExperiments", b"\x0a\xff"),
+    ("MasterLogs", b"\x0a\xff"),
+]
+
+
+@pytest.mark.parametrize(("method", "payload"), UNPARSABLE)
+async def test_unparsable_requests_are_invalid_argument(api: Running, method: str, payload: bytes) -> None:
+    path = f"/{SERVICE_NAME}/{method}"
+
+    async def call() -> None:
+        if method == "MasterLogs":
+            async for _ in api.channel.unary_stream(path)(payload):
+                pass
+        else:
+            await api.channel.unary_unary(path)(payload)
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call()
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "cannot parse the request" in (caught.value.details() or "")
