@@ -31,13 +31,13 @@ compat-env: $(DET_VENV)/bin/det ## install Determined's own client (PyPI `determ
 system-deps: ## install the system packages the tests need (PostgreSQL, Chromium) if missing
 	scripts/system-deps.sh
 
-gen: ## regenerate protogw.gen (messages, stubs, descriptor sets, OpenAPI) from proto/
+gen: ## regenerate protogw.gen (messages, stubs, descriptor sets, OpenAPI) from proto/ and tests.gen from tests/protos/
 	$(PY) scripts/gen_protos.py
 	@if [ -f scripts/gen_openapi.py ]; then $(PY) scripts/gen_openapi.py; fi
 	$(MAKE) dev-install
 
-gen-check: gen ## fail if generated code drifted from the protos
-	git add -N gen && git diff --exit-code -- gen
+gen-check: gen ## fail if generated code (shipped gen/ and test-only tests/gen/) drifted from the protos
+	git add -N gen tests/gen && git diff --exit-code -- gen tests/gen
 
 proto-lint: ## buf lint + format check (+ breaking against main when main has protos)
 	$(BIN)/buf lint
@@ -64,7 +64,7 @@ dev-install: ## re-link the editable install after adding or removing modules (s
 	@$(PY) -m pip install -e . --no-deps --config-settings editable_mode=strict -q 2>&1 | grep -iE "^error" || true
 
 typecheck: dev-install ## mypy --strict on our code (run inside the editable link tree so protogw.* resolves)
-	cd $(EDITABLE) && $(abspath $(BIN))/mypy --config-file $(abspath pyproject.toml) -p protogw.gateway -p protogw.server -p protogw.clients
+	cd $(EDITABLE) && $(abspath $(BIN))/mypy --config-file $(abspath pyproject.toml) -p protogw.core -p protogw.gateway -p protogw.openapi -p protogw.server -p protogw.clients
 
 test: install system-deps compat-env ## run the whole test suite (every database test on SQLite and on a real PostgreSQL)
 	$(BIN)/pytest

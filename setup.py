@@ -1,13 +1,14 @@
 """Package mapping: the top-level folders install as the ``protogw`` namespace.
 
-``gateway/`` is ``protogw.gateway``, ``server/`` is ``protogw.server``, ``clients/`` is
-``protogw.clients`` and ``gen/`` (generated code) is ``protogw.gen``. Subpackages are found
+``core/`` is ``protogw.core``, ``gateway/`` is ``protogw.gateway``, ``openapi/`` is ``protogw.openapi``,
+``server/`` is ``protogw.server``, ``clients/`` is ``protogw.clients`` and ``gen/`` (generated code) is
+``protogw.gen``. Subpackages are found
 automatically, so adding a folder needs no edit here.
 """
 
 from setuptools import find_packages, setup
 
-ROOTS = ("gateway", "server", "clients", "gen")
+ROOTS = ("core", "gateway", "openapi", "server", "clients", "gen")
 
 packages: list[str] = []
 package_dir: dict[str, str] = {}

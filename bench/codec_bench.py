@@ -8,8 +8,7 @@ Prints, per message and direction, the time per operation of:
   ``json_format.ParseDict(orjson.loads(b))``;
 
 and the ratios (goal: <= 0.25 in both directions), plus the binary protobuf figures for scale.
-Messages: the Determined ``Experiment`` and a 100-item ``GetExperimentsResponse`` page when those
-protos are generated, else the kitchen-sink ``Thing`` and ``ListThingsResponse``.
+Messages: the Determined ``Experiment`` and a 100-item ``GetExperimentsResponse`` page.
 
 Run: ``.venv/bin/python bench/codec_bench.py [--quick]``.
 """
@@ -26,20 +25,18 @@ import orjson
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from protogw.gateway.codec import JsonOptions, codec_for
+from protogw.core.codec import JsonOptions, codec_for
 
 # Same output as json_format with always_print_fields_with_no_presence=True, so the work is equal.
 OPTIONS = JsonOptions(unset_message_as_null=False)
 
 
-def _determined_samples() -> tuple[Message, ...] | None:
-    try:
-        from protogw.gen.determined.api.v1 import experiment_pb2 as api
-        from protogw.gen.determined.api.v1 import pagination_pb2
-        from protogw.gen.determined.experiment.v1 import experiment_pb2 as exp
-    except ImportError:
-        return None
+def _determined_samples() -> tuple[Message, ...]:
     from google.protobuf import struct_pb2, timestamp_pb2, wrappers_pb2
+
+    from protogw.gen.determined.api.v1 import experiment_pb2 as api
+    from protogw.gen.determined.api.v1 import pagination_pb2
+    from protogw.gen.determined.experiment.v1 import experiment_pb2 as exp
 
     def one(i: int, structs: bool = True) -> exp.Experiment:
         hparams = struct_pb2.Struct()
@@ -91,32 +88,6 @@ def _determined_samples() -> tuple[Message, ...] | None:
     return one(1, structs=False), one(1), page
 
 
-def _kitchen_samples() -> tuple[Message, ...]:
-    from google.protobuf import timestamp_pb2
-
-    from protogw.gen.kitchen.v1 import kitchen_pb2 as k
-
-    def one(i: int) -> k.Thing:
-        return k.Thing(
-            id=i,
-            shelf="main",
-            display_name=f"Thing {i}",
-            name=f"projects/p/things/{i}",
-            labels={"team": "core", "tier": "gold"},
-            payload=k.Everything(
-                int32_value=i,
-                int64_value=i * 1000,
-                string_value="hello",
-                color=k.COLOR_GREEN,
-                repeated_string=["a", "b"],
-                timestamp=timestamp_pb2.Timestamp(seconds=1_700_000_000 + i, nanos=5_000_000),
-                nested=k.Nested(name="n", amount=3),
-            ),
-        )
-
-    return one(1), k.ListThingsResponse(things=[one(i) for i in range(100)], next_page_token="abc")
-
-
 # CPU time of this process rather than wall time: the box is shared (2 cores, other work running), and
 # time spent preempted would otherwise land on whichever contender was running at the moment.
 _CLOCK = time.process_time
@@ -143,9 +114,6 @@ def main() -> None:
     budget = 0.3 if "--quick" in sys.argv else 2.0
     samples = _determined_samples()
     label = "Determined Experiment (typed fields only; then with config + hyperparameters Structs) / GetExperimentsResponse(100)"
-    if samples is None:
-        samples = _kitchen_samples()
-        label = "kitchen Thing / ListThingsResponse(100)"
     print(f"messages: {label}; options: {OPTIONS}")
     print(
         f"{'message':<34}{'op':<8}{'compiled':>12}{'MessageToJson':>15}{'ratio':>8}{'ToDict+orjson':>15}{'ratio':>8}{'binary':>10}{'x bin':>7}"

@@ -1,6 +1,6 @@
 """Gateway benchmarks (not tests). Every figure is a ratio against a peer measured in the same run.
 
-    .venv/bin/python bench/gateway_bench.py [--seconds 3] [--connections 32] [--target kitchen]
+    .venv/bin/python bench/gateway_bench.py [--seconds 3] [--connections 32] [--target determined-master]
 
 (a) in-process REST req/s / direct gRPC req/s, same service, same server process   goal >= 2.0
 (b) proxy-mode REST req/s / direct gRPC req/s (gateway process -> gRPC process)     goal >= 0.8
@@ -12,9 +12,9 @@ grpc.aio client sending pre-serialised requests for gRPC. Loads are bounded (``-
 a one-second warm-up) and loopback only. Besides req/s, the servers' CPU time per request is printed:
 it does not depend on how fast the load generator is.
 
-Targets (``--target``): ``kitchen`` (GetThing on the kitchen-sink test service with its interceptors),
-``determined-master`` (GetMaster) and ``determined-experiment`` (GetExperiment with a session token)
-on the Determined service over a fresh SQLite database. Another service is one more ``Target``
+Targets (``--target``): ``determined-master`` (GetMaster: the smallest call, where the pipeline around
+it dominates) and ``determined-experiment`` (GetExperiment with a session token) on the Determined
+service over a fresh SQLite database. The bench imports only the shipped package, never ``tests/``. Another service is one more ``Target``
 subclass in ``TARGETS``; nothing else here is specific to a service.
 """
 
@@ -73,41 +73,6 @@ class Target:
         raise NotImplementedError
 
 
-class KitchenTarget(Target):
-    """GetThing on the kitchen-sink test service, behind its three interceptors."""
-
-    services = ("kitchen.v1.KitchenService",)
-
-    def __init__(self) -> None:
-        from tests.gateway.kitchen_service import ThingStore
-
-        self.store = ThingStore()
-
-    async def setup(self) -> dict[str, str]:
-        from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
-
-        self.store.add(pb.Thing(display_name="benchmark", shelf="s1", labels={"a": "b"}))
-        return {}
-
-    async def register(self, server: Any) -> None:
-        from tests.gateway.kitchen_service import add_kitchen
-
-        await add_kitchen(server, self.store)
-
-    def interceptors(self) -> list[grpc.aio.ServerInterceptor]:
-        from tests.gateway.kitchen_service import kitchen_interceptors
-
-        return kitchen_interceptors()
-
-    def grpc_call(self, info: dict[str, str]) -> tuple[str, bytes, tuple[tuple[str, str], ...]]:
-        from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
-
-        return "/kitchen.v1.KitchenService/GetThing", pb.GetThingRequest(id=1).SerializeToString(), ()
-
-    def rest_call(self, info: dict[str, str]) -> tuple[str, dict[str, str]]:
-        return "/v1/things/1", {}
-
-
 class DeterminedTarget(Target):
     """The Determined service on a fresh SQLite database: GetMaster (public) or GetExperiment (with a
     session token from Login, over a seeded experiment)."""
@@ -125,9 +90,9 @@ class DeterminedTarget(Target):
 
         from google.protobuf import descriptor_pool
 
-        from protogw.gateway.backend import CallInfo
+        from protogw.core.bindings import MethodInfo
+        from protogw.gateway.backend import Call
         from protogw.gateway.inprocess import InProcessBackend
-        from protogw.gateway.routes import MethodInfo
         from protogw.server.seed import seed_walkthrough
         from protogw.server.service import ServiceConfig, build_service
 
@@ -141,7 +106,7 @@ class DeterminedTarget(Target):
         from protogw.server.security import client_side_hash
 
         request = login.request_class(username="admin", password=client_side_hash("bench"), is_hashed=True)
-        result = await backend.unary(login, request, CallInfo([]))
+        result = await backend.unary(login, request, Call([]))
         return {"token": result.response.token, "experiment": str(ids[0])}  # type: ignore[attr-defined]
 
     async def register(self, server: Any) -> None:
@@ -170,7 +135,6 @@ class DeterminedTarget(Target):
 
 
 TARGETS: dict[str, Callable[[], Target]] = {
-    "kitchen": KitchenTarget,
     "determined-master": lambda: DeterminedTarget("GetMaster"),
     "determined-experiment": lambda: DeterminedTarget("GetExperiment"),
 }
@@ -360,8 +324,8 @@ def lookup_paths(n: int) -> list[tuple[str, str]]:
 def bench_lookup() -> dict[int, float]:
     """Best time per lookup with 10 and with 1,000 routes; the two are measured alternately, many
     times, so that other load on the box cannot favour one of them."""
+    from protogw.core.template import parse_template
     from protogw.gateway.router import Router
-    from protogw.gateway.template import parse_template
 
     runners: dict[int, Callable[[], None]] = {}
     per_run: dict[int, int] = {}
@@ -395,7 +359,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--target", default="kitchen", choices=sorted(TARGETS))
+    parser.add_argument("--target", default="determined-master", choices=sorted(TARGETS))
     parser.add_argument("--runs", type=int, default=3, help="repeat (a)/(b) and report the median ratios")
     parser.add_argument("--serve-inprocess", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-proxy", metavar="BACKEND", help=argparse.SUPPRESS)

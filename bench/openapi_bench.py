@@ -23,7 +23,7 @@ import grpc_tools
 from google.protobuf import descriptor_pb2, json_format
 from grpc_tools import protoc
 
-from protogw.gateway.openapi import Options, generate, load_descriptor_set
+from protogw.openapi import Options, generate, read_descriptor_set
 
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = 30
@@ -91,7 +91,7 @@ def build_set(count: int, workdir: Path) -> list[descriptor_pb2.FileDescriptorPr
     ]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
-    return load_descriptor_set(out)
+    return read_descriptor_set(out)
 
 
 def best_of(fn: Callable[[], object], repeats: int) -> float:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -42,10 +41,7 @@ from protogw.server.storage.pagination import (
     LIMIT_COUNT_ONLY,
     experiments_window,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-# The repository root is not installed; the PostgreSQL helper lives in tests/support.
-from tests.support.postgres import postgres_server
+from protogw.server.storage.pgtemp import postgres_server
 
 SCENARIOS: dict[str, ExperimentQuery] = {
     "filtered page (archived=false, COMPLETED, start_time desc, 100)": ExperimentQuery(

@@ -35,8 +35,9 @@ from protogw.gen.determined.common.v1 import common_pb2
 from protogw.gen.determined.experiment.v1 import experiment_pb2 as experimentv1_pb2
 from protogw.gen.determined.log.v1 import log_pb2
 from protogw.gen.determined.user.v1 import user_pb2 as userv1_pb2
+from protogw.gen.determined.util.v1 import util_pb2
 
-__all__ = ["PASSWORD_SALT", "DeterminedClient", "StateName", "salt_and_hash"]
+__all__ = ["PASSWORD_SALT", "DeterminedClient", "IdFilter", "StateName", "salt_and_hash"]
 
 #: The fixed salt Determined's CLI and SDK put in front of a password before hashing it client-side.
 PASSWORD_SALT: Final = "GubPEmmotfiK9TMD6Zdw"
@@ -47,6 +48,9 @@ _METHODS = api_pb2.DESCRIPTOR.services_by_name["Determined"].methods_by_name
 StateName = int | str
 
 R = TypeVar("R", bound=Message)
+
+#: GetExperiments' ``experimentIdFilter``: ``lt``/``lte``/``gt``/``gte`` bounds, ``incl``/``not_in`` sets.
+IdFilter = common_pb2.Int32FieldFilter
 
 
 def salt_and_hash(password: str) -> str:
@@ -122,8 +126,13 @@ class DeterminedClient:
         self.token = None
 
     async def me(self) -> userv1_pb2.User:
-        """The logged-in user."""
+        """The logged-in user (``GetMe``)."""
         return (await self._call("GetMe", user_pb2.GetMeRequest(), user_pb2.GetMeResponse)).user
+
+    async def current_user(self) -> userv1_pb2.User:
+        """The user the token belongs to (``CurrentUser``, the authentication service's view)."""
+        response = await self._call("CurrentUser", auth_pb2.CurrentUserRequest(), auth_pb2.CurrentUserResponse)
+        return response.user
 
     # -- master -----------------------------------------------------------------------------------------
 
@@ -162,12 +171,17 @@ class DeterminedClient:
         description: str = "",
         project_id: int = 0,
         id_greater_than: int | None = None,
+        id_filter: IdFilter | None = None,
+        show_trial_data: bool = False,
         sort_by: int = 0,
         order_by: int = 0,
         offset: int = 0,
         limit: int = 0,
     ) -> experiment_pb2.GetExperimentsResponse:
-        """One page of experiments (``limit`` 0 is the server's default page of 100) with its pagination."""
+        """One page of experiments (``limit`` 0 is the server's default page of 100) with its pagination.
+
+        ``id_greater_than`` is a shorthand for ``id_filter=IdFilter(gt=...)``; given both, they are merged.
+        """
         request = experiment_pb2.GetExperimentsRequest(
             states=[_state(s) for s in states],
             labels=labels,
@@ -176,6 +190,7 @@ class DeterminedClient:
             name=name,
             description=description,
             project_id=project_id,
+            show_trial_data=show_trial_data,
             sort_by=experiment_pb2.GetExperimentsRequest.SortBy.ValueType(sort_by),
             order_by=pagination_pb2.OrderBy.ValueType(order_by),
             offset=offset,
@@ -183,9 +198,57 @@ class DeterminedClient:
         )
         if archived is not None:
             request.archived.CopyFrom(wrappers_pb2.BoolValue(value=archived))
+        if id_filter is not None:
+            request.experiment_id_filter.CopyFrom(id_filter)
         if id_greater_than is not None:
-            request.experiment_id_filter.CopyFrom(common_pb2.Int32FieldFilter(gt=id_greater_than))
+            request.experiment_id_filter.gt = id_greater_than
         return await self._call("GetExperiments", request, experiment_pb2.GetExperimentsResponse)
+
+    async def experiment_pages(
+        self,
+        *,
+        archived: bool | None = None,
+        states: Sequence[StateName] = (),
+        labels: Sequence[str] = (),
+        users: Sequence[str] = (),
+        user_ids: Sequence[int] = (),
+        name: str = "",
+        description: str = "",
+        project_id: int = 0,
+        id_greater_than: int | None = None,
+        id_filter: IdFilter | None = None,
+        show_trial_data: bool = False,
+        sort_by: int = 0,
+        order_by: int = 0,
+        offset: int = 0,
+        page_size: int = 0,
+    ) -> AsyncGenerator[experiment_pb2.GetExperimentsResponse, None]:
+        """Every page of matching experiments from ``offset`` on: each next page starts at the previous
+        ``endIndex``, until ``endIndex`` reaches ``total`` (Determined's ``read_paginated``). Each page
+        carries its pagination, so a caller can show progress against ``pagination.total``."""
+        while True:
+            page = await self.experiments(
+                archived=archived,
+                states=states,
+                labels=labels,
+                users=users,
+                user_ids=user_ids,
+                name=name,
+                description=description,
+                project_id=project_id,
+                id_greater_than=id_greater_than,
+                id_filter=id_filter,
+                show_trial_data=show_trial_data,
+                sort_by=sort_by,
+                order_by=order_by,
+                offset=offset,
+                limit=page_size,
+            )
+            yield page
+            next_offset = _next_offset(page.pagination, offset)
+            if next_offset is None:
+                return
+            offset = next_offset
 
     async def iter_experiments(
         self,
@@ -199,36 +262,33 @@ class DeterminedClient:
         description: str = "",
         project_id: int = 0,
         id_greater_than: int | None = None,
+        id_filter: IdFilter | None = None,
+        show_trial_data: bool = False,
         sort_by: int = 0,
         order_by: int = 0,
         page_size: int = 0,
     ) -> AsyncGenerator[experimentv1_pb2.Experiment, None]:
-        """Every matching experiment, page by page: each next page starts at the previous ``endIndex``,
-        until ``endIndex`` reaches ``total`` (Determined's ``read_paginated``)."""
-        offset = 0
-        while True:
-            page = await self.experiments(
-                archived=archived,
-                states=states,
-                labels=labels,
-                users=users,
-                user_ids=user_ids,
-                name=name,
-                description=description,
-                project_id=project_id,
-                id_greater_than=id_greater_than,
-                sort_by=sort_by,
-                order_by=order_by,
-                offset=offset,
-                limit=page_size,
-            )
-            for experiment in page.experiments:
-                yield experiment
-            end = page.pagination.end_index
-            # An end that does not move forward would loop for ever (e.g. rows deleted meanwhile).
-            if end >= page.pagination.total or end <= offset:
-                return
-            offset = end
+        """Every matching experiment, page by page (see :meth:`experiment_pages`)."""
+        pages = self.experiment_pages(
+            archived=archived,
+            states=states,
+            labels=labels,
+            users=users,
+            user_ids=user_ids,
+            name=name,
+            description=description,
+            project_id=project_id,
+            id_greater_than=id_greater_than,
+            id_filter=id_filter,
+            show_trial_data=show_trial_data,
+            sort_by=sort_by,
+            order_by=order_by,
+            page_size=page_size,
+        )
+        async with contextlib.aclosing(pages):
+            async for page in pages:
+                for experiment in page.experiments:
+                    yield experiment
 
     async def experiment(self, *, id: int) -> experiment_pb2.GetExperimentResponse:
         """One experiment with its config."""
@@ -236,11 +296,24 @@ class DeterminedClient:
         return await self._call("GetExperiment", request, experiment_pb2.GetExperimentResponse)
 
     async def create_experiment(
-        self, *, config: str, activate: bool = False, project_id: int = 0, validate_only: bool = False
+        self,
+        *,
+        config: str,
+        model_definition: Sequence[util_pb2.File] = (),
+        activate: bool = False,
+        project_id: int = 0,
+        parent_id: int = 0,
+        validate_only: bool = False,
     ) -> experiment_pb2.CreateExperimentResponse:
-        """Create an experiment from a YAML config."""
+        """Create an experiment from a YAML config and its model definition files (see
+        :func:`protogw.clients.model_definition.pack_directory`); paused unless ``activate``."""
         request = experiment_pb2.CreateExperimentRequest(
-            config=config, activate=activate, project_id=project_id, validate_only=validate_only
+            config=config,
+            model_definition=model_definition,
+            activate=activate,
+            project_id=project_id,
+            parent_id=parent_id,
+            validate_only=validate_only,
         )
         return await self._call("CreateExperiment", request, experiment_pb2.CreateExperimentResponse)
 
@@ -321,14 +394,17 @@ class DeterminedClient:
         name: str = "",
         active: bool | None = None,
         admin: bool | None = None,
+        role_ids: Sequence[int] = (),
         sort_by: int = 0,
         order_by: int = 0,
         offset: int = 0,
         limit: int = 0,
     ) -> user_pb2.GetUsersResponse:
-        """One page of users (``limit`` 0: all of them) with its pagination."""
+        """One page of users (``limit`` 0: all of them) with its pagination; ``role_ids`` keeps users
+        with one of those roles assigned directly (``roleIdAssignedDirectlyToUser``)."""
         request = user_pb2.GetUsersRequest(
             name=name,
+            role_id_assigned_directly_to_user=role_ids,
             sort_by=user_pb2.GetUsersRequest.SortBy.ValueType(sort_by),
             order_by=pagination_pb2.OrderBy.ValueType(order_by),
             offset=offset,
@@ -340,6 +416,45 @@ class DeterminedClient:
             request.admin = admin
         return await self._call("GetUsers", request, user_pb2.GetUsersResponse)
 
+    async def user_pages(
+        self,
+        *,
+        name: str = "",
+        active: bool | None = None,
+        admin: bool | None = None,
+        role_ids: Sequence[int] = (),
+        sort_by: int = 0,
+        order_by: int = 0,
+        offset: int = 0,
+        page_size: int = 0,
+    ) -> AsyncGenerator[user_pb2.GetUsersResponse, None]:
+        """Every page of matching users from ``offset`` on (``page_size`` 0: one page holding all)."""
+        while True:
+            page = await self.users(
+                name=name,
+                active=active,
+                admin=admin,
+                role_ids=role_ids,
+                sort_by=sort_by,
+                order_by=order_by,
+                offset=offset,
+                limit=page_size,
+            )
+            yield page
+            next_offset = _next_offset(page.pagination, offset)
+            if next_offset is None:
+                return
+            offset = next_offset
+
+    async def user(self, *, id: int) -> userv1_pb2.User:
+        """One user by id."""
+        return (await self._call("GetUser", user_pb2.GetUserRequest(user_id=id), user_pb2.GetUserResponse)).user
+
+    async def user_by_username(self, *, username: str) -> userv1_pb2.User:
+        """One user by username."""
+        request = user_pb2.GetUserByUsernameRequest(username=username)
+        return (await self._call("GetUserByUsername", request, user_pb2.GetUserByUsernameResponse)).user
+
     async def create_user(
         self, *, username: str, password: str = "", admin: bool = False, active: bool = True, display_name: str = ""
     ) -> userv1_pb2.User:
@@ -350,6 +465,54 @@ class DeterminedClient:
             is_hashed=True,
         )
         return (await self._call("PostUser", request, user_pb2.PostUserResponse)).user
+
+    async def patch_user(
+        self,
+        *,
+        id: int,
+        username: str | None = None,
+        display_name: str | None = None,
+        password: str | None = None,
+        admin: bool | None = None,
+        active: bool | None = None,
+        remote: bool | None = None,
+        agent_user_group: userv1_pb2.AgentUserGroup | None = None,
+    ) -> userv1_pb2.User:
+        """Change the given fields only (``None`` leaves a field as it is); a password is hashed
+        client-side as at login; an empty ``agent_user_group`` clears it."""
+        patch = userv1_pb2.PatchUser()
+        if username is not None:
+            patch.username = username
+        if display_name is not None:
+            patch.display_name = display_name
+        if password is not None:
+            patch.password = salt_and_hash(password)
+            patch.is_hashed = True
+        if admin is not None:
+            patch.admin.value = admin
+        if active is not None:
+            patch.active.value = active
+        if remote is not None:
+            patch.remote = remote
+        if agent_user_group is not None:
+            patch.agent_user_group.CopyFrom(agent_user_group)
+        request = user_pb2.PatchUserRequest(user_id=id, user=patch)
+        return (await self._call("PatchUser", request, user_pb2.PatchUserResponse)).user
+
+    async def set_password(self, *, id: int, password: str) -> userv1_pb2.User:
+        """Set a user's password (``SetUserPassword``: admins, or users for themselves). This RPC takes
+        the password in clear text (it has no ``is_hashed`` flag); the server hashes it."""
+        request = user_pb2.SetUserPasswordRequest(user_id=id, password=password)
+        return (await self._call("SetUserPassword", request, user_pb2.SetUserPasswordResponse)).user
+
+
+def _next_offset(page: pagination_pb2.Pagination, offset: int) -> int | None:
+    """Where the page after ``page`` starts, or ``None`` when it was the last one."""
+    end = page.end_index
+    # An end that does not move forward would loop for ever (e.g. rows deleted meanwhile).
+    if end >= page.total or end <= offset or end <= page.start_index:
+        return None
+    return end
 
 
 def _as(message: Message, cls: type[R]) -> R:

@@ -11,19 +11,20 @@ Example::
 
     >>> from_grpc_status(grpc.StatusCode.NOT_FOUND, "experiment '9' not found")
     NotFound("experiment '9' not found")
-    >>> type(from_http_response(400, {"error": {"code": 9, "error": "Experiment is not archived."}}))
+    >>> type(from_http_response(400, {"code": 9, "message": "Experiment is not archived."}))
     <class 'protogw.clients.errors.FailedPrecondition'>
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import grpc
 from google.protobuf import any_pb2
 
-from protogw.gateway.codec import CodecError, codec_for
+from protogw.core.codec import CodecError, codec_for
+from protogw.core.status import http_status_from_code
 
 __all__ = [
     "Aborted",
@@ -32,6 +33,8 @@ __all__ = [
     "Cancelled",
     "DataLoss",
     "DeadlineExceeded",
+    "ErrorBody",
+    "ErrorBodyReader",
     "FailedPrecondition",
     "Internal",
     "InvalidArgument",
@@ -48,6 +51,7 @@ __all__ = [
     "error_class_for_http",
     "from_grpc_status",
     "from_http_response",
+    "read_status_body",
 ]
 
 
@@ -91,6 +95,8 @@ class _Coded(ApiError):
         code = cls.grpc_status_code
         if code is None or cls.http_status is None:
             raise TypeError(f"{cls.__name__} must declare grpc_status_code and http_status")
+        if cls.http_status != http_status_from_code(code):
+            raise TypeError(f"{cls.__name__}: {code.name} is HTTP {http_status_from_code(code)} in core.status")
         if code in _BY_GRPC:
             raise TypeError(f"{code.name} is already {_BY_GRPC[code].__name__}")
         _BY_GRPC[code] = cls
@@ -241,39 +247,31 @@ def _detail(item: Any) -> Any:
         return item
 
 
-def _body_code_and_message(body: object) -> tuple[int | None, str | None, tuple[Any, ...]]:
-    # Read both known shapes; Determined's envelope is checked second so a body that carries both
-    # (as protogw's does) gives the google.rpc.Status fields, which are the same values.
+ErrorBody = tuple[int | None, str | None, tuple[Any, ...]]
+#: Reads an HTTP error body (parsed JSON, or anything else) into (gRPC code, message, details).
+ErrorBodyReader = Callable[[object], ErrorBody]
+
+
+def read_status_body(body: object) -> ErrorBody:
+    """The generic reader: a ``google.rpc.Status`` JSON body (``{"code", "message", "details"}``)."""
     if not isinstance(body, Mapping):
         return None, None, ()
-    code: int | None = None
-    message: str | None = None
-    details: tuple[Any, ...] = ()
-    if isinstance(body.get("code"), int):
-        code = body["code"]
-    if isinstance(body.get("message"), str):
-        message = body["message"]
-    if isinstance(body.get("details"), list):
-        details = tuple(_detail(item) for item in body["details"])
-    envelope = body.get("error")
-    if isinstance(envelope, Mapping):
-        if code is None and isinstance(envelope.get("code"), int):
-            code = envelope["code"]
-        if message is None and isinstance(envelope.get("error"), str):
-            message = envelope["error"]
-        if message is None and isinstance(envelope.get("message"), str):
-            message = envelope["message"]
-    elif isinstance(envelope, str) and message is None:
-        message = envelope
+    code = body["code"] if isinstance(body.get("code"), int) else None
+    message = body["message"] if isinstance(body.get("message"), str) else None
+    details = tuple(_detail(item) for item in body["details"]) if isinstance(body.get("details"), list) else ()
     return code, message, details
 
 
-def from_http_response(status: int, body: object, *, reason: str = "") -> ApiError:
-    """An exception instance for an HTTP error answer; ``body`` is the parsed JSON (or anything else).
+def from_http_response(
+    status: int, body: object, *, reason: str = "", read: ErrorBodyReader = read_status_body
+) -> ApiError:
+    """An exception instance for an HTTP error answer; ``body`` is the parsed JSON (or anything else),
+    read by ``read`` (``google.rpc.Status`` by default; a service with its own envelope passes its reader,
+    e.g. ``protogw.clients.determined_errors.read_determined_body``).
 
     A status code in the body decides the class; without one the HTTP status does.
     """
-    code, message, details = _body_code_and_message(body)
+    code, message, details = read(body)
     cls = error_class_for_grpc(code) if code is not None else error_class_for_http(status)
     if message is None:
         message = reason or f"HTTP {status}"

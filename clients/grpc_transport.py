@@ -11,12 +11,12 @@ from typing import Any
 
 import grpc
 from google.protobuf.descriptor import MethodDescriptor
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
-from google.rpc import status_pb2
 
 from protogw.clients.errors import ApiError, from_grpc_status
 from protogw.clients.transport import Metadata
+from protogw.core.status import status_details_of
 
 __all__ = ["GrpcTransport"]
 
@@ -25,19 +25,8 @@ def _path(method: MethodDescriptor) -> str:
     return f"/{method.containing_service.full_name}/{method.name}"
 
 
-# The trailer in which gRPC servers send the full google.rpc.Status, details included.
-_STATUS_TRAILER = "grpc-status-details-bin"
-
-
 def _error(exc: grpc.aio.AioRpcError) -> ApiError:
-    details: tuple[Any, ...] = ()
-    for key, value in exc.trailing_metadata() or ():
-        if key == _STATUS_TRAILER and isinstance(value, bytes):
-            try:
-                details = tuple(status_pb2.Status.FromString(value).details)
-            except DecodeError:
-                details = ()
-    return from_grpc_status(exc.code(), exc.details() or exc.code().name, details=details)
+    return from_grpc_status(exc.code(), exc.details() or exc.code().name, details=status_details_of(exc))
 
 
 def _serialize(message: Message) -> bytes:

@@ -35,11 +35,19 @@ import httpx
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 
-from protogw.clients.errors import ApiError, DeadlineExceeded, TransportError, from_http_response
+from protogw.clients.errors import (
+    ApiError,
+    DeadlineExceeded,
+    ErrorBodyReader,
+    TransportError,
+    from_http_response,
+    read_status_body,
+)
 from protogw.clients.transport import Metadata
-from protogw.gateway.codec import CodecError, JsonOptions, codec_for, dumps, loads
-from protogw.gateway.routes import SCALAR_MESSAGES, Binding, FieldPath, bindings_for
-from protogw.gateway.template import DeepWildcard, Literal, Variable, Wildcard
+from protogw.core.bindings import Binding, FieldPath, bindings_for
+from protogw.core.codec import CodecError, JsonOptions, codec_for, dumps, loads
+from protogw.core.template import DeepWildcard, Literal, Variable, Wildcard
+from protogw.core.wkt import SCALAR_MESSAGES
 
 __all__ = ["NO_BODY", "HttpCall", "RestTransport", "TranscodeError", "binding_for", "transcode"]
 
@@ -339,14 +347,18 @@ def _headers(metadata: Metadata, deadline: float | None) -> list[tuple[str, str]
     return headers
 
 
-def _error_from(response: httpx.Response, content: bytes) -> ApiError:
+def _error_from(response: httpx.Response, content: bytes, read: ErrorBodyReader, *, stream: bool = False) -> ApiError:
     try:
         body: object = loads(content) if content else None
     except CodecError:
         body = content.decode(errors="replace").strip() or None
+    if stream and isinstance(body, dict) and isinstance(body.get("error"), dict) and "code" not in body:
+        # A stream that fails before its first message: grpc-gateway sends the status as one
+        # ``{"error": status}`` line under the error's HTTP status.
+        body = body["error"]
     if isinstance(body, str):
         return TransportError(f"HTTP {response.status_code}: {body}", http_status=response.status_code)
-    return from_http_response(response.status_code, body, reason=response.reason_phrase)
+    return from_http_response(response.status_code, body, reason=response.reason_phrase, read=read)
 
 
 class RestTransport:
@@ -356,9 +368,16 @@ class RestTransport:
     is never closed here), or ``base_url`` to have one created and owned by the transport.
     """
 
-    def __init__(self, client: httpx.AsyncClient | None = None, *, base_url: str | None = None) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient | None = None,
+        *,
+        base_url: str | None = None,
+        error_body: ErrorBodyReader = read_status_body,
+    ) -> None:
         if client is None and base_url is None:
             raise ValueError("pass an httpx.AsyncClient or a base_url")
+        self._read_error = error_body
         self._owned = client is None
         self._client = client if client is not None else httpx.AsyncClient(base_url=str(base_url))
 
@@ -388,7 +407,7 @@ class RestTransport:
         except httpx.TimeoutException as exc:
             raise error_for_timeout(exc) from None
         if response.status_code >= 400:
-            raise _error_from(response, response.content)
+            raise _error_from(response, response.content, self._read_error)
         try:
             value = loads(response.content)
         except CodecError as exc:
@@ -408,14 +427,14 @@ class RestTransport:
             raise error_for_timeout(exc) from None
         try:
             if response.status_code >= 400:
-                raise _error_from(response, await response.aread())
+                raise _error_from(response, await response.aread(), self._read_error, stream=True)
             async for line in _lines(response.aiter_lines()):
                 try:
                     item = loads(line)
                 except CodecError as exc:
                     raise TransportError(f"{method.full_name}: bad stream line: {exc}") from None
                 if isinstance(item, dict) and "error" in item and "result" not in item:
-                    raise from_http_response(response.status_code, item["error"])
+                    raise from_http_response(response.status_code, item["error"], read=self._read_error)
                 if not isinstance(item, dict) or "result" not in item:
                     raise TransportError(f"{method.full_name}: stream line without result: {line[:200]!r}")
                 yield decode_response(binding, item["result"])

@@ -1,18 +1,21 @@
-"""Generic google.api.http transcoding gateway and OpenAPI v2 generator (knows nothing about Determined).
+"""The generic google.api.http REST gateway (knows nothing about Determined); it reads the rules from
+``protogw.core``.
 
-The REST gateway, module by module (import from the modules; this package imports nothing so that
-``protogw.gateway.codec`` stays cheap to import):
+Module by module (import from the modules; this package imports nothing):
 
-* ``app`` - ``create_app(routes, backend, mounts=..., fallback=...)``, ``RouteTable``,
-  ``GatewayOptions`` (JSON options, unknown-query rejection, 501/405, unescaping mode, body limit,
-  header matcher and metadata annotators, request-id header, error renderer, /healthz, form fallback,
-  unbound methods);
+* ``app`` - ``create_app(routes, backend, mounts=..., fallback=...)``: the ASGI shell (lifespan, error
+  boundary, endpoints); ``options`` - ``GatewayOptions`` (JSON options, unknown-query rejection,
+  501/405, unescaping mode, body limit, header matcher and metadata annotators, request-id header,
+  error renderer, /healthz, form fallback, unbound methods, DELETE bodies); ``routes`` -
+  ``RouteTable`` (the core's bindings prepared for serving); ``transcoder`` - routing a request and
+  serving its call, unary or streamed; ``http`` - small ASGI helpers;
 * ``inprocess`` - ``InProcessBackend(interceptors)``: a grpc.aio-server-shaped registry the service
   registers on, run without a network hop; ``proxy`` - ``ProxyBackend("host:port")``; ``backend`` -
   the interface both implement;
-* ``errors`` - the gRPC -> HTTP table, ``GatewayError``, the ``ErrorRenderer`` protocol and the default
-  ``StatusRenderer``;
+* ``errors`` - ``GatewayError``, the ``ErrorRenderer`` protocol and the default ``StatusRenderer``;
 * ``headers`` - header/metadata mapping, ``RequestHead`` for hooks; ``request`` - building request
-  messages; ``routes`` - bindings from descriptors; ``router`` and ``template`` - matching;
+  messages; ``router`` - matching;
+* ``swagger_ui`` - serving an OpenAPI document with Swagger UI; ``envoy`` - an Envoy config for the
+  same descriptors;
 * ``cli`` - the ``gateway`` typer command, plus ``bind``/``serve`` for serving any ASGI app.
 """

@@ -18,10 +18,10 @@ import typer
 import uvicorn
 import uvloop
 
+from protogw.core.descriptors import DescriptorError
 from protogw.gateway.app import GatewayOptions, RouteTable, create_app
 from protogw.gateway.http_limits import HttpLimits, default_max_connections, limited_protocol
 from protogw.gateway.proxy import ProxyBackend
-from protogw.gateway.routes import RouteConfigError
 from protogw.gateway.types import ASGIApp
 
 __all__ = ["bind", "gateway", "parse_addr", "serve"]
@@ -143,7 +143,7 @@ def gateway(
     options = GatewayOptions(reject_unknown_query=reject_unknown_query)
     try:
         routes = RouteTable.from_descriptor_set(str(descriptor_set), service or None, options)
-    except RouteConfigError as exc:
+    except DescriptorError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     log.info("%d routes from %s, forwarding to %s", len(routes), descriptor_set, backend)

@@ -25,22 +25,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from google.protobuf import descriptor_pb2
 
-
-def services_in(descriptor_set: bytes, *, packages: Sequence[str] | None = None) -> list[str]:
-    """Fully qualified names of the services in a serialised FileDescriptorSet.
-
-    ``packages`` keeps only services whose proto package is listed (e.g. ``["determined.api.v1"]``),
-    so helper protos bundled in the set (google.rpc, options) are not exposed.
-    """
-    fds = descriptor_pb2.FileDescriptorSet.FromString(descriptor_set)
-    names: list[str] = []
-    for file in fds.file:
-        if packages is not None and file.package not in packages:
-            continue
-        names.extend(f"{file.package}.{svc.name}" if file.package else svc.name for svc in file.service)
-    return sorted(names)
+from protogw.core.descriptors import services_in
 
 
 def envoy_config(
@@ -77,6 +63,8 @@ def envoy_config(
             },
             "convert_grpc_status": True,
             "query_param_unescape_plus": True,
+            # http.proto's rule, the gateway's default: multi-segment values decoded except %2F.
+            "url_unescape_spec": "ALL_CHARACTERS_EXCEPT_SLASH",
             "ignore_unknown_query_parameters": True,
             "request_validation_options": {"reject_unknown_method": True},
             "max_request_body_size": max_request_bytes,
@@ -180,7 +168,7 @@ def envoy_config_command(
     admin_port: Annotated[int | None, typer.Option(help="port of Envoy's admin interface (off by default)")] = None,
 ) -> None:
     """Print an Envoy bootstrap (JSON, which Envoy reads as YAML) that transcodes REST to the backend."""
-    services = service or services_in(descriptor_set.read_bytes(), packages=package or None)
+    services = service or sorted(services_in(descriptor_set.read_bytes(), packages=package or None))
     backend_host, _, backend_port = backend.rpartition(":")
     listen_host, _, listen_port = listen.rpartition(":")
     config = envoy_config(

@@ -22,10 +22,11 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import random
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+
+from protogw.core.requestid import acceptable_request_id, new_request_id
 
 __all__ = [
     "HeaderMatcher",
@@ -35,7 +36,6 @@ __all__ = [
     "RequestHead",
     "default_header_matcher",
     "incoming_metadata",
-    "new_request_id",
     "outgoing_headers",
     "parse_grpc_timeout",
 ]
@@ -43,18 +43,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Metadata = list[tuple[str, str | bytes]]
-
-
-#: Source of generated request ids. They name a call in logs and error messages and need to be
-#: unique, not secret, so a generator seeded once from the OS (per process) is enough; asking the
-#: OS for random bytes on every call releases and retakes the GIL, which under load costs tens of
-#: microseconds of waiting per call.
-_request_ids = random.Random()
-
-
-def new_request_id() -> str:
-    """A fresh request id: 32 hex digits."""
-    return f"{_request_ids.getrandbits(128):032x}"
 
 
 class MetadataError(ValueError):
@@ -130,7 +118,6 @@ _KEY_RE = re.compile(r"[0-9a-z_.\-]+")
 _VALUE_RE = re.compile(r"[\x20-\x7e]*")
 _TIMEOUT_RE = re.compile(r"([0-9]{1,8})([HMSmun])")
 _TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
-_REQUEST_ID_RE = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 def default_header_matcher(name: str) -> str | None:
@@ -194,7 +181,7 @@ def incoming_metadata(head: RequestHead, config: IncomingConfig) -> tuple[Metada
         if name == "host":
             host = value
         if rid_header is not None and name == rid_header:
-            if _REQUEST_ID_RE.fullmatch(value):
+            if acceptable_request_id(value):
                 request_id = value
             continue
         if name == "authorization":

@@ -8,8 +8,8 @@ It looks like a ``grpc.aio`` server to the code that registers services::
 
 and per call it does what ``grpc.aio`` does: run each interceptor's ``intercept_service(continuation,
 handler_call_details)`` in order, then invoke the resulting handler's behaviour (a ``unary_unary``
-coroutine or a ``unary_stream`` async generator) with the request message and an
-:class:`InProcessContext`. Everything runs in the caller's task, so contextvars an interceptor sets are
+coroutine, a ``unary_stream`` async generator, or their ``stream_unary``/``stream_stream`` forms that read a
+request iterator) with the request message (or iterator) and an :class:`InProcessContext`. Everything runs in the caller's task, so contextvars an interceptor sets are
 visible to the servicer, exactly as on the real server.
 """
 
@@ -30,10 +30,11 @@ import grpc.aio
 from google.protobuf import descriptor_pool
 from google.protobuf.message import Message
 
-from protogw.gateway.backend import CallInfo, UnaryResult
-from protogw.gateway.errors import GatewayError, status_details_from_trailers
+from protogw.core.bindings import MethodInfo
+from protogw.core.status import status_details_from_trailers
+from protogw.gateway.backend import Call, UnaryResult
+from protogw.gateway.errors import GatewayError
 from protogw.gateway.headers import Metadata
-from protogw.gateway.routes import MethodInfo
 
 __all__ = ["InProcessBackend", "InProcessContext"]
 
@@ -301,23 +302,45 @@ class InProcessBackend:
             raise GatewayError(grpc.StatusCode.INTERNAL, f"servicer returned {type(response).__name__}, not a message")
         return method.response_class.FromString(response.SerializeToString())
 
-    @staticmethod
-    def _deadline(call: CallInfo) -> float | None:
-        return None if call.timeout is None else time.monotonic() + call.timeout
+    def _requests_for(self, requests: AsyncIterator[Message], handler: Handler) -> AsyncIterator[Message]:
+        """A request stream as the handler expects its messages (see :meth:`_request_for`)."""
 
-    async def unary(self, method: MethodInfo, request: Message, call: CallInfo) -> UnaryResult:
+        async def converted() -> AsyncIterator[Message]:
+            async for request in requests:
+                yield self._request_for(request, handler)
+
+        return converted()
+
+    async def unary(self, method: MethodInfo, request: Message, call: Call) -> UnaryResult:
         """Run a unary RPC through the interceptors and the handler."""
-        deadline = self._deadline(call)
+        return await self._single_response(
+            method, call, lambda h: (h.unary_unary, self._request_for(request, h)), "is not a unary method"
+        )
+
+    async def client_stream(self, method: MethodInfo, requests: AsyncIterator[Message], call: Call) -> UnaryResult:
+        """Run a client-streaming RPC; the handler reads ``requests`` as its request iterator."""
+        return await self._single_response(
+            method,
+            call,
+            lambda h: (h.stream_unary, self._requests_for(requests, h)),
+            "is not a client-streaming method",
+        )
+
+    async def _single_response(
+        self, method: MethodInfo, call: Call, pick: Callable[[Handler], tuple[Any, Any]], wrong_kind: str
+    ) -> UnaryResult:
+        call.time_left()  # a deadline that passed before the call starts fails it here
+        deadline = call.deadline
         context = InProcessContext(call.metadata, deadline, call.peer)
         cancelled = False
         try:
             try:
                 async with _timeout_at(deadline):
                     handler = await self._handler(method, context)
-                    behaviour = handler.unary_unary
+                    behaviour, argument = pick(handler)
                     if behaviour is None:
-                        raise GatewayError(grpc.StatusCode.UNIMPLEMENTED, f"{method.full_name} is not a unary method")
-                    result = behaviour(self._request_for(request, handler), cast(Any, context))
+                        raise GatewayError(grpc.StatusCode.UNIMPLEMENTED, f"{method.full_name} {wrong_kind}")
+                    result = behaviour(argument, cast(Any, context))
                     if inspect.isawaitable(result):
                         result = await result
             except TimeoutError:
@@ -341,17 +364,28 @@ class InProcessBackend:
             raise GatewayError(grpc.StatusCode.INTERNAL, f"{method.full_name} returned no response")
         return UnaryResult(self._response_for(method, result), context.initial_metadata(), context.trailing_metadata())
 
-    def server_stream(self, method: MethodInfo, request: Message, call: CallInfo) -> _InProcessStream:
+    def server_stream(self, method: MethodInfo, request: Message, call: Call) -> _InProcessStream:
         """A server-streaming RPC; runs as it is iterated, in the iterating task."""
-        return _InProcessStream(self, method, request, call)
+        return _InProcessStream(self, method, lambda h: (h.unary_stream, self._request_for(request, h)), call)
+
+    def bidi_stream(self, method: MethodInfo, requests: AsyncIterator[Message], call: Call) -> _InProcessStream:
+        """A bidirectional stream: the handler reads ``requests`` while its answers are iterated."""
+        return _InProcessStream(self, method, lambda h: (h.stream_stream, self._requests_for(requests, h)), call)
 
 
 class _InProcessStream:
-    def __init__(self, backend: InProcessBackend, method: MethodInfo, request: Message, call: CallInfo) -> None:
+    def __init__(
+        self,
+        backend: InProcessBackend,
+        method: MethodInfo,
+        pick: Callable[[Handler], tuple[Any, Any]],
+        call: Call,
+    ) -> None:
         self._backend = backend
         self._method = method
-        self._request = request
-        self._deadline = InProcessBackend._deadline(call)
+        self._pick = pick
+        call.time_left()
+        self._deadline = call.deadline
         self._context = InProcessContext(call.metadata, self._deadline, call.peer)
         self._gen: AsyncIterator[Any] | None = None
 
@@ -383,10 +417,10 @@ class _InProcessStream:
         try:
             try:
                 handler = await self._step(self._backend._handler(method, context))
-                behaviour = handler.unary_stream
+                behaviour, argument = self._pick(handler)
                 if behaviour is None:
                     raise GatewayError(grpc.StatusCode.UNIMPLEMENTED, f"{method.full_name} is not a streaming method")
-                produced = behaviour(self._backend._request_for(self._request, handler), cast(Any, context))
+                produced = behaviour(argument, cast(Any, context))
                 if inspect.isawaitable(produced):
                     # A coroutine that would write() instead of yielding: run it; it cannot stream here.
                     produced = await self._step(produced)

@@ -16,10 +16,11 @@ import grpc
 import grpc.aio
 from google.protobuf.message import Message
 
-from protogw.gateway.backend import CallInfo, UnaryResult
-from protogw.gateway.errors import GatewayError, status_details_from_trailers
+from protogw.core.bindings import MethodInfo
+from protogw.core.status import status_details_of
+from protogw.gateway.backend import Call, UnaryResult
+from protogw.gateway.errors import GatewayError
 from protogw.gateway.headers import Metadata
-from protogw.gateway.routes import MethodInfo
 
 __all__ = ["ProxyBackend"]
 
@@ -37,7 +38,7 @@ def _failure(exc: grpc.aio.AioRpcError) -> GatewayError:
     return GatewayError(
         exc.code(),
         exc.details() or "",
-        status_details_from_trailers(trailing),
+        status_details_of(exc),
         header_metadata=_metadata(exc.initial_metadata()),
         trailing_metadata=trailing,
     )
@@ -59,6 +60,8 @@ class ProxyBackend:
         self._channel: grpc.aio.Channel | None = None
         self._unary: dict[str, grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]] = {}
         self._stream: dict[str, grpc.aio.UnaryStreamMultiCallable[bytes, bytes]] = {}
+        self._client_stream: dict[str, grpc.aio.StreamUnaryMultiCallable[bytes, bytes]] = {}
+        self._bidi: dict[str, grpc.aio.StreamStreamMultiCallable[bytes, bytes]] = {}
 
     @property
     def target(self) -> str:
@@ -80,8 +83,8 @@ class ProxyBackend:
     async def close(self) -> None:
         """Close the channel; calls in flight are cancelled."""
         channel, self._channel = self._channel, None
-        self._unary.clear()
-        self._stream.clear()
+        for cache in (self._unary, self._stream, self._client_stream, self._bidi):
+            cache.clear()
         if channel is not None:
             await channel.close()
 
@@ -99,17 +102,48 @@ class ProxyBackend:
             self._stream[path] = mc
         return mc
 
-    async def unary(self, method: MethodInfo, request: Message, call: CallInfo) -> UnaryResult:
+    def _client_stream_callable(self, path: str) -> grpc.aio.StreamUnaryMultiCallable[bytes, bytes]:
+        mc = self._client_stream.get(path)
+        if mc is None:
+            mc = self._open().stream_unary(path, request_serializer=_identity, response_deserializer=_identity)
+            self._client_stream[path] = mc
+        return mc
+
+    def _bidi_callable(self, path: str) -> grpc.aio.StreamStreamMultiCallable[bytes, bytes]:
+        mc = self._bidi.get(path)
+        if mc is None:
+            mc = self._open().stream_stream(path, request_serializer=_identity, response_deserializer=_identity)
+            self._bidi[path] = mc
+        return mc
+
+    async def unary(self, method: MethodInfo, request: Message, call: Call) -> UnaryResult:
         """Send one request, wait for the response."""
         rpc = self._unary_callable(method.grpc_path)(
-            request.SerializeToString(), metadata=call.metadata or None, timeout=call.timeout
+            request.SerializeToString(), metadata=call.metadata or None, timeout=call.time_left()
         )
+        return await self._single_response(method, rpc)
+
+    async def client_stream(self, method: MethodInfo, requests: AsyncIterator[Message], call: Call) -> UnaryResult:
+        """Send every request of ``requests`` as it comes, then wait for the one response."""
+        rpc = self._client_stream_callable(method.grpc_path)(
+            _serialized(requests), metadata=call.metadata or None, timeout=call.time_left()
+        )
+        return await self._single_response(method, rpc)
+
+    async def _single_response(
+        self, method: MethodInfo, rpc: grpc.aio.UnaryUnaryCall[bytes, bytes] | grpc.aio.StreamUnaryCall[bytes, bytes]
+    ) -> UnaryResult:
         try:
             raw = await rpc
             header = _metadata(await rpc.initial_metadata())
             trailing = _metadata(await rpc.trailing_metadata())
         except grpc.aio.AioRpcError as exc:
             raise _failure(exc) from None
+        except asyncio.CancelledError:
+            # The HTTP side gave up (the client left, or its request stream was bad): the server must
+            # see the call cancelled rather than wait for the rest of a request stream.
+            rpc.cancel()
+            raise
         try:
             response = method.response_class.FromString(raw)
         except Exception as exc:
@@ -118,16 +152,30 @@ class ProxyBackend:
             ) from exc
         return UnaryResult(response, header, trailing)
 
-    def server_stream(self, method: MethodInfo, request: Message, call: CallInfo) -> _ProxyStream:
+    def server_stream(self, method: MethodInfo, request: Message, call: Call) -> _ProxyStream:
         """Start a server-streaming call."""
         rpc = self._stream_callable(method.grpc_path)(
-            request.SerializeToString(), metadata=call.metadata or None, timeout=call.timeout
+            request.SerializeToString(), metadata=call.metadata or None, timeout=call.time_left()
+        )
+        return _ProxyStream(method, rpc)
+
+    def bidi_stream(self, method: MethodInfo, requests: AsyncIterator[Message], call: Call) -> _ProxyStream:
+        """Start a bidirectional stream: ``requests`` are sent as they come while answers are read."""
+        rpc = self._bidi_callable(method.grpc_path)(
+            _serialized(requests), metadata=call.metadata or None, timeout=call.time_left()
         )
         return _ProxyStream(method, rpc)
 
 
+async def _serialized(requests: AsyncIterator[Message]) -> AsyncIterator[bytes]:
+    async for request in requests:
+        yield request.SerializeToString()
+
+
 class _ProxyStream:
-    def __init__(self, method: MethodInfo, rpc: grpc.aio.UnaryStreamCall[bytes, bytes]) -> None:
+    def __init__(
+        self, method: MethodInfo, rpc: grpc.aio.UnaryStreamCall[bytes, bytes] | grpc.aio.StreamStreamCall[bytes, bytes]
+    ) -> None:
         self._method = method
         self._rpc = rpc
         self._header: Metadata = []

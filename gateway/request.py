@@ -31,8 +31,10 @@ from google.protobuf import field_mask_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from protogw.gateway.codec import CodecError, JsonOptions, codec_for, loads
-from protogw.gateway.routes import SCALAR_MESSAGES, Binding, FieldPath
+from protogw.core.bindings import Binding, FieldPath
+from protogw.core.codec import CodecError, JsonOptions, codec_for, loads
+from protogw.core.descriptors import is_map, is_message, is_repeated, message_of
+from protogw.core.wkt import SCALAR_MESSAGES, WRAPPERS
 
 __all__ = ["RequestBuilder", "RequestError", "text_to_json"]
 
@@ -68,38 +70,6 @@ _DURATION_UNITS = {
     "h": Decimal(3600),
 }
 _MAP_KEY_RE = re.compile(r"^(.*)\[(.*)\]$")
-_WRAPPERS = frozenset(
-    {
-        "google.protobuf.DoubleValue",
-        "google.protobuf.FloatValue",
-        "google.protobuf.Int64Value",
-        "google.protobuf.UInt64Value",
-        "google.protobuf.Int32Value",
-        "google.protobuf.UInt32Value",
-        "google.protobuf.BoolValue",
-        "google.protobuf.StringValue",
-        "google.protobuf.BytesValue",
-    }
-)
-
-
-def message_of(fd: FieldDescriptor) -> Descriptor:
-    """The message type of a message field."""
-    mt = fd.message_type
-    if mt is None:
-        raise TypeError(f"{fd.full_name} is not a message field")
-    return mt
-
-
-def is_repeated(fd: FieldDescriptor) -> bool:
-    """Repeated fields, maps included."""
-    return bool(fd.is_repeated)
-
-
-def is_map(fd: FieldDescriptor) -> bool:
-    """Map fields (repeated map-entry messages)."""
-    mt = fd.message_type
-    return bool(fd.is_repeated and mt is not None and mt.GetOptions().map_entry)
 
 
 def _go_duration(text: str) -> str:
@@ -145,16 +115,23 @@ def _snake_to_camel(path: str) -> str:
     return ".".join(re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), part) for part in path.split("."))
 
 
-def _check_mask_path(path: str) -> None:
-    """Refuse a path that has no proto3 JSON form (e.g. ``fooBar``, ``a__b``, non-ASCII).
+def _mask_path(path: str) -> str:
+    """One FieldMask path from a query string, as a proto field path.
 
-    Such a path would be accepted here and then make the response unencodable, a 500 for what is
-    really bad input.
+    Both forms are accepted: the proto name (``display_name``, what grpc-gateway passes through) and
+    the JSON form of FieldMask, lowerCamelCase (``displayName``, what Google's clients send and Envoy
+    converts). A path that is neither (``foo_Bar``, ``a__b``, non-ASCII) is refused: it would be
+    accepted here and then make the response unencodable, a 500 for what is really bad input.
     """
     try:
+        if any("A" <= ch <= "Z" for ch in path):
+            mask = field_mask_pb2.FieldMask()
+            mask.FromJsonString(path)
+            (path,) = mask.paths
         field_mask_pb2.FieldMask(paths=[path]).ToJsonString()
     except ValueError as exc:
         raise ValueError(f"invalid field mask path {path!r}") from exc
+    return path
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,20 +197,17 @@ def scalar_text_to_json(fd: FieldDescriptor, text: str) -> JsonValue:
 
 def text_to_json(fd: FieldDescriptor, text: str) -> JsonValue:
     """A singular field's (or one element's) value from path or query text, as protobuf JSON."""
-    if fd.type != _FD.TYPE_MESSAGE:
+    if not is_message(fd):
         return scalar_text_to_json(fd, text)
     name = message_of(fd).full_name
-    if name in _WRAPPERS:
+    if name in WRAPPERS:
         return scalar_text_to_json(message_of(fd).fields_by_name["value"], text)
     if name == "google.protobuf.Timestamp":
         return text
     if name == "google.protobuf.Duration":
         return _go_duration(text)
     if name == "google.protobuf.FieldMask":
-        paths = tuple(p for p in text.split(",") if p)
-        for path in paths:
-            _check_mask_path(path)
-        return MaskPaths(paths)
+        return MaskPaths(tuple(_mask_path(p) for p in text.split(",") if p))
     if name in ("google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"):
         try:
             return loads(text)
@@ -318,9 +292,7 @@ class RequestBuilder:
         masks = [
             fd
             for fd in b.method.descriptor.input_type.fields
-            if fd.type == _FD.TYPE_MESSAGE
-            and message_of(fd).full_name == "google.protobuf.FieldMask"
-            and not is_repeated(fd)
+            if is_message(fd) and message_of(fd).full_name == "google.protobuf.FieldMask" and not is_repeated(fd)
         ]
         return masks[0] if len(masks) == 1 else None
 
@@ -448,7 +420,7 @@ class RequestBuilder:
                 if message_of(prev).full_name in SCALAR_MESSAGES or message_of(prev).full_name == "google.protobuf.Any":
                     raise RequestError(f'invalid path: "{prev.name}" cannot be set field by field')
             path.append(fd)
-            message = fd.message_type if fd.type == _FD.TYPE_MESSAGE and not is_map(fd) else None
+            message = fd.message_type if is_message(fd) and not is_map(fd) else None
         leaf = path[-1]
         if map_key is not None and not is_map(leaf):
             raise RequestError(f'field "{leaf.name}" is not a map')
@@ -526,7 +498,7 @@ class RequestBuilder:
         body_fields = self.binding.body
         assert body_fields
         leaf = body_fields[-1]
-        if leaf.type != _FD.TYPE_MESSAGE or is_repeated(leaf) or message_of(leaf).full_name in SCALAR_MESSAGES:
+        if not is_message(leaf) or is_repeated(leaf) or message_of(leaf).full_name in SCALAR_MESSAGES:
             return None
         return mask_paths_from_json(message_of(leaf), body_value)
 

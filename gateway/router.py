@@ -1,6 +1,6 @@
 """A segment trie that maps (HTTP method, path) to a route and its captured path values.
 
-Each template is flattened to atoms (:mod:`protogw.gateway.template`) and inserted into a trie keyed by
+Each template is flattened to atoms (:mod:`protogw.core.template`) and inserted into a trie keyed by
 atom. Matching walks the request's path segments, trying at every node the literal child first, then
 ``*``, then ``**`` (which may swallow zero or more segments), and backtracks when a branch dead-ends.
 So a literal beats a variable whatever the registration order (unlike grpc-gateway's mux, where the
@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from protogw.gateway.template import Capture, Literal, Template, Wildcard
+from protogw.core.template import Capture, Literal, Template, Wildcard
 
 __all__ = ["ConflictError", "MalformedPathError", "Match", "MatchResult", "Router", "UnescapingMode"]
 
@@ -31,12 +31,13 @@ T = TypeVar("T")
 class UnescapingMode(enum.Enum):
     """How percent-escapes in captured path values are decoded (grpc-gateway's ``UnescapingMode``).
 
-    The default is ``ALL_EXCEPT_RESERVED``: a single-segment variable is fully unescaped, a multi-segment
-    one (``{x=a/*}``, ``{x=**}``) keeps RFC 6570 reserved characters (``%2F`` among them) escaped, so an
-    encoded slash can be told apart from a separator. This is grpc-gateway's stated v3 default and what
-    Envoy's transcoder does. ``LEGACY`` (grpc-gateway v2's default) unescapes the whole path before
-    splitting, so ``%2F`` acts as a separator; ``ALL_EXCEPT_SLASH`` and ``ALL_CHARACTERS`` are the other
-    two grpc-gateway modes (for multi-segment values).
+    The default is ``ALL_EXCEPT_SLASH``, what ``google/api/http.proto`` specifies: a single-segment
+    variable is fully unescaped; in a multi-segment one (``{x=a/*}``, ``{x=**}``) every escape is decoded
+    except ``%2F``/``%2f``, so an encoded slash can be told apart from a separator while ``%3A``, ``%40``
+    and the like (which Google's client libraries send in resource names) arrive decoded.
+    grpc-gateway's default is ``LEGACY`` (the whole path unescaped before splitting, so ``%2F`` acts
+    as a separator); ``ALL_EXCEPT_RESERVED`` (reserved characters stay escaped in multi-segment values)
+    and ``ALL_CHARACTERS`` are its other two modes.
     """
 
     LEGACY = "legacy"

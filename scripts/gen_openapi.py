@@ -21,10 +21,10 @@ def main() -> int:
     if not DESCRIPTORS.exists():
         print(f"gen_openapi: {DESCRIPTORS} not found, skipping")
         return 0
-    from protogw.gateway.openapi import Options, dumps, generate_document, load_descriptor_set
+    from protogw.openapi import Options, dumps, generate_document, read_descriptor_set
 
     doc = generate_document(
-        load_descriptor_set(DESCRIPTORS),
+        read_descriptor_set(DESCRIPTORS),
         ["determined/api/v1/api.proto"],
         Options(
             simple_operation_ids=True,

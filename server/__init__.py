@@ -9,6 +9,7 @@ the same way, with the same interceptor list::
     interceptors   the pipeline: request id -> logging -> error mapping -> authentication
     context        per-call state (request id, caller) shared through context variables
     errors         domain errors and the one table that maps them to gRPC status codes
+    limits         the input rules (ranges, NUL characters, size limits) every write and listing passes
     sessions       bearer tokens: issue, resolve (briefly cached), revoke
     security       Determined's client-side password hash, argon2id storage, token hashing
     convert        store values <-> Determined protobuf messages

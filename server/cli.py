@@ -29,22 +29,22 @@ from protogw.clients import cli as client_cli
 from protogw.gateway import cli as gateway_cli
 from protogw.gateway import envoy
 from protogw.gateway.cli import parse_addr, run_forever
-from protogw.gateway.openapi import cli as openapi_cli
+from protogw.openapi import cli as openapi_cli
 from protogw.server.app import DEFAULT_GRACE, Addon, AddressInUse, run
-from protogw.server.limits import (
+from protogw.server.rest import RestGateway, build_proxy_gateway, http_limits
+from protogw.server.security import DEFAULT_MAX_CONCURRENT_HASHES
+from protogw.server.seed import AlreadySeeded, seed_demo, seed_walkthrough
+from protogw.server.service import ServiceConfig, build_service
+from protogw.server.storage.engine import ACCEPTED_URLS, redact
+from protogw.server.storage.errors import StorageError
+from protogw.server.storage.store import Store
+from protogw.server.throttle import (
     DEFAULT_LOGIN_FAILURES_PER_ADDRESS,
     DEFAULT_LOGIN_FAILURES_PER_USER,
     DEFAULT_LOGIN_WINDOW,
     DEFAULT_STREAMS_PER_USER,
     DEFAULT_STREAMS_TOTAL,
 )
-from protogw.server.rest import RestGateway, build_proxy_gateway, http_limits
-from protogw.server.security import DEFAULT_MAX_CONCURRENT_HASHES
-from protogw.server.seed import AlreadySeeded, seed_walkthrough
-from protogw.server.service import ServiceConfig, build_service
-from protogw.server.storage.demo import load_demo
-from protogw.server.storage.errors import StorageError
-from protogw.server.storage.store import Store
 
 #: Default gRPC listening address.
 DEFAULT_GRPC_ADDR = "127.0.0.1:8081"
@@ -53,7 +53,8 @@ DEFAULT_HTTP_ADDR = "127.0.0.1:8080"
 #: How many experiments ``seed --demo`` creates when no count is given.
 DEFAULT_DEMO_COUNT = 300
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="protogw: a Determined-compatible API server.")
+# add_completion: `protogw --install-completion` / `--show-completion` (bash, zsh, fish, PowerShell).
+app = typer.Typer(no_args_is_help=True, help="protogw: a Determined-compatible API server.")
 
 
 def default_database_url() -> str:
@@ -67,7 +68,7 @@ DatabaseOption = Annotated[
     typer.Option(
         "--database",
         envvar="PROTOGW_DATABASE",
-        help="SQLAlchemy async URL: sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB.",
+        help=f"Database URL: {ACCEPTED_URLS}.",
         default_factory=default_database_url,
         show_default=False,
     ),
@@ -76,10 +77,7 @@ DatabaseOption = Annotated[
 
 def _redacted(url: str) -> str:
     """A database URL without its password, for messages."""
-    try:
-        return sqlalchemy.make_url(url).render_as_string(hide_password=True)
-    except sqlalchemy.exc.ArgumentError:
-        return repr(url)
+    return redact(url)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -190,14 +188,14 @@ def serve(
         raise typer.Exit(1) from None
 
 
-async def _seed(database: str, demo: bool, count: int) -> str:
+async def _seed(database: str, demo: bool, count: int, progress: bool | None = None) -> str:
     store = Store(database)
     await store.start()
     try:
         if not demo:
             ids = await seed_walkthrough(store)
             return f"added {len(ids)} walk-through experiments (ids {ids[0]}-{ids[-1]})"
-        ids = await load_demo(store, count)
+        ids = await seed_demo(store, count, show_progress=progress)
         return f"added {len(ids)} demo experiments"
     finally:
         await store.close()
@@ -210,11 +208,19 @@ def seed(
     count: Annotated[
         int, typer.Argument(help="Number of demo experiments (with --demo).", min=1, show_default=True)
     ] = DEFAULT_DEMO_COUNT,
+    progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Progress bar on stderr for --demo (default: when stderr is a terminal).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Load sample experiments into the database."""
     configure_logging("warning")
     try:
-        typer.echo(asyncio.run(_seed(database, demo, count)))
+        typer.echo(asyncio.run(_seed(database, demo, count, progress)))
     except AlreadySeeded as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None

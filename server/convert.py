@@ -271,6 +271,29 @@ def add_experiment(
     return message
 
 
+def trim_page(response: Any, max_bytes: int) -> int:
+    """End a listing page early once its items pass ``max_bytes`` (protobuf bytes); returns the count kept.
+
+    ``response`` has a repeated ``experiments`` field and a ``pagination``; the first item is always
+    kept, and ``pagination.end_index`` is moved back to the last item kept, so a client that pages
+    on ``endIndex`` (as Determined's ``read_paginated`` does) fetches the rest next. The common case
+    costs one size computation of the whole response.
+    """
+    items = response.experiments
+    if response.ByteSize() <= max_bytes:
+        return len(items)
+    used = 0
+    keep = len(items)
+    for i, item in enumerate(items):
+        used += item.ByteSize()
+        if used > max_bytes and i > 0:
+            keep = i
+            break
+    del items[keep:]
+    response.pagination.end_index = response.pagination.start_index + keep
+    return keep
+
+
 def log_level(levelno: int) -> log_pb2.LogLevel.ValueType:
     """Map a ``logging`` level number onto Determined's LogLevel (below DEBUG is TRACE)."""
     if levelno >= 50:

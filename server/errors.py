@@ -7,6 +7,9 @@ means gRPC and REST callers always see the same code and message for the same fa
 
 from __future__ import annotations
 
+import sqlite3
+
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 import grpc
 import sqlalchemy.exc
 
@@ -59,19 +62,85 @@ _STORAGE_CODES: dict[type[storage_errors.StorageError], grpc.StatusCode] = {
 
 #: What callers are told when the database cannot be reached; the call may be retried.
 DATABASE_UNAVAILABLE = "the database is unavailable; try again later"
+#: What callers are told when the database refuses a request for its size (a client's mistake).
+DATABASE_TOO_LARGE = "the request is too large for the database; narrow its filters or shorten its values"
+
+# PostgreSQL SQLSTATE classes that mean "not now", whoever asks: connection exception (08),
+# insufficient resources such as too many connections (53), operator intervention such as
+# cannot_connect_now or admin_shutdown (57), system error (58).
+_UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57", "58"})
+# ... and the class that means "this statement is too big" (program limit exceeded: 54).
+_TOO_LARGE_SQLSTATE_CLASSES = frozenset({"54"})
+
+# SQLite primary result codes that mean the file cannot be used right now (BUSY and LOCKED: the
+# lock was not had within the busy timeout).
+_SQLITE_UNAVAILABLE = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_PROTOCOL,
+        sqlite3.SQLITE_READONLY,
+    }
+)
+# SQLITE_ERROR messages a statement gets for its size rather than its meaning.
+_SQLITE_TOO_LARGE_MESSAGES = ("too many SQL variables", "pattern too complex", "string or blob too big")
+# asyncpg's client-side refusal of a statement with more bind parameters than the protocol allows.
+_ASYNCPG_TOO_MANY_ARGUMENTS = "number of query arguments cannot exceed"
+
+
+def _driver_errors(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the driver exceptions behind it (SQLAlchemy's ``orig``, an adapter's cause)."""
+    chain: list[BaseException] = [exc]
+    current: BaseException | None = exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) else None
+    while current is not None and current not in chain and len(chain) < 5:
+        chain.append(current)
+        current = current.__cause__
+    return chain
+
+
+def _too_large_for_database(exc: BaseException) -> bool:
+    """Whether the database (or its driver) refused the statement for its size: a 400, never a 503."""
+    for error in _driver_errors(exc):
+        sqlstate = getattr(error, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate[:2] in _TOO_LARGE_SQLSTATE_CLASSES:
+            return True
+        code = getattr(error, "sqlite_errorcode", None)
+        if isinstance(code, int) and (
+            code & 0xFF == sqlite3.SQLITE_TOOBIG or any(m in str(error) for m in _SQLITE_TOO_LARGE_MESSAGES)
+        ):
+            return True
+        if isinstance(error, asyncpg.exceptions.InterfaceError) and _ASYNCPG_TOO_MANY_ARGUMENTS in str(error):
+            return True
+    return False
 
 
 def _database_unreachable(exc: BaseException) -> bool:
     """Whether ``exc`` means the database could not be reached or is busy, rather than a bug.
 
-    SQLAlchemy reports lost connections and SQLite's "database is locked" as OperationalError or
-    InterfaceError; a refused or reset connection can also escape as a plain OSError. Any other
-    DB-API error that SQLAlchemy judged a disconnect (it then invalidates the connection) counts too:
-    asyncpg reports a connection killed mid-query in several classes of its own.
+    Judged on the driver's own exception where there is one: asyncpg's connection errors (SQLSTATE
+    classes 08, 53, 57, 58 such as ``CannotConnectNowError``, ``TooManyConnectionsError``,
+    ``ConnectionDoesNotExistError``; its interface errors on a closed connection), SQLite's busy,
+    locked, unopenable or failing file, and refused or reset sockets (OSError, timeouts), whether
+    they come wrapped by SQLAlchemy or raw from a connect. Any DB-API error SQLAlchemy judged a
+    disconnect counts too. SQLAlchemy's OperationalError and InterfaceError count unless the
+    driver's error says otherwise.
     """
     if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError | OSError)
+    for error in _driver_errors(exc):
+        sqlstate = getattr(error, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES:
+            return True
+        code = getattr(error, "sqlite_errorcode", None)
+        if isinstance(code, int):
+            return code & 0xFF in _SQLITE_UNAVAILABLE
+        if isinstance(error, OSError | TimeoutError | asyncpg.exceptions.InterfaceError):
+            return True
+    return isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError)
 
 
 def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str] | None:
@@ -86,6 +155,8 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str] | None:
         code = _STORAGE_CODES.get(cls)
         if code is not None:
             return code, str(exc)
+    if _too_large_for_database(exc):
+        return grpc.StatusCode.INVALID_ARGUMENT, DATABASE_TOO_LARGE
     if _database_unreachable(exc):
         return grpc.StatusCode.UNAVAILABLE, DATABASE_UNAVAILABLE
     return None

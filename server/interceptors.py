@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol, cast
@@ -27,7 +26,7 @@ from typing import Any, Protocol, cast
 import grpc
 import grpc.aio
 
-from protogw.gateway.headers import new_request_id
+from protogw.core.requestid import acceptable_request_id, new_request_id
 from protogw.server.context import CallState, Principal, call_state, principal_var
 from protogw.server.errors import status_for, unauthenticated
 
@@ -46,7 +45,6 @@ _MAX_WRAPPED = 4096
 
 #: Metadata key carrying the request id, both ways.
 REQUEST_ID_KEY = "x-request-id"
-_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
 def metadata_value(context: Context, key: str) -> str | None:
@@ -147,7 +145,7 @@ class RequestIdInterceptor(WrappingInterceptor):
 
     async def _begin(self, method: str, context: Context) -> CallState:
         given = metadata_value(context, REQUEST_ID_KEY)
-        request_id = given if given is not None and _VALID_REQUEST_ID.fullmatch(given) else new_request_id()
+        request_id = given if given is not None and acceptable_request_id(given) else new_request_id()
         state = CallState(method=method, request_id=request_id)
         call_state.set(state)
         # Start every call anonymous. grpc.aio gives each call a fresh context, but an in-process

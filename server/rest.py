@@ -24,8 +24,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from protogw.core.bindings import MethodInfo
 from protogw.gateway.app import Gateway, GatewayOptions, RouteTable, create_app
-from protogw.gateway.backend import Backend, CallInfo
+from protogw.gateway.backend import Backend, Call
 from protogw.gateway.cli import bind, parse_addr, url_host
 from protogw.gateway.errors import GatewayError, render_error
 from protogw.gateway.headers import RequestHead
@@ -37,7 +38,6 @@ from protogw.gateway.http_limits import (
 )
 from protogw.gateway.inprocess import InProcessBackend
 from protogw.gateway.proxy import ProxyBackend
-from protogw.gateway.routes import MethodInfo
 from protogw.gateway.swagger_ui import DEFAULT_DOCS_PATH, DEFAULT_SPEC_PATH, swagger_routes
 from protogw.gateway.types import ASGIApp, Receive, Scope, Send
 from protogw.gen.determined.api.v1 import master_pb2
@@ -140,8 +140,13 @@ def http_limits(max_model_definition_bytes: int = DEFAULT_MAX_MODEL_DEFINITION_B
     return HttpLimits(**settings)
 
 
+def determined_spec() -> bytes:
+    """The Determined API's OpenAPI document, as ``make gen`` wrote it into ``protogw.gen.openapi``."""
+    return importlib.resources.files("protogw.gen.openapi").joinpath("api.swagger.json").read_bytes()
+
+
 def _docs_mounts() -> list[tuple[str, ASGIApp]]:
-    docs_app = _at_root(Starlette(routes=swagger_routes()))
+    docs_app = _at_root(Starlette(routes=swagger_routes(determined_spec())))
     return [(DEFAULT_SPEC_PATH, docs_app), (DEFAULT_DOCS_PATH, docs_app)]
 
 
@@ -170,7 +175,7 @@ def _info_mount(routes: RouteTable, backend: Backend) -> tuple[str, ASGIApp]:
 
     async def info(request: Request) -> Response:
         try:
-            result = await backend.unary(get_master, get_master.request_class(), CallInfo([]))
+            result = await backend.unary(get_master, get_master.request_class(), Call([]))
         except GatewayError as err:
             status, headers, body = render_error(renderer, err)
             return Response(body, status, headers={k.decode("latin-1"): v.decode("latin-1") for k, v in headers})

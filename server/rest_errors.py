@@ -18,7 +18,8 @@ from typing import Any
 import grpc
 from google.protobuf import any_pb2
 
-from protogw.gateway.errors import StatusRenderer, code_number
+from protogw.core.status import code_number
+from protogw.gateway.errors import StatusRenderer
 
 #: gRPC code -> the name Determined prints as ``reason``: Go's ``codes.Code.String()``. Note Go
 #: spells CANCELLED with one L.

@@ -1,5 +1,7 @@
 """Sample data: the README walk-through set and the storage layer's larger demo set.
 
+``seed_demo`` loads the demo set with a progress bar on stderr (``protogw seed --demo``).
+
 The walk-through set is small and fixed so the README's commands give the output it shows: a few
 experiments in different states owned by the built-in users, exactly one of them archived (a
 completed one), so "list archived experiments" returns one row with total 1.
@@ -7,11 +9,17 @@ completed one), so "list archived experiments" returns one row with total 1.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from datetime import timedelta
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
 from protogw.server.clock import Clock, utc_now
+from protogw.server.storage.demo import load_demo
 from protogw.server.storage.models import ExperimentQuery, ExperimentState, NewExperiment
+from protogw.server.storage.store import Store
 from protogw.server.store_api import StoreAPI
 
 
@@ -103,3 +111,32 @@ async def seed_walkthrough(store: StoreAPI, clock: Clock = utc_now) -> list[int]
         )
         ids.append(created.id)
     return ids
+
+
+async def seed_demo(store: Store, count: int, *, show_progress: bool | None = None) -> list[int]:
+    """Load ``count`` demo experiments, drawing a progress bar on stderr after each batch.
+
+    ``show_progress`` ``None`` shows it when stderr is a terminal; on a terminal the bar is drawn live
+    and removed at the end, elsewhere its final state is printed once.
+    """
+    console = Console(file=sys.stderr)
+    enabled = console.is_terminal if show_progress is None else show_progress
+    if not enabled:
+        return await load_demo(store, count)
+    bar = Progress(
+        TextColumn("demo experiments"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        auto_refresh=False,
+        transient=console.is_terminal,
+    )
+    with bar:
+        task = bar.add_task("demo", total=count)
+
+        def advance(done: int) -> None:
+            bar.update(task, completed=done)
+            bar.refresh()
+
+        return await load_demo(store, count, progress=advance)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from importlib import metadata
 from typing import Any, cast
@@ -36,7 +36,22 @@ from protogw.server.interceptors import (
     LoggingInterceptor,
     RequestIdInterceptor,
 )
-from protogw.server.limits import (
+from protogw.server.limits import Limits
+from protogw.server.logbuffer import LogBuffer
+from protogw.server.security import DEFAULT_MAX_CONCURRENT_HASHES, Passwords, client_side_hash
+from protogw.server.services import (
+    SERVICE,
+    AuthServicer,
+    DeterminedServicer,
+    ExperimentsServicer,
+    MasterServicer,
+    UsersServicer,
+)
+from protogw.server.services.experiments import DEFAULT_MAX_MODEL_DEFINITION_BYTES
+from protogw.server.sessions import DEFAULT_CACHE_SECONDS, SESSION_TTL, Sessions
+from protogw.server.storage.store import Store
+from protogw.server.store_api import StoreAPI
+from protogw.server.throttle import (
     DEFAULT_LOGIN_FAILURES_PER_ADDRESS,
     DEFAULT_LOGIN_FAILURES_PER_USER,
     DEFAULT_LOGIN_WINDOW,
@@ -47,21 +62,6 @@ from protogw.server.limits import (
     StreamLimits,
     StreamSlots,
 )
-from protogw.server.logbuffer import LogBuffer
-from protogw.server.security import DEFAULT_MAX_CONCURRENT_HASHES, Passwords, client_side_hash
-from protogw.server.services import (
-    SERVICE,
-    AuthServicer,
-    DeterminedServicer,
-    ExperimentLimits,
-    ExperimentsServicer,
-    MasterServicer,
-    UsersServicer,
-)
-from protogw.server.services.experiments import DEFAULT_MAX_MODEL_DEFINITION_BYTES
-from protogw.server.sessions import DEFAULT_CACHE_SECONDS, SESSION_TTL, Sessions
-from protogw.server.storage.store import Store
-from protogw.server.store_api import StoreAPI
 
 logger = logging.getLogger("protogw.server")
 
@@ -109,6 +109,12 @@ class ServiceConfig:
     login_window: float = DEFAULT_LOGIN_WINDOW
     #: argon2 computations at once (each holds the hasher's memory_cost, 64 MiB by default).
     max_concurrent_hashes: int = DEFAULT_MAX_CONCURRENT_HASHES
+    #: Size limits on what clients send and on listing pages (``max_model_definition_bytes`` above wins).
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def effective_limits(self) -> Limits:
+        return replace(self.limits, max_model_definition_bytes=self.max_model_definition_bytes)
 
 
 class Service:
@@ -125,7 +131,8 @@ class Service:
     ) -> None:
         self.config = config
         self.clock = clock
-        self.store: StoreAPI = store if store is not None else Store(config.database_url, clock=clock)
+        limits = config.effective_limits
+        self.store: StoreAPI = store if store is not None else Store(config.database_url, clock=clock, limits=limits)
         self.logs = log_buffer if log_buffer is not None else LogBuffer(config.log_buffer_size)
         self.master_id = str(uuid.uuid4())
         self.passwords = Passwords(password_hasher, max_concurrent=config.max_concurrent_hashes)
@@ -154,10 +161,8 @@ class Service:
         )
         self.servicer = DeterminedServicer(
             AuthServicer(self.store, self.sessions, self.passwords, clock, self.login_throttle),
-            UsersServicer(self.store, self.passwords, self.sessions),
-            ExperimentsServicer(
-                self.store, clock, ExperimentLimits(max_model_definition_bytes=config.max_model_definition_bytes)
-            ),
+            UsersServicer(self.store, self.passwords, self.sessions, limits),
+            ExperimentsServicer(self.store, clock, limits),
             self.master,
         )
         self._started = False

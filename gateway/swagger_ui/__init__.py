@@ -8,15 +8,14 @@ Three ways to use it::
 
 With the defaults the spec is at ``/api/v1/api.swagger.json`` and the UI at ``/docs/rest-api/``,
 both public (they carry no data, only the API's shape). ``spec`` may be the document as a dict, its
-JSON bytes, a path to a file, or None for the Determined document that ``make gen`` writes into
-``protogw.gen.openapi``. The UI app answers relative to where it is mounted, so it works under any
+JSON bytes or a path to a file (for instance what ``protogw openapi`` or ``protoc-gen-openapiv2``
+wrote). The UI app answers relative to where it is mounted, so it works under any
 prefix.
 """
 
 from __future__ import annotations
 
 import html
-import importlib.resources
 import json
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ __all__ = [
     "DEFAULT_DOCS_PATH",
     "DEFAULT_SPEC_PATH",
     "DocsApp",
+    "Spec",
     "SpecApp",
     "create_app",
     "gateway_mounts",
@@ -44,14 +44,12 @@ DEFAULT_DOCS_PATH = "/docs/rest-api"
 _STATIC = Path(__file__).resolve().parent / "static"
 
 
-def load_spec(spec: dict[str, Any] | bytes | str | Path | None = None) -> bytes:
+Spec = dict[str, Any] | bytes | str | Path
+
+
+def load_spec(spec: Spec) -> bytes:
     """The document as JSON bytes, checked to be a JSON object."""
-    if spec is None:
-        resource = importlib.resources.files("protogw.gen.openapi").joinpath("api.swagger.json")
-        if not resource.is_file():
-            raise FileNotFoundError("protogw.gen.openapi has no api.swagger.json: run `make gen`")
-        data = resource.read_bytes()
-    elif isinstance(spec, dict):
+    if isinstance(spec, dict):
         data = json.dumps(spec, indent=2).encode()
     elif isinstance(spec, bytes):
         data = spec
@@ -134,7 +132,7 @@ def _title(body: bytes) -> str:
 
 
 def gateway_mounts(
-    spec: dict[str, Any] | bytes | str | Path | None = None,
+    spec: Spec,
     *,
     spec_path: str = DEFAULT_SPEC_PATH,
     docs_path: str = DEFAULT_DOCS_PATH,
@@ -156,7 +154,7 @@ def _check_paths(spec_path: str, docs_path: str) -> tuple[str, str]:
 
 
 def swagger_routes(
-    spec: dict[str, Any] | bytes | str | Path | None = None,
+    spec: Spec,
     *,
     spec_path: str = DEFAULT_SPEC_PATH,
     docs_path: str = DEFAULT_DOCS_PATH,
@@ -181,7 +179,7 @@ def swagger_routes(
 
 
 def create_app(
-    spec: dict[str, Any] | bytes | str | Path | None = None,
+    spec: Spec,
     *,
     spec_path: str = DEFAULT_SPEC_PATH,
     docs_path: str = DEFAULT_DOCS_PATH,

@@ -6,11 +6,9 @@ import enum
 from typing import TypeVar
 
 from protogw.server.errors import invalid_argument, not_found
+from protogw.server.limits import INT32_MAX, MAX_NAME, check_length
 
 E = TypeVar("E", bound=enum.IntEnum)
-
-#: Largest value an int32 id can take; the database columns are 32-bit on PostgreSQL.
-INT32_MAX = 2**31 - 1
 
 
 def enum_value(enum_type: type[E], value: int, field: str) -> E:
@@ -25,19 +23,8 @@ def enum_value(enum_type: type[E], value: int, field: str) -> E:
         raise invalid_argument(f"unknown value {value} for {field}") from None
 
 
-#: Longest names, labels and similar short strings the database keeps (its VARCHAR(255) columns).
-MAX_NAME = 255
-
-
-def check_length(value: str, limit: int, what: str) -> str:
-    """``value`` if it has at most ``limit`` characters, else a 400 naming ``what``.
-
-    The limits mirror the database's column sizes; checking here gives the same answer on SQLite
-    (which does not enforce them) as on PostgreSQL.
-    """
-    if len(value) > limit:
-        raise invalid_argument(f"{what} must be at most {limit} characters")
-    return value
+# The value rules live once, in the domain layer; servicers import them from here as before.
+__all__ = ["INT32_MAX", "MAX_NAME", "check_length", "enum_value", "experiment_id", "user_id"]
 
 
 def experiment_id(value: int) -> int:

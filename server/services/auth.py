@@ -12,11 +12,11 @@ from protogw.server import convert
 from protogw.server.clock import Clock
 from protogw.server.context import current_principal
 from protogw.server.errors import invalid_argument, permission_denied, unauthenticated
-from protogw.server.limits import LoginThrottle, resource_exhausted
 from protogw.server.security import HashingBusy, Passwords, client_side_hash
 from protogw.server.sessions import Sessions
 from protogw.server.storage.errors import NotFound
 from protogw.server.store_api import StoreAPI
+from protogw.server.throttle import LoginThrottle, resource_exhausted
 
 Context = grpc.aio.ServicerContext[Any, Any]
 

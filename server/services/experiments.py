@@ -14,7 +14,6 @@ import math
 import posixpath
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
@@ -26,6 +25,13 @@ from protogw.server import convert
 from protogw.server.clock import Clock
 from protogw.server.context import current_user
 from protogw.server.errors import failed_precondition, invalid_argument, not_found, permission_denied
+from protogw.server.limits import (
+    DEFAULT_LIMITS,
+    Limits,
+    check_config_text,
+    check_experiment_limit,
+    check_new_experiment,
+)
 from protogw.server.services._common import INT32_MAX, MAX_NAME, check_length, enum_value, experiment_id
 from protogw.server.storage.errors import Conflict
 from protogw.server.storage.models import (
@@ -45,10 +51,10 @@ from protogw.server.store_api import StoreAPI
 Context = grpc.aio.ServicerContext[Any, Any]
 
 #: Determined's default cap on the size of an uploaded model definition.
-DEFAULT_MAX_MODEL_DEFINITION_BYTES = 96 * 1024 * 1024
+DEFAULT_MAX_MODEL_DEFINITION_BYTES = DEFAULT_LIMITS.max_model_definition_bytes
 #: Upper bound on the number of values in a parsed configuration. YAML aliases can make a tiny
 #: document expand into an enormous tree, so the walk that copies it stops here.
-MAX_CONFIG_NODES = 200_000
+MAX_CONFIG_NODES = DEFAULT_LIMITS.max_config_nodes
 #: Longest searcher name the database keeps.
 MAX_SEARCHER_NAME = 64
 #: The project experiments go to when the request names none (Determined's "Uncategorized").
@@ -65,7 +71,6 @@ _STOPPING = frozenset(
     }
 )
 _DELETABLE = TERMINAL_STATES | {ExperimentState.DELETE_FAILED}
-_BLANK_NAME = "`name` must not be an empty or whitespace string"
 
 try:  # the C loader is much faster when PyYAML was built with libyaml
     _YamlLoader: Any = yaml.CSafeLoader
@@ -73,12 +78,8 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _YamlLoader = yaml.SafeLoader
 
 
-@dataclass(frozen=True, slots=True)
-class ExperimentLimits:
-    """Size limits for CreateExperiment."""
-
-    max_model_definition_bytes: int = DEFAULT_MAX_MODEL_DEFINITION_BYTES
-    max_config_nodes: int = MAX_CONFIG_NODES
+#: The servicer's size limits are the domain's (``protogw.server.limits.Limits``).
+ExperimentLimits = Limits
 
 
 def _plain(value: Any, budget: list[int]) -> Any:
@@ -122,6 +123,10 @@ def parse_config(text: str, max_nodes: int = MAX_CONFIG_NODES) -> dict[str, Any]
         raise invalid_argument(f"invalid experiment configuration: {_yaml_problem(exc)}") from None
     except RecursionError:
         raise invalid_argument("invalid experiment configuration: nested too deeply") from None
+    except ValueError as exc:
+        # PyYAML converts scalars itself: an integer of thousands of digits exceeds Python's
+        # int-from-string limit here, which is the document's fault, not the server's.
+        raise invalid_argument(f"invalid experiment configuration: {' '.join(str(exc).split())}") from None
     if not isinstance(loaded, Mapping):
         kind = "empty document" if loaded is None else type(loaded).__name__
         raise invalid_argument(f"experiment configuration must be a YAML mapping, got {kind}")
@@ -182,10 +187,10 @@ def _model_files(files: Iterable[Any], limit: int) -> list[ModelFile]:
 class ExperimentsServicer:
     """Experiment RPCs over the store."""
 
-    def __init__(self, store: StoreAPI, clock: Clock, limits: ExperimentLimits | None = None) -> None:
+    def __init__(self, store: StoreAPI, clock: Clock, limits: Limits | None = None) -> None:
         self._store = store
         self._clock = clock
-        self._limits = limits or ExperimentLimits()
+        self._limits = limits or DEFAULT_LIMITS
         self._structs = convert.StructCache()
 
     # -- reading -----------------------------------------------------------------------------
@@ -193,10 +198,10 @@ class ExperimentsServicer:
     async def GetExperiments(
         self, request: api_pb2.GetExperimentsRequest, context: Context
     ) -> api_pb2.GetExperimentsResponse:
-        if request.limit < -2:
-            raise invalid_argument(f"limit must be -2, -1, 0 or positive, got {request.limit}")
+        check_experiment_limit(request.limit)
         states = []
-        for number in request.states:
+        # Repeats change nothing; dropping them first keeps a flood of one value cheap.
+        for number in dict.fromkeys(request.states):
             try:
                 states.append(convert.state_from_proto(number))
             except ValueError:
@@ -234,6 +239,7 @@ class ExperimentsServicer:
             message = convert.add_experiment(response.experiments, item, in_list=True, structs=self._structs)
             if not request.show_trial_data:
                 message.ClearField("best_trial_searcher_metric")
+        convert.trim_page(response, self._limits.max_page_bytes)
         return response
 
     async def GetExperiment(
@@ -262,12 +268,11 @@ class ExperimentsServicer:
         if request.HasField("unmanaged") and request.unmanaged:
             raise invalid_argument("unmanaged experiments are not supported by this server")
         files = _model_files(request.model_definition, self._limits.max_model_definition_bytes)
+        check_config_text(request.config, self._limits)
         config = parse_config(request.config, self._limits.max_config_nodes)
         name = config.get("name", DEFAULT_NAME)
         if not isinstance(name, str):
             raise invalid_argument("experiment configuration: `name` must be a string")
-        if not name.strip():
-            raise invalid_argument(_BLANK_NAME)
         raw_labels = config.get("labels") or []
         if not isinstance(raw_labels, list):
             raise invalid_argument("experiment configuration: `labels` must be a list of strings")
@@ -276,9 +281,6 @@ class ExperimentsServicer:
         resources = _optional_mapping(config, "resources")
         if not 0 <= request.parent_id <= INT32_MAX or not 0 <= request.project_id <= INT32_MAX:
             raise invalid_argument("parent_id and project_id must be non-negative")
-        project = await self._store.get_project(request.project_id or DEFAULT_PROJECT_ID)
-        if request.parent_id:
-            await self._store.get_experiment(request.parent_id)
         owner = current_user()
         new = NewExperiment(
             owner_id=owner.id,
@@ -286,7 +288,7 @@ class ExperimentsServicer:
             config=config,
             original_config=request.config,
             description=_optional_str(config, "description"),
-            project_id=project.id,
+            project_id=request.project_id or DEFAULT_PROJECT_ID,
             state=ExperimentState.ACTIVE if request.activate else ExperimentState.PAUSED,
             labels=labels,
             hyperparameters=_optional_mapping(config, "hyperparameters"),
@@ -297,6 +299,12 @@ class ExperimentsServicer:
             job_id=str(uuid.uuid4()),
             model_definition=files,
         )
+        # The same checks as the store's, before anything is looked up: a validateOnly create
+        # answers exactly as a real one would.
+        check_new_experiment(new, self._limits)
+        project = await self._store.get_project(new.project_id)
+        if request.parent_id:
+            await self._store.get_experiment(request.parent_id)
         if request.validate_only:
             created = Experiment(
                 id=0,
@@ -341,11 +349,7 @@ class ExperimentsServicer:
     ) -> api_pb2.PatchExperimentResponse:
         patch = request.experiment
         target = experiment_id(patch.id)
-        name = None
-        if patch.HasField("name"):
-            name = patch.name.value
-            if not name.strip():
-                raise invalid_argument(_BLANK_NAME)
+        name = patch.name.value if patch.HasField("name") else None
         labels = None
         if patch.HasField("labels"):
             values = [v.string_value if v.WhichOneof("kind") == "string_value" else v for v in patch.labels.values]
@@ -364,7 +368,6 @@ class ExperimentsServicer:
     ) -> api_pb2.PutExperimentLabelResponse:
         if not request.label.strip():
             raise invalid_argument("label must not be empty")
-        check_length(request.label, MAX_NAME, "a label")
         labels = await self._store.add_label(experiment_id(request.experiment_id), request.label)
         return api_pb2.PutExperimentLabelResponse(labels=labels)
 

@@ -12,8 +12,8 @@ from protogw.gen.determined.api.v1 import master_pb2
 from protogw.server import convert
 from protogw.server.context import current_user
 from protogw.server.errors import ServiceError, invalid_argument
-from protogw.server.limits import StreamSlots
 from protogw.server.logbuffer import LogBuffer
+from protogw.server.throttle import StreamSlots
 
 #: How a follow stream ends when the server shuts down: clients may reconnect to another replica.
 SHUTTING_DOWN = "the server is shutting down"

@@ -17,6 +17,7 @@ from protogw.gen.determined.user.v1 import user_pb2 as user_model_pb2
 from protogw.server import convert
 from protogw.server.context import current_user
 from protogw.server.errors import already_exists, invalid_argument, not_found, permission_denied
+from protogw.server.limits import DEFAULT_LIMITS, Limits, check_password
 from protogw.server.security import Passwords, client_side_hash
 from protogw.server.services._common import MAX_NAME, check_length, enum_value, user_id
 from protogw.server.sessions import Sessions
@@ -30,6 +31,7 @@ from protogw.server.storage.models import (
     UserQuery,
     UserSortBy,
 )
+from protogw.server.storage.pagination import generic_window
 from protogw.server.store_api import StoreAPI
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -72,10 +74,13 @@ def _agent_group(message: user_model_pb2.AgentUserGroup) -> AgentUserGroup:
 class UsersServicer:
     """Reading and managing user accounts."""
 
-    def __init__(self, store: StoreAPI, passwords: Passwords, sessions: Sessions) -> None:
+    def __init__(
+        self, store: StoreAPI, passwords: Passwords, sessions: Sessions, limits: Limits = DEFAULT_LIMITS
+    ) -> None:
         self._store = store
         self._passwords = passwords
         self._sessions = sessions
+        self._limits = limits
 
     async def _target(self, raw_id: int) -> User:
         try:
@@ -96,6 +101,12 @@ class UsersServicer:
             offset=request.offset,
             limit=request.limit,
         )
+        if request.role_id_assigned_directly_to_user:
+            # No roles exist here, so no user has one assigned directly: an empty page, with the
+            # pagination (and offset/limit checks) Determined gives an empty list.
+            return api_user_pb2.GetUsersResponse(
+                pagination=convert.pagination(generic_window(0, request.offset, request.limit))
+            )
         page = await self._store.list_users(query)
         return api_user_pb2.GetUsersResponse(
             users=[convert.user(u) for u in page.users], pagination=convert.pagination(page.pagination)
@@ -119,6 +130,7 @@ class UsersServicer:
         spec = request.user
         if request.password and spec.remote:
             raise invalid_argument("cannot set password for remote user")
+        check_password(request.password, self._limits)
         username = clean_name(None, spec.username, 2, admin=spec.admin)
         display_name = clean_name(None, spec.display_name, 0, admin=spec.admin) if spec.display_name else None
         if not current_user().admin:
@@ -148,6 +160,7 @@ class UsersServicer:
             raise permission_denied("only admin privileged users can change other user's passwords")
         if target.remote:
             raise invalid_argument("Cannot set password for remote users")
+        check_password(request.password, self._limits)
         # Unlike PostUser and PatchUser this RPC has no is_hashed flag: the password is clear text.
         stored = await self._passwords.hash(client_side_hash(request.password))
         updated = await self._store.set_password_hash(target.id, stored)
@@ -199,6 +212,7 @@ class UsersServicer:
                 raise permission_denied("only admin privileged users can change other user's passwords")
             if will_be_remote:
                 raise invalid_argument("Cannot set password for remote users")
+            check_password(patch.password, self._limits)
             client_hash = patch.password if patch.is_hashed else client_side_hash(patch.password)
             new_hash = await self._passwords.hash(client_hash)
             set_password = True

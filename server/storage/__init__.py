@@ -4,6 +4,7 @@ The service layer needs only what this package exports: ``Store`` (one per datab
 value types it takes and returns, and the domain errors it raises.
 """
 
+from protogw.server.clock import utc_now
 from protogw.server.storage.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, StorageError
 from protogw.server.storage.models import (
     TERMINAL_STATES,
@@ -32,7 +33,7 @@ from protogw.server.storage.models import (
     Workspace,
     sources_of,
 )
-from protogw.server.storage.store import Store, utc_now
+from protogw.server.storage.store import Store
 
 __all__ = [
     "TERMINAL_STATES",

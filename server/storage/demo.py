@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -201,12 +201,24 @@ def _experiment(rng: random.Random, ctx: DemoContext, serial: int, parents: Sequ
     )
 
 
-async def load_demo(store: Store, count: int = DEFAULT_COUNT, *, seed: int = 0, batch: int = BATCH) -> list[int]:
-    """Add ``count`` generated experiments (plus demo users and projects); returns the new ids."""
+async def load_demo(
+    store: Store,
+    count: int = DEFAULT_COUNT,
+    *,
+    seed: int = 0,
+    batch: int = BATCH,
+    progress: Callable[[int], None] | None = None,
+) -> list[int]:
+    """Add ``count`` generated experiments (plus demo users and projects); returns the new ids.
+
+    ``progress``, when given, is called with the number of experiments added so far after each batch.
+    """
     ctx = await prepare(store)
     rng = random.Random(seed)
     ids: list[int] = []
     for start in range(0, count, batch):
         items = [_experiment(rng, ctx, serial, ids[-1000:]) for serial in range(start, min(start + batch, count))]
         ids.extend(await store.insert_experiments(items, batch_size=batch))
+        if progress is not None:
+            progress(len(ids))
     return ids

@@ -7,6 +7,7 @@ window, and fetches only that window with ``OFFSET``/``LIMIT``.
 
 from __future__ import annotations
 
+from protogw.server.limits import check_experiment_limit
 from protogw.server.storage.errors import InvalidArgument
 from protogw.server.storage.models import Pagination
 
@@ -26,8 +27,7 @@ def experiments_window(total: int, offset: int, limit: int) -> Pagination:
     negative offset counts from the end. A limit below -2 has no meaning in Determined (its end
     would fall before its start), so it is rejected.
     """
-    if limit < LIMIT_COUNT_ONLY:
-        raise InvalidArgument(f"limit must be -2, -1, 0 or positive, got {limit}")
+    check_experiment_limit(limit)
     if offset > total or offset < -total:
         start = total
     elif offset < 0:

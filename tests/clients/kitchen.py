@@ -16,8 +16,8 @@ from google.protobuf.message import Message
 
 from protogw.clients import errors
 from protogw.clients.transport import Transport
-from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
 from tests.gateway.conftest import GatewayEnv, _open_env
+from tests.gen.kitchen.v1 import kitchen_pb2 as pb
 
 SERVICE = pb.DESCRIPTOR.services_by_name["KitchenService"]
 METHODS = SERVICE.methods_by_name

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from protogw.clients import errors
-from protogw.clients.determined import DeterminedClient, salt_and_hash
+from protogw.clients.determined import DeterminedClient, IdFilter, salt_and_hash
 from protogw.gen.determined.experiment.v1 import experiment_pb2 as experimentv1_pb2
+from protogw.gen.determined.util.v1 import util_pb2
 
 Read = Callable[[DeterminedClient], Awaitable[Any]]
 
@@ -62,9 +63,51 @@ READS: list[tuple[str, Read, Any]] = [
     ("users", lambda c: _usernames(c), ["admin", "determined"]),
     ("admin users", lambda c: _usernames(c, admin=True), ["admin"]),
     ("master", lambda c: _cluster(c), "protogw"),
+    ("id filter: set and bounds", lambda c: _ids(c, id_filter=IdFilter(incl=[2, 4, 6], not_in=[4], lte=6)), [2, 6]),
+    ("id filter merged with id_greater_than", lambda c: _ids(c, id_filter=IdFilter(lt=6), id_greater_than=3), [4, 5]),
+    ("with trial data", lambda c: _ids(c, show_trial_data=True, id_filter=IdFilter(incl=[1])), [1]),
+    (
+        "pages of two",
+        lambda c: _page_windows(c, page_size=2, id_filter=IdFilter(lte=6)),
+        [(0, 2, 6), (2, 4, 6), (4, 6, 6)],
+    ),
+    ("pages from an offset", lambda c: _page_windows(c, offset=-3, id_filter=IdFilter(lte=6)), [(3, 6, 6)]),
+    ("user pages of one", lambda c: _user_pages(c, page_size=1, name="determined"), [["determined"]]),
+    ("current user", lambda c: _current(c), "admin"),
+    ("user by id", lambda c: _user_name(c, id=2), "determined"),
+    ("user by username", lambda c: _user_id(c, username="admin"), 1),
+    ("role filter: nobody has a role", lambda c: _user_page(c, role_ids=[1, 2]), ([], 0)),
     ("two log lines", lambda c: _log_count(c, limit=2), 2),
     ("last log line", lambda c: _log_count(c, offset=-1), 1),
 ]
+
+
+async def _page_windows(client: DeterminedClient, **filters: Any) -> list[tuple[int, int, int]]:
+    return [
+        (p.pagination.start_index, p.pagination.end_index, p.pagination.total)
+        async for p in client.experiment_pages(**filters)
+    ]
+
+
+async def _user_pages(client: DeterminedClient, **filters: Any) -> list[list[str]]:
+    return [[u.username for u in page.users] async for page in client.user_pages(**filters)]
+
+
+async def _current(client: DeterminedClient) -> str:
+    return (await client.current_user()).username
+
+
+async def _user_name(client: DeterminedClient, id: int) -> str:
+    return (await client.user(id=id)).username
+
+
+async def _user_id(client: DeterminedClient, username: str) -> int:
+    return (await client.user_by_username(username=username)).id
+
+
+async def _user_page(client: DeterminedClient, **filters: Any) -> tuple[list[str], int]:
+    page = await client.users(**filters)
+    return [u.username for u in page.users], page.pagination.total
 
 
 async def _name(client: DeterminedClient, id: int) -> str:
@@ -211,6 +254,66 @@ async def test_create_user_then_login(
             await other.login(username=username, password=kwargs["password"] + "wrong")
         await other.login(username=username, password=kwargs["password"])
         assert (await other.me()).username == username
+
+
+async def test_create_with_model_definition(admin: DeterminedClient) -> None:
+    files = [
+        util_pb2.File(path="src", type=ord("5"), mode=0o40755),
+        util_pb2.File(path="src/train.py", type=ord("0"), content=b"print(1)\n", mode=0o100644, mtime=1),
+    ]
+    created = await admin.create_experiment(config=CONFIG.format(name="with-files"), model_definition=files)
+    got = (await admin.experiment(id=created.experiment.id)).experiment
+    assert (got.model_definition_size, got.state) == (len(b"print(1)\n"), S.STATE_PAUSED)
+    with pytest.raises(errors.InvalidArgument, match="must be relative"):
+        await admin.create_experiment(config=CONFIG.format(name="bad"), model_definition=[util_pb2.File(path="/etc")])
+
+
+# Each row: patch_user keywords (applied to a fresh user by the admin), then the (display name, admin, active,
+# remote) they leave and the password that logs in afterwards, or the error a login with the old one gets.
+USER_PATCHES: list[tuple[dict[str, Any], tuple[str, bool, bool, bool], str | type[errors.ApiError]]] = [
+    ({"display_name": "Dee"}, ("Dee", False, True, False), "old"),
+    ({"admin": True, "active": True}, ("", True, True, False), "old"),
+    ({"active": False}, ("", False, False, False), errors.PermissionDenied),
+    ({"password": "new"}, ("", False, True, False), "new"),
+    ({"remote": True}, ("", False, True, True), errors.Unauthenticated),
+]
+
+
+@pytest.mark.parametrize(("patch", "expected", "password"), USER_PATCHES)
+async def test_patch_user(
+    admin: DeterminedClient,
+    new_client: Callable[[], DeterminedClient],
+    transport_kind: str,
+    patch: dict[str, Any],
+    expected: tuple[str, bool, bool, bool],
+    password: str | type[errors.ApiError],
+) -> None:
+    username = f"patched-{transport_kind}-{next(_users)}"
+    created = await admin.create_user(username=username, password="old")
+    got = await admin.patch_user(id=created.id, **patch)
+    assert (got.display_name, got.admin, got.active, got.remote) == expected
+    async with new_client() as other:
+        if not isinstance(password, str):
+            with pytest.raises(password):
+                await other.login(username=username, password="old")
+        else:
+            await other.login(username=username, password=password)
+
+
+async def test_set_password(
+    admin: DeterminedClient, new_client: Callable[[], DeterminedClient], transport_kind: str
+) -> None:
+    username = f"pw-{transport_kind}-{next(_users)}"
+    created = await admin.create_user(username=username, password="one")
+    assert (await admin.set_password(id=created.id, password="two")).username == username
+    async with new_client() as other:
+        with pytest.raises(errors.Unauthenticated):
+            await other.login(username=username, password="one")
+        await other.login(username=username, password="two")
+        # A user may change their own password, not someone else's.
+        await other.set_password(id=created.id, password="three")
+        with pytest.raises(errors.PermissionDenied):
+            await other.set_password(id=1, password="x")
 
 
 async def test_token_kept_and_dropped(anonymous: DeterminedClient) -> None:

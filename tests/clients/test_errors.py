@@ -12,7 +12,8 @@ import pytest
 
 from protogw.clients import errors
 from protogw.clients.determined import DeterminedClient
-from protogw.gateway.errors import http_status_from_code
+from protogw.clients.determined_errors import read_determined_body
+from protogw.core.status import http_status_from_code
 
 # The whole table: gRPC code -> class -> the HTTP status grpc-gateway answers with.
 TABLE: list[tuple[grpc.StatusCode, type[errors.ApiError], int]] = [
@@ -45,7 +46,8 @@ def test_class_table(code: grpc.StatusCode, cls: type[errors.ApiError], status: 
     assert type(errors.from_grpc_status(code, "boom")) is cls
     # The code in an error body decides the class, in either body shape.
     assert type(errors.from_http_response(status, {"code": code.value[0], "message": "m"})) is cls
-    assert type(errors.from_http_response(status, {"error": {"code": code.value[0], "error": "m"}})) is cls
+    envelope = {"error": {"code": code.value[0], "error": "m"}}
+    assert type(errors.from_http_response(status, envelope, read=read_determined_body)) is cls
 
 
 def test_every_code_but_ok_has_a_class() -> None:
@@ -102,8 +104,22 @@ BODIES: list[tuple[int, Any, tuple[type[errors.ApiError], str, tuple[Any, ...]]]
 
 @pytest.mark.parametrize(("status", "body", "expected"), BODIES)
 def test_error_bodies(status: int, body: Any, expected: tuple[type[errors.ApiError], str, tuple[Any, ...]]) -> None:
-    exc = errors.from_http_response(status, body)
+    exc = errors.from_http_response(status, body, read=read_determined_body)
     assert (type(exc), exc.message, exc.details) == expected
+
+
+# The generic reader knows google.rpc.Status only: Determined's envelope leaves the HTTP status to decide.
+GENERIC = [
+    (400, {"code": 9, "message": "m"}, (errors.FailedPrecondition, "m")),
+    (400, {"error": {"code": 9, "error": "m"}}, (errors.InvalidArgument, "HTTP 400")),
+    (404, {"error": "plain"}, (errors.NotFound, "HTTP 404")),
+]
+
+
+@pytest.mark.parametrize(("status", "body", "expected"), GENERIC)
+def test_generic_reader(status: int, body: Any, expected: tuple[type[errors.ApiError], str]) -> None:
+    exc = errors.from_http_response(status, body)
+    assert (type(exc), exc.message) == expected
 
 
 def test_a_class_registers_once() -> None:

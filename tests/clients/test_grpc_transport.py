@@ -13,9 +13,9 @@ from google.rpc import error_details_pb2
 
 from protogw.clients import errors
 from protogw.clients.grpc_transport import GrpcTransport
-from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
 from tests.clients.kitchen import ECHOES, METHODS, STREAMS, check_server_stream, kitchen_env
 from tests.gateway.conftest import GatewayEnv
+from tests.gen.kitchen.v1 import kitchen_pb2 as pb
 
 
 @pytest.fixture(scope="module")

@@ -20,14 +20,14 @@ from hypothesis import strategies as st
 
 from protogw.clients import errors
 from protogw.clients.rest import NO_BODY, RestTransport, TranscodeError, binding_for, transcode
-from protogw.gateway.codec import JsonOptions, codec_for
+from protogw.core.codec import JsonOptions, codec_for
 from protogw.gen.determined.api.v1 import api_pb2, auth_pb2, experiment_pb2, master_pb2, user_pb2
 from protogw.gen.determined.common.v1 import common_pb2
 from protogw.gen.determined.experiment.v1 import experiment_pb2 as experimentv1_pb2
 from protogw.gen.determined.user.v1 import user_pb2 as userv1_pb2
-from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
 from tests.clients.kitchen import ECHOES, METHODS, STREAMS, check_server_stream, kitchen_env
 from tests.gateway.conftest import GatewayEnv
+from tests.gen.kitchen.v1 import kitchen_pb2 as pb
 
 DETERMINED = api_pb2.DESCRIPTOR.services_by_name["Determined"].methods_by_name
 SPARSE = JsonOptions(emit_unpopulated=False, unset_message_as_null=False)

@@ -19,8 +19,8 @@ from protogw.gateway.app import Gateway, GatewayOptions, RouteTable, create_app
 from protogw.gateway.backend import Backend
 from protogw.gateway.inprocess import InProcessBackend
 from protogw.gateway.proxy import ProxyBackend
-from protogw.gen.kitchen.v1 import kitchen_pb2  # noqa: F401  (loads the kitchen descriptors)
 from tests.gateway.kitchen_service import SERVICE, ThingStore, add_kitchen, kitchen_interceptors
+from tests.gen.kitchen.v1 import kitchen_pb2  # noqa: F401  (loads the kitchen descriptors)
 
 BACKENDS = ["inprocess", "proxy"]
 

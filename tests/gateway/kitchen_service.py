@@ -20,8 +20,8 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
-from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
-from protogw.gen.kitchen.v1 import kitchen_pb2_grpc as pb_grpc
+from tests.gen.kitchen.v1 import kitchen_pb2 as pb
+from tests.gen.kitchen.v1 import kitchen_pb2_grpc as pb_grpc
 
 SERVICE = "kitchen.v1.KitchenService"
 ADMIN_TOKEN = "Bearer admin-token"

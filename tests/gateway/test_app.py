@@ -16,14 +16,14 @@ from typing import Any
 import httpx
 import pytest
 
+from protogw.core.codec import JsonOptions
 from protogw.gateway.app import GatewayOptions, create_app
-from protogw.gateway.codec import JsonOptions
 from protogw.gateway.inprocess import InProcessBackend
 from protogw.gateway.router import UnescapingMode
 from protogw.gateway.types import Receive, Scope, Send
-from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
 from tests.gateway.conftest import GatewayEnv, kitchen_routes
 from tests.gateway.kitchen_service import ADMIN_TOKEN, ThingStore, add_kitchen, kitchen_interceptors
+from tests.gen.kitchen.v1 import kitchen_pb2 as pb
 
 
 def seed(store: ThingStore) -> None:
@@ -462,7 +462,21 @@ CASES = [
         ]
     ),
     Case("pretty", "GET", "/v1/things/2?pretty", json={"id": "2"}),
-    Case("client-streaming-not-served", "POST", "/v1/things:count", {}, status=501, json={"code": 12}),
+    Case(
+        "client-streaming",
+        "POST",
+        "/v1/things:count",
+        '{"displayName": "a"}\n{"displayName": "b", "labels": {"k": "v"}}',
+        json={"things": [{"displayName": "a"}, {"displayName": "b", "labels": {"k": "v"}}]},
+    ),
+    Case(
+        "client-streaming-json-array",
+        "POST",
+        "/v1/things:count",
+        [{"displayName": "a"}, {"displayName": "b"}],
+        json={"things": [{"displayName": "a"}, {"displayName": "b"}]},
+    ),
+    Case("client-streaming-bad-json", "POST", "/v1/things:count", '{"displayName": "a"} {oops}', status=400),
     Case("healthz", "GET", "/healthz", json={"status": "SERVING"}),
     Case("healthz-service", "GET", "/healthz?service=kitchen.v1.KitchenService", json={"status": "SERVING"}),
     Case("healthz-not-serving", "GET", "/healthz?service=down", status=503, json={"status": "NOT_SERVING"}),
@@ -910,7 +924,8 @@ async def test_mounts_and_fallback(url: str, status: int, text: str) -> None:
     assert text in response.text
 
 
-async def test_websocket_without_an_app_is_refused() -> None:
+async def test_websocket_where_no_stream_is_is_refused() -> None:
+    """/v1/things has no streaming method: the handshake is refused (1008, which servers turn into 403)."""
     backend = InProcessBackend()
     app = create_app(kitchen_routes(), backend)
     sent: list[dict[str, Any]] = []
@@ -922,7 +937,7 @@ async def test_websocket_without_an_app_is_refused() -> None:
         sent.append(dict(message))
 
     await app({"type": "websocket", "path": "/v1/things", "headers": []}, receive, send)
-    assert sent == [{"type": "websocket.close", "code": 1000}]
+    assert sent == [{"type": "websocket.close", "code": 1008}]
 
 
 # --- a real HTTP server: client disconnect cancels the stream ------------------------------------------

@@ -19,7 +19,7 @@ from protogw.gateway.cli import bind, gateway, parse_addr
 from tests.gateway.conftest import start_grpc_server
 from tests.gateway.kitchen_service import ThingStore
 
-DESCRIPTORS = Path(str(resources.files("protogw.gen.descriptors").joinpath("testing.binpb")))
+DESCRIPTORS = Path(str(resources.files("tests.gen.descriptors").joinpath("testing.binpb")))
 
 
 @pytest.mark.parametrize(

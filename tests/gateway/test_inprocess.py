@@ -13,12 +13,13 @@ import grpc.aio
 import pytest
 from google.protobuf import descriptor_pool, empty_pb2
 
-from protogw.gateway.backend import CallInfo
+from protogw.core.bindings import MethodInfo
+from protogw.core.descriptors import load_descriptor_set
+from protogw.gateway.backend import Call
 from protogw.gateway.errors import GatewayError
 from protogw.gateway.inprocess import InProcessBackend
 from protogw.gateway.proxy import ProxyBackend
-from protogw.gateway.routes import MethodInfo, load_descriptor_set
-from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
+from tests.gen.kitchen.v1 import kitchen_pb2 as pb
 
 SERVICE = "test.Probe"
 Behaviour = Callable[[pb.Everything, Any], Any]
@@ -163,7 +164,7 @@ async def test_unary(
     backend: InProcessBackend | ProxyBackend, name: str, metadata_in: dict[str, str], expected: Any
 ) -> None:
     CALLS.clear()
-    call = CallInfo(list(metadata_in.items()), timeout=30.0 if name == "surface" else None, peer="ipv4:127.0.0.1:1")
+    call = Call.with_timeout(list(metadata_in.items()), 30.0 if name == "surface" else None, peer="ipv4:127.0.0.1:1")
     if isinstance(expected, tuple):
         with pytest.raises(GatewayError) as info:
             await backend.unary(_method(name), pb.Everything(string_value="in"), call)
@@ -184,12 +185,12 @@ async def test_unary(
 
 async def test_unknown_method(backend: InProcessBackend | ProxyBackend) -> None:
     with pytest.raises(GatewayError) as info:
-        await backend.unary(_method("missing"), pb.Everything(), CallInfo([]))
+        await backend.unary(_method("missing"), pb.Everything(), Call([]))
     assert info.value.code == grpc.StatusCode.UNIMPLEMENTED
 
 
 async def test_stream(backend: InProcessBackend | ProxyBackend) -> None:
-    stream = backend.server_stream(_method("stream_three"), pb.Everything(), CallInfo([]))
+    stream = backend.server_stream(_method("stream_three"), pb.Everything(), Call([]))
     items = [m.int32_value async for m in stream]
     assert items == [0, 1, 2]
     assert [(k, v) for k, v in stream.header_metadata() if k.startswith("x-")] == [("x-stream", "s")]
@@ -200,7 +201,7 @@ async def test_stream_failure_after_message(backend: InProcessBackend | ProxyBac
     got: list[int] = []
 
     async def drain() -> None:
-        async for m in backend.server_stream(_method("stream_fails"), pb.Everything(), CallInfo([])):
+        async for m in backend.server_stream(_method("stream_fails"), pb.Everything(), Call([])):
             got.append(m.int32_value)
 
     with pytest.raises(GatewayError) as info:
@@ -215,7 +216,7 @@ async def test_inprocess_abort_with_ok() -> None:
     backend = InProcessBackend()
     backend.add_registered_method_handlers(SERVICE, {"abort_ok": grpc.unary_unary_rpc_method_handler(abort_ok)})
     with pytest.raises(GatewayError) as info:
-        await backend.unary(_method("abort_ok"), pb.Everything(), CallInfo([]))
+        await backend.unary(_method("abort_ok"), pb.Everything(), Call([]))
     assert (info.value.code, info.value.message) == (grpc.StatusCode.UNKNOWN, "not really ok")
 
 
@@ -231,11 +232,11 @@ async def test_inprocess_context_details() -> None:
     backend = InProcessBackend()
     backend.add_registered_method_handlers(SERVICE, {"slow": grpc.unary_unary_rpc_method_handler(slow)})
     with pytest.raises(GatewayError) as info:
-        await backend.unary(_method("slow"), pb.Everything(), CallInfo([], timeout=0.05))
+        await backend.unary(_method("slow"), pb.Everything(), Call.with_timeout([], 0.05))
     assert info.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
     assert seen == [(True, True)]
 
-    task = asyncio.create_task(backend.unary(_method("slow"), pb.Everything(), CallInfo([])))
+    task = asyncio.create_task(backend.unary(_method("slow"), pb.Everything(), Call([])))
     await asyncio.sleep(0.01)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -256,7 +257,7 @@ async def test_inprocess_stream_cancel_closes_servicer() -> None:
 
     backend = InProcessBackend()
     backend.add_registered_method_handlers(SERVICE, {"forever": grpc.unary_stream_rpc_method_handler(forever)})
-    stream = backend.server_stream(_method("forever"), pb.Everything(), CallInfo([]))
+    stream = backend.server_stream(_method("forever"), pb.Everything(), Call([]))
     iterator = aiter(stream)
     await anext(iterator)
     await iterator.aclose()  # type: ignore[attr-defined]
@@ -269,7 +270,7 @@ async def test_foreign_pool_request_is_converted() -> None:
     the generated class it expects."""
     from importlib import resources
 
-    pool = load_descriptor_set(resources.files("protogw.gen.descriptors").joinpath("testing.binpb").read_bytes())
+    pool = load_descriptor_set(resources.files("tests.gen.descriptors").joinpath("testing.binpb").read_bytes())
     foreign = pool.FindMethodByName("kitchen.v1.KitchenService.EchoQuery")
     method = MethodInfo.of(foreign)
     assert method.request_class is not pb.Everything
@@ -283,14 +284,14 @@ async def test_foreign_pool_request_is_converted() -> None:
     backend.add_registered_method_handlers(
         "kitchen.v1.KitchenService", {"EchoQuery": grpc.unary_unary_rpc_method_handler(check, pb.Everything.FromString)}
     )
-    result = await backend.unary(method, method.request_class(string_value="x"), CallInfo([]))
+    result = await backend.unary(method, method.request_class(string_value="x"), Call([]))
     assert seen == [pb.Everything]
     assert type(result.response) is method.response_class
     assert result.response.string_value == "x"  # type: ignore[attr-defined]
 
 
 def test_registration_surface_matches_generated_code() -> None:
-    from protogw.gen.kitchen.v1 import kitchen_pb2_grpc
+    from tests.gen.kitchen.v1 import kitchen_pb2_grpc
 
     backend = InProcessBackend()
     kitchen_pb2_grpc.add_KitchenServiceServicer_to_server(kitchen_pb2_grpc.KitchenServiceServicer(), backend)

@@ -6,13 +6,13 @@ import grpc
 import pytest
 from google.protobuf import descriptor_pool
 
-from protogw.gateway.backend import CallInfo
+from protogw.core.bindings import MethodInfo
+from protogw.gateway.backend import Call
 from protogw.gateway.errors import GatewayError
 from protogw.gateway.proxy import ProxyBackend
-from protogw.gateway.routes import MethodInfo
-from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
 from tests.gateway.conftest import start_grpc_server
 from tests.gateway.kitchen_service import ThingStore
+from tests.gen.kitchen.v1 import kitchen_pb2 as pb
 
 
 def method(name: str) -> MethodInfo:
@@ -28,11 +28,10 @@ async def test_one_channel_for_all_calls() -> None:
         await backend.start()
         channel = backend._channel
         for _ in range(3):
-            result = await backend.unary(method("GetThing"), pb.GetThingRequest(id=1), CallInfo([]))
+            result = await backend.unary(method("GetThing"), pb.GetThingRequest(id=1), Call([]))
             assert result.response == store.things[1]
         items = [
-            m.seq
-            async for m in backend.server_stream(method("WatchThings"), pb.WatchThingsRequest(count=2), CallInfo([]))
+            m.seq async for m in backend.server_stream(method("WatchThings"), pb.WatchThingsRequest(count=2), Call([]))
         ]
         assert items == [0, 1]
         assert backend._channel is channel
@@ -40,7 +39,7 @@ async def test_one_channel_for_all_calls() -> None:
         await backend.close()
         assert backend._channel is None
         # Closing is not final: the next call opens a new channel.
-        result = await backend.unary(method("GetThing"), pb.GetThingRequest(id=1), CallInfo([]))
+        result = await backend.unary(method("GetThing"), pb.GetThingRequest(id=1), Call([]))
         assert result.response.display_name == "a"  # type: ignore[attr-defined]
     finally:
         await backend.close()
@@ -55,12 +54,12 @@ async def test_unreachable_server(streaming: bool) -> None:
         async def call() -> None:
             if streaming:
                 stream = backend.server_stream(
-                    method("WatchThings"), pb.WatchThingsRequest(count=1), CallInfo([], timeout=5)
+                    method("WatchThings"), pb.WatchThingsRequest(count=1), Call.with_timeout([], 5)
                 )
                 async for _ in stream:
                     pass
             else:
-                await backend.unary(method("GetThing"), pb.GetThingRequest(id=1), CallInfo([], timeout=5))
+                await backend.unary(method("GetThing"), pb.GetThingRequest(id=1), Call.with_timeout([], 5))
 
         with pytest.raises(GatewayError) as info:
             await call()
@@ -75,7 +74,7 @@ async def test_stream_cancel() -> None:
     backend = ProxyBackend(f"127.0.0.1:{port}")
     try:
         stream = backend.server_stream(
-            method("WatchThings"), pb.WatchThingsRequest(count=1000, interval_ms=5), CallInfo([])
+            method("WatchThings"), pb.WatchThingsRequest(count=1000, interval_ms=5), Call([])
         )
         iterator = aiter(stream)
         first = await anext(iterator)

@@ -8,10 +8,10 @@ import pytest
 from google.protobuf import descriptor_pool, duration_pb2, field_mask_pb2, timestamp_pb2, wrappers_pb2
 from google.protobuf.message import Message
 
-from protogw.gateway.codec import JsonOptions
-from protogw.gateway.request import RequestBuilder, RequestError, mask_paths_from_json, text_to_json
-from protogw.gateway.routes import Binding, bindings_for
-from protogw.gen.kitchen.v1 import kitchen_pb2 as pb
+from protogw.core.bindings import Binding, bindings_for
+from protogw.core.codec import JsonOptions
+from protogw.gateway.request import MaskPaths, RequestBuilder, RequestError, mask_paths_from_json, text_to_json
+from tests.gen.kitchen.v1 import kitchen_pb2 as pb
 
 BINDINGS = {
     (b.method.descriptor.name, b.index): b
@@ -79,9 +79,31 @@ BAD_TEXT = [
     ("nested", "x"),
     # FieldMask paths with no proto3 JSON form would make the echoed response unencodable.
     ("field_mask", "Ç¡Ô"),
-    ("field_mask", "ok,fooBar"),
+    ("field_mask", "ok,foo_Bar"),
     ("field_mask", "a__b"),
+    ("field_mask", "fooBar_baz"),
 ]
+
+
+# FieldMask paths in a query string, each row with the rule it checks.
+MASK_TEXT = [
+    # proto3 JSON mapping: "FieldMask ... field names are converted to lowerCamelCase" - so the JSON form
+    # a Google client sends is accepted and mapped back to the proto name (as Envoy does).
+    ("displayName", ["display_name"]),
+    ("thing.displayName,labels", ["thing.display_name", "labels"]),
+    # grpc-gateway passes proto names through unchanged.
+    ("display_name", ["display_name"]),
+    ("a.b_c,d", ["a.b_c", "d"]),
+    # Empty items between commas carry nothing.
+    ("a,,b", ["a", "b"]),
+]
+
+
+@pytest.mark.parametrize(("text", "paths"), MASK_TEXT, ids=[m[0] for m in MASK_TEXT])
+def test_field_mask_query_forms(text: str, paths: list[str]) -> None:
+    value = text_to_json(EVERYTHING["field_mask"], text)
+    assert isinstance(value, MaskPaths)
+    assert list(value.paths) == paths
 
 
 @pytest.mark.parametrize(("field", "text"), BAD_TEXT, ids=[f"{f}={t}" for f, t in BAD_TEXT])

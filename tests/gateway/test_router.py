@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from protogw.core.template import parse_template
+from protogw.gateway.options import GatewayOptions
 from protogw.gateway.router import (
     ConflictError,
     MalformedPathError,
@@ -13,7 +15,6 @@ from protogw.gateway.router import (
     UnescapingMode,
     unescape,
 )
-from protogw.gateway.template import parse_template
 
 ROUTES = [
     ("GET", "/v1/things/{id}", "get"),
@@ -160,3 +161,26 @@ def test_all_methods_at(router: Router[str]) -> None:
     assert router.all_methods_at("/v1/things/special") == {"GET", "POST"}
     assert router.all_methods_at("/v1/things/3:archive") == {"GET", "POST"}
     assert router.all_methods_at("/nowhere") == set()
+
+
+# google/api/http.proto, "Path template syntax", checked against the gateway's default mode:
+SINGLE = "exactly one path segment ... all characters except [-_.~0-9a-zA-Z] are percent-encoded. The server side does the reverse decoding"
+MULTI = (
+    'multiple path segments ... The server side does the reverse decoding, except "%2F" and "%2f" are left unchanged'
+)
+HTTP_PROTO_DECODING = [
+    (SINGLE, "a%2Fb", False, "a/b"),
+    (SINGLE, "a%3Ab%40c%2B%21", False, "a:b@c+!"),
+    (SINGLE, "%E2%9C%93", False, "✓"),
+    (MULTI, "first/a%3Ab%2Bc%40d%21", True, "first/a:b+c@d!"),
+    (MULTI, "shelves/1/books/a%20b", True, "shelves/1/books/a b"),
+    (MULTI, "a%2Fb/c", True, "a%2Fb/c"),
+    (MULTI, "a%2fb", True, "a%2fb"),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "raw", "multi", "decoded"), HTTP_PROTO_DECODING, ids=[f"{r[1]}-multi={r[2]}" for r in HTTP_PROTO_DECODING]
+)
+def test_http_proto_decoding_is_the_default(rule: str, raw: str, multi: bool, decoded: str) -> None:
+    assert unescape(raw, GatewayOptions().unescaping, multi) == decoded, rule

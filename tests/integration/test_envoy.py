@@ -24,7 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
-from protogw.gateway.envoy import envoy_config, services_in
+from protogw.core.descriptors import services_in
+from protogw.gateway.envoy import envoy_config
 from tests.support.serve import run_cli, serve
 
 ENVOY = shutil.which("envoy") or str(Path(sys.executable).parent / "envoy")

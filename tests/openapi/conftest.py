@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from google.protobuf import descriptor_pb2
 
-from protogw.gateway.openapi import load_descriptor_set
+from protogw.openapi import read_descriptor_set
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -31,6 +31,6 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 
 @pytest.fixture(scope="session")
 def testing_files() -> list[descriptor_pb2.FileDescriptorProto]:
-    """Every file of gen/descriptors/testing.binpb (kitchen sink + openapitest, with imports)."""
-    data = importlib.resources.files("protogw.gen.descriptors").joinpath("testing.binpb").read_bytes()
-    return load_descriptor_set(data)
+    """Every file of tests/gen/descriptors/testing.binpb (kitchen sink + openapitest, with imports)."""
+    data = importlib.resources.files("tests.gen.descriptors").joinpath("testing.binpb").read_bytes()
+    return read_descriptor_set(data)

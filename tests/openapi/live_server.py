@@ -19,6 +19,7 @@ from protogw.gateway.app import RouteTable, create_app
 from protogw.gateway.proxy import ProxyBackend
 from protogw.gateway.swagger_ui import gateway_mounts
 from protogw.server.app import create_server
+from protogw.server.rest import determined_spec
 from protogw.server.service import ServiceConfig, build_service
 
 
@@ -29,7 +30,7 @@ async def main(database_url: str) -> None:
     await server.start()
     descriptors = importlib.resources.files("protogw.gen.descriptors").joinpath("determined.binpb").read_bytes()
     routes = RouteTable.from_descriptor_set(descriptors, ["determined.api.v1.Determined"])
-    app = create_app(routes, ProxyBackend(f"127.0.0.1:{grpc_port}"), mounts=gateway_mounts())
+    app = create_app(routes, ProxyBackend(f"127.0.0.1:{grpc_port}"), mounts=gateway_mounts(determined_spec()))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

@@ -1,4 +1,4 @@
-"""The ``protogw openapi`` command function (protogw.gateway.openapi.cli), mounted on a test app."""
+"""The ``protogw openapi`` command function (protogw.openapi.cli), mounted on a test app."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from protogw.gateway.openapi.cli import openapi
+from protogw.openapi.cli import openapi
 
 app = typer.Typer()
 app.command("openapi")(openapi)
@@ -25,7 +25,7 @@ def _root() -> None:
 @pytest.fixture(scope="module")
 def descriptor_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("ds") / "testing.binpb"
-    path.write_bytes(importlib.resources.files("protogw.gen.descriptors").joinpath("testing.binpb").read_bytes())
+    path.write_bytes(importlib.resources.files("tests.gen.descriptors").joinpath("testing.binpb").read_bytes())
     return path
 
 

@@ -1,4 +1,4 @@
-"""Key order, pruning and serialisation (protogw.gateway.openapi._encode)."""
+"""Key order, pruning and serialisation (protogw.openapi._encode)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from protogw.gateway.openapi import dumps, normalize
+from protogw.openapi import dumps, normalize
 
 
 def _doc(**extra: Any) -> dict[str, Any]:

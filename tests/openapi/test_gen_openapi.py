@@ -117,3 +117,25 @@ def test_get_experiments_query(document: dict[str, Any]) -> None:
     assert params["labels"]["collectionFormat"] == "multi"
     assert params["states"]["type"] == "array"
     assert params["states"]["items"]["type"] == "string"
+
+
+# GetUsers' query parameters as Determined's spec has them: (name, type, items, collectionFormat).
+GET_USERS_QUERY: list[tuple[str, str, dict[str, str] | None, str | None]] = [
+    ("sortBy", "string", None, None),
+    ("offset", "integer", None, None),
+    ("name", "string", None, None),
+    ("active", "boolean", None, None),
+    ("admin", "boolean", None, None),
+    ("roleIdAssignedDirectlyToUser", "array", {"type": "integer", "format": "int32"}, "multi"),
+]
+
+
+@pytest.mark.parametrize(("name", "type_", "items", "collection"), GET_USERS_QUERY)
+def test_get_users_query(
+    name: str, type_: str, items: dict[str, str] | None, collection: str | None, document: dict[str, Any]
+) -> None:
+    params = {p["name"]: p for p in _op(document, "get", "/api/v1/users")["parameters"]}
+    assert params[name]["in"] == "query"
+    assert params[name]["type"] == type_
+    assert params[name].get("items") == items
+    assert params[name].get("collectionFormat") == collection

@@ -1,10 +1,10 @@
-"""Definition naming strategies (protogw.gateway.openapi._naming)."""
+"""Definition naming strategies (protogw.openapi._naming)."""
 
 from __future__ import annotations
 
 import pytest
 
-from protogw.gateway.openapi._naming import resolve_names
+from protogw.openapi._naming import resolve_names
 
 NAMES = [
     ".kitchen.v1.Thing",

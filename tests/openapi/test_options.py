@@ -1,4 +1,4 @@
-"""Plugin parameter parsing (protogw.gateway.openapi._options)."""
+"""Plugin parameter parsing (protogw.openapi._options)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from protogw.gateway.openapi import OptionError, Options, parse_parameter
+from protogw.openapi import OptionError, Options, parse_parameter
 
 CASES: list[tuple[str, dict[str, Any]]] = [
     ("", {}),

@@ -1,4 +1,4 @@
-"""The protoc plugin front (protogw.gateway.openapi.plugin), run by real protoc and by buf.
+"""The protoc plugin front (protogw.openapi.plugin), run by real protoc and by buf.
 
 The plugin's output must be byte-identical to the library's for the same files and parameters,
 whichever driver runs it.
@@ -17,8 +17,8 @@ import pytest
 from google.protobuf import descriptor_pb2
 from google.protobuf.compiler import plugin_pb2
 
-from protogw.gateway.openapi import dumps, generate, load_descriptor_set, parse_parameter
-from protogw.gateway.openapi.plugin import run
+from protogw.openapi import dumps, generate, parse_parameter, read_descriptor_set
+from protogw.openapi.plugin import run
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -58,7 +58,7 @@ def test_protoc_matches_library(case: str, files: list[str], parameter: str, tmp
     options = parse_parameter(parameter)
     expected = {
         name: dumps(doc, options.output_format)
-        for name, doc in generate(load_descriptor_set(descriptor_set), files, options).items()
+        for name, doc in generate(read_descriptor_set(descriptor_set), files, options).items()
     }
     assert _read_tree(out) == expected
 

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from protogw.gateway.swagger_ui import DocsApp, create_app, gateway_mounts, load_spec, swagger_routes
+from protogw.server.rest import determined_spec
 
 SPEC: dict[str, Any] = {"swagger": "2.0", "info": {"title": "T <x>", "version": "1"}, "paths": {}}
 
@@ -44,7 +45,7 @@ CASES: list[tuple[str, int, str, bytes | None]] = [
 
 @pytest.mark.parametrize(("path", "status", "content_type", "snippet"), CASES)
 async def test_routes(path: str, status: int, content_type: str, snippet: bytes | None) -> None:
-    response = await _get(create_app(), path)
+    response = await _get(create_app(determined_spec()), path)
     assert response.status_code == status
     assert response.headers["content-type"] == content_type
     if snippet is not None:
@@ -52,13 +53,13 @@ async def test_routes(path: str, status: int, content_type: str, snippet: bytes 
 
 
 async def test_docs_without_slash_redirects() -> None:
-    response = await _get(create_app(), "/docs/rest-api")
+    response = await _get(create_app(determined_spec()), "/docs/rest-api")
     assert response.status_code == 308
     assert response.headers["location"] == "/docs/rest-api/"
 
 
 async def test_default_spec_is_the_determined_document() -> None:
-    response = await _get(create_app(), "/api/v1/api.swagger.json")
+    response = await _get(create_app(determined_spec()), "/api/v1/api.swagger.json")
     assert response.json()["info"]["title"] == "Determined API (Beta)"
 
 
@@ -106,7 +107,7 @@ def _gateway_with_docs() -> Any:
     from protogw.gateway.app import create_app as create_gateway
     from protogw.gateway.proxy import ProxyBackend
 
-    data = importlib.resources.files("protogw.gen.descriptors").joinpath("testing.binpb").read_bytes()
+    data = importlib.resources.files("tests.gen.descriptors").joinpath("testing.binpb").read_bytes()
     routes = RouteTable.from_descriptor_set(data, ["kitchen.v1.KitchenService"])
     return create_gateway(
         routes, ProxyBackend("127.0.0.1:1"), mounts=gateway_mounts(SPEC, spec_path="/v1/openapi.json")

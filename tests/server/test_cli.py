@@ -69,6 +69,9 @@ SEED_STEPS = [
     ([], 0, "added 6 walk-through experiments"),
     ([], 1, "the database already has 6 experiments; nothing was added"),
     (["--demo", "25"], 0, "added 25 demo experiments"),
+    # --progress into a pipe prints the bar's final state once, on stderr.
+    (["--demo", "7", "--progress"], 0, "demo experiments ━"),
+    (["--demo", "7", "--progress"], 0, "7/7"),
 ]
 
 
@@ -105,7 +108,7 @@ def test_mounted_commands() -> None:
 BAD_DATABASES = [
     ("serve", "mysql://someone@host/db", "unsupported database 'mysql'"),
     ("serve", "postgresql+asyncpg://someone:hunter2@127.0.0.1:1/db", "someone:***@127.0.0.1:1/db"),
-    ("seed", "not a url", "Could not parse SQLAlchemy URL"),
+    ("seed", "postgresql+psycopg2://someone@host/db", "unsupported database 'postgresql+psycopg2'"),
 ]
 
 

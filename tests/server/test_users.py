@@ -60,6 +60,12 @@ GET_USERS_CASES: list[tuple[dict[str, Any], Callable[[user_pb2.GetUsersResponse]
      lambda r: [u.username for u in r.users] == sorted((u.username for u in r.users), reverse=True)),
     ({"limit": 1}, lambda r: len(r.users) == 1 and r.pagination.end_index == 1 and r.pagination.total >= 2),
     ({"offset": -1, "limit": 0}, lambda r: len(r.users) == 1 and r.pagination.start_index == r.pagination.total - 1),
+    # No roles exist here, so a role filter matches nobody: an empty page whose pagination says so.
+    ({"role_id_assigned_directly_to_user": [1]},
+     lambda r: not r.users and (r.pagination.total, r.pagination.start_index, r.pagination.end_index) == (0, 0, 0)),
+    ({"role_id_assigned_directly_to_user": [1, 2], "admin": True, "limit": 5},
+     lambda r: not r.users and (r.pagination.limit, r.pagination.total, r.pagination.end_index) == (5, 0, 0)),
+    ({"role_id_assigned_directly_to_user": []}, lambda r: {"admin", "determined"} <= {u.username for u in r.users}),
 ]  # fmt: skip
 
 
@@ -76,6 +82,8 @@ BAD_GET_USERS = [
     ({"order_by": 7}, "unknown value 7 for order_by"),
     ({"offset": 100000}, "offset out of bounds"),
     ({"limit": -1}, "limit must not be negative, got -1"),
+    ({"role_id_assigned_directly_to_user": [1], "offset": 1}, "offset out of bounds"),
+    ({"role_id_assigned_directly_to_user": [1], "limit": -1}, "limit must not be negative, got -1"),
 ]
 
 

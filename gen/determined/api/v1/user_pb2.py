@@ -27,7 +27,7 @@ from protogw.gen.determined.user.v1 import user_pb2 as determined_dot_user_dot_v
 from protogw.gen.protoc_gen_openapiv2.options import annotations_pb2 as protoc__gen__openapiv2_dot_options_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x64\x65termined/api/v1/user.proto\x12\x11\x64\x65termined.api.v1\x1a\"determined/api/v1/pagination.proto\x1a\x1d\x64\x65termined/user/v1/user.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xbf\x03\n\x0fGetUsersRequest\x12:\n\x07sort_by\x18\x01 \x01(\x0e\x32).determined.api.v1.GetUsersRequest.SortBy\x12,\n\x08order_by\x18\x02 \x01(\x0e\x32\x1a.determined.api.v1.OrderBy\x12\x0e\n\x06offset\x18\x03 \x01(\x05\x12\r\n\x05limit\x18\x04 \x01(\x05\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x13\n\x06\x61\x63tive\x18\x06 \x01(\x08H\x00\x88\x01\x01\x12\x12\n\x05\x61\x64min\x18\x07 \x01(\x08H\x01\x88\x01\x01\"\xd6\x01\n\x06SortBy\x12\x17\n\x13SORT_BY_UNSPECIFIED\x10\x00\x12\x18\n\x14SORT_BY_DISPLAY_NAME\x10\x01\x12\x15\n\x11SORT_BY_USER_NAME\x10\x02\x12\x11\n\rSORT_BY_ADMIN\x10\x03\x12\x12\n\x0eSORT_BY_ACTIVE\x10\x04\x12\x19\n\x15SORT_BY_MODIFIED_TIME\x10\x05\x12\x10\n\x0cSORT_BY_NAME\x10\x06\x12\x1a\n\x16SORT_BY_LAST_AUTH_TIME\x10\x07\x12\x12\n\x0eSORT_BY_REMOTE\x10\x08\x42\t\n\x07_activeB\x08\n\x06_admin\"n\n\x10GetUsersResponse\x12\'\n\x05users\x18\x01 \x03(\x0b\x32\x18.determined.user.v1.User\x12\x31\n\npagination\x18\x02 \x01(\x0b\x32\x1d.determined.api.v1.Pagination\"!\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x05\"G\n\x0fGetUserResponse\x12&\n\x04user\x18\x01 \x01(\x0b\x32\x18.determined.user.v1.User:\x0c\x92\x41\t\n\x07\xd2\x01\x04user\",\n\x18GetUserByUsernameRequest\x12\x10\n\x08username\x18\x01 \x01(\t\"Q\n\x19GetUserByUsernameResponse\x12&\n\x04user\x18\x01 \x01(\x0b\x32\x18.determined.user.v1.User:\x0c\x92\x41\t\n\x07\xd2\x01\x04user\"\x0e\n\x0cGetMeRequest\"E\n\rGetMeResponse\x12&\n\x04user\x18\x01 \x01(\x0b\x32\x18.determined.user.v1.User:\x0c\x92\x41\t\n\x07\xd2\x01\x04user\"^\n\x0fPostUserRequest\x12&\n\x04user\x18\x01 \x01(\x0b\x32\x18.determined.user.v1.User\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x11\n\tis_hashed\x18\x03 \x01(\x08\":\n\x10PostUserResponse\x12&\n\x04user\x18\x01 \x01(\x0b\x32\x18.determined.user.v1.User\";\n\x16SetUserPasswordRequest\x12\x0f\n\x07user_id\x18\x03 \x01(\x05\x12\x10\n\x08password\x18\x02 \x01(\t\"A\n\x17SetUserPasswordResponse\x12&\n\x04user\x18\x01 \x01(\x0b\x32\x18.determined.user.v1.User\"P\n\x10PatchUserRequest\x12\x0f\n\x07user_id\x18\x02 \x01(\x05\x12+\n\x04user\x18\x01 \x01(\x0b\x32\x1d.determined.user.v1.PatchUser\"I\n\x11PatchUserResponse\x12&\n\x04user\x18\x01 \x01(\x0b\x32\x18.determined.user.v1.User:\x0c\x92\x41\t\n\x07\xd2\x01\x04userb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x64\x65termined/api/v1/user.proto\x12\x11\x64\x65termined.api.v1\x1a\"determined/api/v1/pagination.proto\x1a\x1d\x64\x65termined/user/v1/user.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xea\x03\n\x0fGetUsersRequest\x12:\n\x07sort_by\x18\x01 \x01(\x0e\x32).determined.api.v1.GetUsersRequest.SortBy\x12,\n\x08order_by\x18\x02 \x01(\x0e\x32\x1a.determined.api.v1.OrderBy\x12\x0e\n\x06offset\x18\x03 \x01(\x05\x12\r\n\x05limit\x18\x04 \x01(\x05\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x13\n\x06\x61\x63tive\x18\x06 \x01(\x08H\x00\x88\x01\x01\x12\x12\n\x05\x61\x64min\x18\x07 \x01(\x08H\x01\x88\x01\x01\x12)\n!role_id_assigned_directly_to_user\x18\x08 \x03(\x05\"\xd6\x01\n\x06SortBy\x12\x17\n\x13SORT_BY_UNSPECIFIED\x10\x00\x12\x18\n\x14SORT_BY_DISPLAY_NAME\x10\x01\x12\x15\n\x11SORT_BY_USER_NAME\x10\x02\x12\x11\n\rSORT_BY_ADMIN\x10\x03\x12\x12\n\x0eSORT_BY_ACTIVE\x10\x04\x12\x19\n\x15SORT_BY_MODIFIED_TIME\x10\x05\x12\x10\n\x0cSORT_BY_NAME\x10\x06\x12\x1a\n\x16SORT_BY_LAST_AUTH_TIME\x10\x07\x12\x12\n\x0eSORT_BY_REMOTE\x10\x08\x42\t\n\x07_activeB\x08\n\x06_admin\"n\n\x10GetUsersResponse\x12\'\n\x05users\x18\x01 \x03(\x0b\x32\x18.determined.user.v1.User\x12\x31\n\npagination\x18\x02 \x01(\x0b\x32\x1d.determined.api.v1.Pagination\"!\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x05\"G\n\x0fGetUserResponse\x12&\n\x04user\x18\x01 \x01(\x0b\x32\x18.determined.user.v1.User:\x0c\x92\x41\t\n\x07\xd2\x01\x04user\",\n\x18GetUserByUsernameRequest\x12\x10\n\x08username\x18\x01 \x01(\t\"Q\n\x19GetUserByUsernameResponse\x12&\n\x04user\x18\x01 \x01(\x0b\x32\x18.determined.user.v1.User:\x0c\x92\x41\t\n\x07\xd2\x01\x04user\"\x0e\n\x0cGetMeRequest\"E\n\rGetMeResponse\x12&\n\x04user\x18\x01 \x01(\x0b\x32\x18.determined.user.v1.User:\x0c\x92\x41\t\n\x07\xd2\x01\x04user\"^\n\x0fPostUserRequest\x12&\n\x04user\x18\x01 \x01(\x0b\x32\x18.determined.user.v1.User\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x11\n\tis_hashed\x18\x03 \x01(\x08\":\n\x10PostUserResponse\x12&\n\x04user\x18\x01 \x01(\x0b\x32\x18.determined.user.v1.User\";\n\x16SetUserPasswordRequest\x12\x0f\n\x07user_id\x18\x03 \x01(\x05\x12\x10\n\x08password\x18\x02 \x01(\t\"A\n\x17SetUserPasswordResponse\x12&\n\x04user\x18\x01 \x01(\x0b\x32\x18.determined.user.v1.User\"P\n\x10PatchUserRequest\x12\x0f\n\x07user_id\x18\x02 \x01(\x05\x12+\n\x04user\x18\x01 \x01(\x0b\x32\x1d.determined.user.v1.PatchUser\"I\n\x11PatchUserResponse\x12&\n\x04user\x18\x01 \x01(\x0b\x32\x18.determined.user.v1.User:\x0c\x92\x41\t\n\x07\xd2\x01\x04userb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,33 +43,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PATCHUSERRESPONSE']._loaded_options = None
   _globals['_PATCHUSERRESPONSE']._serialized_options = b'\222A\t\n\007\322\001\004user'
   _globals['_GETUSERSREQUEST']._serialized_start=167
-  _globals['_GETUSERSREQUEST']._serialized_end=614
-  _globals['_GETUSERSREQUEST_SORTBY']._serialized_start=379
-  _globals['_GETUSERSREQUEST_SORTBY']._serialized_end=593
-  _globals['_GETUSERSRESPONSE']._serialized_start=616
-  _globals['_GETUSERSRESPONSE']._serialized_end=726
-  _globals['_GETUSERREQUEST']._serialized_start=728
-  _globals['_GETUSERREQUEST']._serialized_end=761
-  _globals['_GETUSERRESPONSE']._serialized_start=763
-  _globals['_GETUSERRESPONSE']._serialized_end=834
-  _globals['_GETUSERBYUSERNAMEREQUEST']._serialized_start=836
-  _globals['_GETUSERBYUSERNAMEREQUEST']._serialized_end=880
-  _globals['_GETUSERBYUSERNAMERESPONSE']._serialized_start=882
-  _globals['_GETUSERBYUSERNAMERESPONSE']._serialized_end=963
-  _globals['_GETMEREQUEST']._serialized_start=965
-  _globals['_GETMEREQUEST']._serialized_end=979
-  _globals['_GETMERESPONSE']._serialized_start=981
-  _globals['_GETMERESPONSE']._serialized_end=1050
-  _globals['_POSTUSERREQUEST']._serialized_start=1052
-  _globals['_POSTUSERREQUEST']._serialized_end=1146
-  _globals['_POSTUSERRESPONSE']._serialized_start=1148
-  _globals['_POSTUSERRESPONSE']._serialized_end=1206
-  _globals['_SETUSERPASSWORDREQUEST']._serialized_start=1208
-  _globals['_SETUSERPASSWORDREQUEST']._serialized_end=1267
-  _globals['_SETUSERPASSWORDRESPONSE']._serialized_start=1269
-  _globals['_SETUSERPASSWORDRESPONSE']._serialized_end=1334
-  _globals['_PATCHUSERREQUEST']._serialized_start=1336
-  _globals['_PATCHUSERREQUEST']._serialized_end=1416
-  _globals['_PATCHUSERRESPONSE']._serialized_start=1418
-  _globals['_PATCHUSERRESPONSE']._serialized_end=1491
+  _globals['_GETUSERSREQUEST']._serialized_end=657
+  _globals['_GETUSERSREQUEST_SORTBY']._serialized_start=422
+  _globals['_GETUSERSREQUEST_SORTBY']._serialized_end=636
+  _globals['_GETUSERSRESPONSE']._serialized_start=659
+  _globals['_GETUSERSRESPONSE']._serialized_end=769
+  _globals['_GETUSERREQUEST']._serialized_start=771
+  _globals['_GETUSERREQUEST']._serialized_end=804
+  _globals['_GETUSERRESPONSE']._serialized_start=806
+  _globals['_GETUSERRESPONSE']._serialized_end=877
+  _globals['_GETUSERBYUSERNAMEREQUEST']._serialized_start=879
+  _globals['_GETUSERBYUSERNAMEREQUEST']._serialized_end=923
+  _globals['_GETUSERBYUSERNAMERESPONSE']._serialized_start=925
+  _globals['_GETUSERBYUSERNAMERESPONSE']._serialized_end=1006
+  _globals['_GETMEREQUEST']._serialized_start=1008
+  _globals['_GETMEREQUEST']._serialized_end=1022
+  _globals['_GETMERESPONSE']._serialized_start=1024
+  _globals['_GETMERESPONSE']._serialized_end=1093
+  _globals['_POSTUSERREQUEST']._serialized_start=1095
+  _globals['_POSTUSERREQUEST']._serialized_end=1189
+  _globals['_POSTUSERRESPONSE']._serialized_start=1191
+  _globals['_POSTUSERRESPONSE']._serialized_end=1249
+  _globals['_SETUSERPASSWORDREQUEST']._serialized_start=1251
+  _globals['_SETUSERPASSWORDREQUEST']._serialized_end=1310
+  _globals['_SETUSERPASSWORDRESPONSE']._serialized_start=1312
+  _globals['_SETUSERPASSWORDRESPONSE']._serialized_end=1377
+  _globals['_PATCHUSERREQUEST']._serialized_start=1379
+  _globals['_PATCHUSERREQUEST']._serialized_end=1459
+  _globals['_PATCHUSERRESPONSE']._serialized_start=1461
+  _globals['_PATCHUSERRESPONSE']._serialized_end=1534
 # @@protoc_insertion_point(module_scope)

@@ -81,6 +81,7 @@ class GetUsersRequest(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     ACTIVE_FIELD_NUMBER: _builtins.int
     ADMIN_FIELD_NUMBER: _builtins.int
+    ROLE_ID_ASSIGNED_DIRECTLY_TO_USER_FIELD_NUMBER: _builtins.int
     sort_by: Global___GetUsersRequest.SortBy.ValueType
     """Key to sort by."""
     order_by: _pagination_pb2.OrderBy.ValueType
@@ -95,6 +96,12 @@ class GetUsersRequest(_message.Message):
     """When set, only users whose active flag equals this value."""
     admin: _builtins.bool
     """When set, only users whose administrator flag equals this value."""
+    @_builtins.property
+    def role_id_assigned_directly_to_user(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """When not empty, only users with one of these role ids assigned directly to them. This server
+        has no roles, so a non-empty list matches no user.
+        """
+
     def __init__(
         self,
         *,
@@ -105,10 +112,11 @@ class GetUsersRequest(_message.Message):
         name: _builtins.str = ...,
         active: _builtins.bool | None = ...,
         admin: _builtins.bool | None = ...,
+        role_id_assigned_directly_to_user: _abc.Iterable[_builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_active", b"_active", "_admin", b"_admin", "active", b"active", "admin", b"admin"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_active", b"_active", "_admin", b"_admin", "active", b"active", "admin", b"admin", "limit", b"limit", "name", b"name", "offset", b"offset", "order_by", b"order_by", "sort_by", b"sort_by"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_active", b"_active", "_admin", b"_admin", "active", b"active", "admin", b"admin", "limit", b"limit", "name", b"name", "offset", b"offset", "order_by", b"order_by", "role_id_assigned_directly_to_user", b"role_id_assigned_directly_to_user", "sort_by", b"sort_by"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__active: _TypeAlias = _typing.Literal["active"]  # noqa: Y015
     _WhichOneofArgType__active: _TypeAlias = _typing.Literal["_active", b"_active"]  # noqa: Y015

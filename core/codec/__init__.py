@@ -1,0 +1,19 @@
+"""JSON <-> protobuf conversion for the gateway.
+
+The public surface is small and stable; the gateway only uses what is exported here:
+
+* :class:`JsonOptions` - the marshaler options (grpc-gateway's defaults are the defaults here).
+* :func:`codec_for` - the codec of one message type, compiled once from its descriptor and cached.
+* :func:`dumps` / :func:`loads` - bytes <-> JSON values with orjson.
+* :class:`CodecError` - bad input while decoding (or a message that has no JSON form while encoding);
+  its message names the offending field path, and ``err.path`` / ``err.reason`` hold the parts.
+
+``google.protobuf.json_format`` stays the reference implementation: for the options it has, a
+codec's output equals ``MessageToDict`` (key order included) and its parsing equals ``ParseDict``.
+"""
+
+from __future__ import annotations
+
+from protogw.core.codec._api import Codec, CodecError, JsonOptions, ReferenceCodec, codec_for, dumps, loads
+
+__all__ = ["Codec", "CodecError", "JsonOptions", "ReferenceCodec", "codec_for", "dumps", "loads"]

@@ -1,0 +1,125 @@
+"""Codec interface, the compiled implementation's entry point, and the json_format reference codec.
+
+:func:`codec_for` hands out compiled codecs (see ``_compiled``); the ``json_format``-backed
+:class:`ReferenceCodec` stays as the oracle for tests and as the fallback for extendable (proto2)
+message types.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor
+from google.protobuf.message import Message
+from google.protobuf.message_factory import GetMessageClass
+
+from protogw.core.codec._compiled import CompiledCodec, Compiler
+from protogw.core.codec._errors import CodecError
+
+__all__ = ["Codec", "CodecError", "JsonOptions", "ReferenceCodec", "codec_for", "dumps", "loads"]
+
+
+@dataclass(frozen=True, slots=True)
+class JsonOptions:
+    """Marshaler options. The defaults are grpc-gateway v2's default JSON marshaler."""
+
+    # Emit zero scalars, empty repeated fields and maps (json_format: always_print_fields_with_no_presence).
+    emit_unpopulated: bool = True
+    # With emit_unpopulated, also emit unset singular message fields as null (grpc-gateway/protojson
+    # EmitUnpopulated does; json_format has no such option).
+    unset_message_as_null: bool = True
+    # Use proto field names instead of lowerCamelCase JSON names.
+    use_proto_names: bool = False
+    # Enums as numbers instead of names.
+    use_enum_numbers: bool = False
+    # Parsing: ignore unknown fields (grpc-gateway's default) instead of rejecting them.
+    discard_unknown: bool = True
+
+
+class Codec(Protocol):
+    """Converts one message type. ``encode`` returns a JSON-ready value (dict for plain messages,
+    str/list/... for well-known types such as Timestamp or ListValue); ``decode`` is its inverse."""
+
+    def encode(self, message: Message) -> Any: ...
+
+    def decode(self, value: Any) -> Message: ...
+
+
+class ReferenceCodec:
+    """json_format-backed codec: correct and slow. Kept as the oracle for tests."""
+
+    def __init__(self, descriptor: Descriptor, options: JsonOptions) -> None:
+        self._cls = GetMessageClass(descriptor)
+        self._options = options
+
+    def encode(self, message: Message) -> Any:
+        o = self._options
+        return json_format.MessageToDict(
+            message,
+            always_print_fields_with_no_presence=o.emit_unpopulated,
+            preserving_proto_field_name=o.use_proto_names,
+            use_integers_for_enums=o.use_enum_numbers,
+        )
+
+    def decode(self, value: Any) -> Message:
+        msg = self._cls()
+        try:
+            json_format.ParseDict(value, msg, ignore_unknown_fields=self._options.discard_unknown)
+        except json_format.ParseError as exc:
+            raise CodecError(str(exc)) from exc
+        return msg
+
+
+@functools.cache
+def _compiler(options: JsonOptions) -> Compiler:
+    # One compiler per option set: it caches the generated code of every type it has seen.
+    return Compiler(
+        emit_unpopulated=options.emit_unpopulated,
+        unset_message_as_null=options.unset_message_as_null,
+        use_proto_names=options.use_proto_names,
+        use_enum_numbers=options.use_enum_numbers,
+        discard_unknown=options.discard_unknown,
+    )
+
+
+# Compiling registers a type's name before its body exists (so recursive types work); a second thread
+# must not see that half-built state, so building is serialised. Built codecs are cached, so the lock
+# is only taken the first time a type is seen.
+_BUILD_LOCK = threading.RLock()
+
+
+def _build(descriptor: Descriptor, options: JsonOptions) -> Codec:
+    with _BUILD_LOCK:
+        return _build_locked(descriptor, options)
+
+
+def _build_locked(descriptor: Descriptor, options: JsonOptions) -> Codec:
+    if descriptor.is_extendable:
+        # Extensions print as "[full.name]" keys; json_format handles them and they are rare enough
+        # (proto2 only) not to warrant generated code.
+        return ReferenceCodec(descriptor, options)
+    return CompiledCodec(descriptor, _compiler(options))
+
+
+@functools.cache
+def codec_for(descriptor: Descriptor, options: JsonOptions = JsonOptions()) -> Codec:
+    """The codec for ``descriptor`` under ``options``; built once, then cached."""
+    return _build(descriptor, options)
+
+
+def dumps(value: Any, *, pretty: bool = False) -> bytes:
+    """Serialise a JSON value; ``pretty`` indents by two spaces (grpc-gateway's ``?pretty``)."""
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2 if pretty else 0)
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON; raises :class:`CodecError` on malformed input."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise CodecError(f"invalid JSON: {exc}") from exc

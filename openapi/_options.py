@@ -1,0 +1,131 @@
+"""Generator options, named and defaulted like protoc-gen-openapiv2's flags.
+
+The protoc plugin receives them as one parameter string (``--openapiv2_out=a=b,c:dir`` or buf's
+``opt:``); :func:`parse_parameter` turns that string into :class:`Options`::
+
+    parse_parameter("json_names_for_fields=false,allow_merge,merge_file_name=api")
+    -> Options(json_names_for_fields=False, allow_merge=True, merge_file_name="api", ...)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["OptionError", "Options", "parse_parameter"]
+
+OutputFormat = Literal["json", "yaml"]
+
+_SEPARATORS = ("csv", "pipes", "ssv", "tsv")
+_TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True"})
+_FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False"})
+# Flags the real plugin accepts only for compatibility with older setups; they change nothing here.
+_IGNORED = frozenset({"logtostderr", "allow_repeated_fields_in_body", "import_prefix", "file", "version"})
+
+
+class OptionError(ValueError):
+    """A plugin parameter is unknown or has a value of the wrong shape."""
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Every switch the generator honours. Defaults match protoc-gen-openapiv2."""
+
+    json_names_for_fields: bool = True
+    simple_operation_ids: bool = False
+    disable_default_errors: bool = False
+    disable_default_responses: bool = False
+    disable_service_tags: bool = False
+    include_package_in_tags: bool = False
+    openapi_naming_strategy: str = "legacy"
+    output_format: OutputFormat = "json"
+    allow_merge: bool = False
+    merge_file_name: str = "apidocs"
+    enums_as_ints: bool = False
+    omit_enum_default_value: bool = False
+    ignore_comments: bool = False
+    remove_internal_comments: bool = False
+    proto3_optional_nullable: bool = False
+    use_proto3_field_semantics: bool = False
+    enable_rpc_deprecation: bool = False
+    enable_field_deprecation: bool = False
+    allow_delete_body: bool = False
+    allow_patch_feature: bool = True
+    preserve_rpc_order: bool = False
+    repeated_path_param_separator: str = "csv"
+    # protoc-gen-openapiv2 defaults to 1000 and then fails; expanding a self-referencing message once
+    # and cutting the rest keeps the document usable.
+    recursive_depth: int = 1
+    generate_unbound_methods: bool = False
+    expand_slashed_path_patterns: bool = False
+    use_allof_for_refs: bool = False
+    omit_array_item_type_when_ref_sibling: bool = False
+    visibility_restriction_selectors: tuple[str, ...] = field(default_factory=tuple)
+    # Not in protoc-gen-openapiv2: mark singular message fields x-nullable, because grpc-gateway's
+    # default marshaler (EmitUnpopulated) writes an unset message as null and strict response
+    # validators reject null for a plain $ref or scalar-typed well-known type.
+    nullable_unset_messages: bool = False
+
+    def __post_init__(self) -> None:
+        if self.output_format not in ("json", "yaml"):
+            raise OptionError(f"output_format must be json or yaml, not {self.output_format!r}")
+        if self.repeated_path_param_separator not in _SEPARATORS:
+            raise OptionError(f"repeated_path_param_separator must be one of {', '.join(_SEPARATORS)}")
+        from protogw.openapi._naming import NAMING_STRATEGIES
+
+        if self.openapi_naming_strategy.lower() not in NAMING_STRATEGIES:
+            raise OptionError(f"invalid naming strategy {self.openapi_naming_strategy!r}")
+
+
+def _parse_bool(name: str, value: str) -> bool:
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise OptionError(f"option {name} takes a boolean, not {value!r}")
+
+
+def parse_parameter(parameter: str) -> Options:
+    """Parse a ``CodeGeneratorRequest.parameter`` string (comma-separated ``name[=value]``)."""
+    fields = {f.name: f for f in dataclasses.fields(Options)}
+    values: dict[str, object] = {}
+    selectors: list[str] = []
+    fqn_flag = False
+    for item in filter(None, parameter.split(",")):
+        name, has_value, value = item.partition("=")
+        if name.startswith("M") and has_value:
+            continue  # Go package mappings (Mfoo.proto=pkg): meaningless outside Go.
+        if name in _IGNORED:
+            continue
+        if name == "fqn_for_openapi_name":
+            fqn_flag = _parse_bool(name, value) if has_value else True
+            continue
+        if name == "use_go_templates":
+            if not has_value or _parse_bool(name, value):
+                raise OptionError("use_go_templates is not supported by this generator")
+            continue
+        if name == "visibility_restriction_selectors":
+            selectors.append(value)
+            continue
+        if name == "recursive-depth":
+            name = "recursive_depth"
+        spec = fields.get(name)
+        if spec is None:
+            raise OptionError(f"unknown option {name!r}")
+        if spec.type == "bool":
+            values[name] = _parse_bool(name, value) if has_value else True
+        elif spec.type == "int":
+            try:
+                values[name] = int(value)
+            except ValueError:
+                raise OptionError(f"option {name} takes an integer, not {value!r}") from None
+        else:
+            values[name] = value
+    if fqn_flag:
+        if "openapi_naming_strategy" in values:
+            raise OptionError("fqn_for_openapi_name cannot be combined with openapi_naming_strategy")
+        values["openapi_naming_strategy"] = "fqn"
+    if selectors:
+        values["visibility_restriction_selectors"] = tuple(selectors)
+    return Options(**values)  # type: ignore[arg-type]
