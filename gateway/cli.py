@@ -20,6 +20,7 @@ import uvloop
 
 from protogw.core.descriptors import DescriptorError
 from protogw.gateway.app import GatewayOptions, RouteTable, create_app
+from protogw.gateway.http_limits import HttpLimits, default_max_connections, limited_protocol
 from protogw.gateway.proxy import ProxyBackend
 from protogw.gateway.types import ASGIApp
 
@@ -57,13 +58,17 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve(app: ASGIApp, sock: socket.socket, *, log_level: str = "info") -> None:
-    """Serve ``app`` on ``sock`` with uvicorn's httptools protocol until interrupted (run it on a uvloop
-    loop, as :func:`gateway` does)."""
+async def serve(
+    app: ASGIApp, sock: socket.socket, *, log_level: str = "info", limits: HttpLimits | None = None
+) -> None:
+    """Serve ``app`` on ``sock`` with uvicorn's httptools protocol, with ``limits`` on heads, bodies and
+    connections (:mod:`protogw.gateway.http_limits`), until interrupted (run it on a uvloop loop, as
+    :func:`gateway` does)."""
+    limits = limits or HttpLimits(max_connections=default_max_connections())
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
+        http=limited_protocol(limits),
         lifespan="on",
         log_level=log_level,
         access_log=False,
@@ -80,12 +85,14 @@ def url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def run_forever(app: ASGIApp, host: str, port: int, *, log_level: str = "info") -> None:
+def run_forever(
+    app: ASGIApp, host: str, port: int, *, log_level: str = "info", limits: HttpLimits | None = None
+) -> None:
     """Bind ``host:port`` and serve ``app`` on a uvloop loop until Ctrl-C or SIGTERM (the CLI commands)."""
     sock = bind(host, port)
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(serve(app, sock, log_level=log_level.lower()))
+            runner.run(serve(app, sock, log_level=log_level.lower(), limits=limits))
     except KeyboardInterrupt:
         pass
     finally:

@@ -274,6 +274,12 @@ class Transcoder:
                             "more_body": True,
                         }
                     )
+                    # A server's send() may neither fail nor wait when the peer has gone (uvicorn's
+                    # returns at once; the transport drops the bytes with a warning): the loss is
+                    # reported a loop iteration later, to the watcher as http.disconnect. Yield once
+                    # per message so it is noticed before the next write, rather than after a whole
+                    # backlog has been written into a dead socket.
+                    await asyncio.sleep(0)
             except GatewayError as err:
                 started = await self._stream_failed(send, err, started, extra, sse, pretty)
             if not started:

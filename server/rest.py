@@ -30,6 +30,12 @@ from protogw.gateway.backend import Backend, Call
 from protogw.gateway.cli import bind, parse_addr, url_host
 from protogw.gateway.errors import GatewayError, render_error
 from protogw.gateway.headers import RequestHead
+from protogw.gateway.http_limits import (
+    DEFAULT_MAX_ANONYMOUS_BODY_BYTES,
+    HttpLimits,
+    default_max_connections,
+    limited_protocol,
+)
 from protogw.gateway.inprocess import InProcessBackend
 from protogw.gateway.proxy import ProxyBackend
 from protogw.gateway.swagger_ui import DEFAULT_DOCS_PATH, DEFAULT_SPEC_PATH, swagger_routes
@@ -118,14 +124,39 @@ def gateway_options(max_model_definition_bytes: int = DEFAULT_MAX_MODEL_DEFINITI
     )
 
 
+def http_limits(max_model_definition_bytes: int = DEFAULT_MAX_MODEL_DEFINITION_BYTES, **overrides: Any) -> HttpLimits:
+    """What the HTTP server refuses before the gateway sees a request: the gateway's body limit, applied
+    to Content-Length before anything is read (413, no ``100 Continue``), and bodies over 1 MiB from
+    callers that present no token (401: neither an Authorization header nor the ``auth`` cookie),
+    on top of :class:`HttpLimits`' head and connection limits."""
+    settings: dict[str, Any] = {
+        "max_connections": default_max_connections(),
+        "max_body_bytes": body_limit(max_model_definition_bytes),
+        "max_anonymous_body_bytes": DEFAULT_MAX_ANONYMOUS_BODY_BYTES,
+        "credential_headers": (b"authorization",),
+        "credential_cookies": (AUTH_COOKIE.encode(),),
+        **overrides,
+    }
+    return HttpLimits(**settings)
+
+
 def determined_spec() -> bytes:
     """The Determined API's OpenAPI document, as ``make gen`` wrote it into ``protogw.gen.openapi``."""
     return importlib.resources.files("protogw.gen.openapi").joinpath("api.swagger.json").read_bytes()
 
 
+OPENAPI3_PATH = "/api/v1/api.openapi.json"
+
+
+def determined_spec_v3() -> bytes:
+    """The Determined API's OpenAPI 3.1 document (``make gen``), served next to the 2.0 one."""
+    return importlib.resources.files("protogw.gen.openapi").joinpath("api.openapi.json").read_bytes()
+
+
 def _docs_mounts() -> list[tuple[str, ASGIApp]]:
-    docs_app = _at_root(Starlette(routes=swagger_routes(determined_spec())))
-    return [(DEFAULT_SPEC_PATH, docs_app), (DEFAULT_DOCS_PATH, docs_app)]
+    routes = swagger_routes(determined_spec(), extra_specs=[(OPENAPI3_PATH, determined_spec_v3())])
+    docs_app = _at_root(Starlette(routes=routes))
+    return [(DEFAULT_SPEC_PATH, docs_app), (OPENAPI3_PATH, docs_app), (DEFAULT_DOCS_PATH, docs_app)]
 
 
 def master_info(response: Message) -> dict[str, Any]:
@@ -178,7 +209,7 @@ def build_gateway(service: Service, *, docs: bool = True) -> Gateway:
 #: returns without complaint (a long experiment list with large configurations); allow what the
 #: server itself allows, so both backends answer the same requests.
 PROXY_CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = tuple(
-    (name, value) for name, value in SERVER_OPTIONS if name.startswith("grpc.max_")
+    (name, value) for name, value in SERVER_OPTIONS if name.endswith("_message_length")
 )
 
 
@@ -220,8 +251,17 @@ class _EmbeddedServer(uvicorn.Server):
 class RestGateway:
     """Serves the REST API of the service on ``address`` (``HOST:PORT``, port 0 picks one)."""
 
-    def __init__(self, address: str, *, docs: bool = True, grace: float = 10.0, log_level: str = "warning") -> None:
+    def __init__(
+        self,
+        address: str,
+        *,
+        docs: bool = True,
+        grace: float = 10.0,
+        log_level: str = "warning",
+        limits: HttpLimits | None = None,
+    ) -> None:
         self.host, self.port = parse_addr(address)
+        self._limits = limits
         self._docs = docs
         self._grace = grace
         self._log_level = log_level
@@ -234,7 +274,7 @@ class RestGateway:
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             app,
-            http="httptools",
+            http=limited_protocol(self._limits or http_limits(service.config.max_model_definition_bytes)),
             lifespan="on",
             log_level=self._log_level,
             access_log=False,

@@ -50,6 +50,20 @@ CASES: list[tuple[list[str], str, object]] = [
     ),
     # Without --file every file with a service is merged; the leader is the one with openapiv2_swagger.
     ([], "/info/title", "Widgets API"),
+    # --format openapiv3: OpenAPI 3.1 with protoc-gen-openapiv3's options.
+    (["--format", "openapiv3", "--file", "kitchen/v1/kitchen.proto"], "/openapi", "3.1.0"),
+    (["--format", "openapiv3", "--file", "kitchen/v1/kitchen.proto"], "/info/title", "kitchen"),
+    (
+        ["--format", "openapiv3", "--file", "kitchen/v1/kitchen.proto", "--disable-default-errors"],
+        "/components/schemas/google.rpc.Status",
+        None,
+    ),
+    (
+        ["--format", "openapiv3", "--option", "safe_path_param_names", "--file", "kitchen/v1/kitchen.proto"],
+        "/paths/~1v1~1things~1{thing_id}/patch/parameters/0/name",
+        "thing_id",
+    ),
+    (["--format", "openapiv3"], "/paths/~1v1~1widgets~1{widget_id}/get/operationId", "WidgetService_GetWidget"),
 ]
 
 
