@@ -132,12 +132,17 @@ def test_generated_files(workdir: Path) -> None:
         "gen/python/library/v1/library_pb2.pyi",
         "gen/python/library/v1/library_pb2_grpc.py",
         "gen/openapi/library.swagger.json",
+        "gen/openapi/library.openapi.json",
         "gen/library.binpb",
     ]:
         assert (workdir / path).stat().st_size > 0, path
     document = json.loads((workdir / "gen/openapi/library.swagger.json").read_text())
     validate(document)
     assert document["paths"]["/v1/{name}:move"]["post"]["operationId"] == "LibraryService_MoveBook"
+    v3 = json.loads((workdir / "gen/openapi/library.openapi.json").read_text())
+    validate(v3)
+    assert v3["openapi"].startswith("3.1")
+    assert len(v3["paths"]) == len(document["paths"])
 
 
 def test_rest_app_lines_are_the_code() -> None:
@@ -179,6 +184,9 @@ async def test_openapi_command(workdir: Path) -> None:
         name: schema for name, schema in plugin["definitions"].items() if not name.startswith(("protobuf", "rpc"))
     }
     assert len(ours) == 8
+    v3 = json.loads((workdir / "library.openapi.json").read_text())
+    validate(v3)
+    assert v3["paths"] == json.loads((workdir / "gen/openapi/library.openapi.json").read_text())["paths"]
 
 
 @pytest.mark.envoy
