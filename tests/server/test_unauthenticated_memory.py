@@ -30,13 +30,17 @@ def _status_kb(pid: int, key: str) -> int:
     raise AssertionError(key)
 
 
+def _reset_peak(pid: int) -> None:
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("extra", [h[1] for h in HEADS], ids=[h[0] for h in HEADS])
 async def test_anonymous_100_mb_body_costs_no_memory(tmp_path: Path, extra: bytes) -> None:
     async with serve(f"sqlite:///{tmp_path / 'db.sqlite'}") as served:
         before = _status_kb(served.pid, "VmRSS")
         # Reset the high-water mark so the peak measured is the upload's (Linux: write 5 to clear_refs).
-        Path(f"/proc/{served.pid}/clear_refs").write_text("5")
+        _reset_peak(served.pid)
         reader, writer = await asyncio.open_connection("127.0.0.1", served.http_port)
         writer.write(
             b"POST /api/v1/experiments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
