@@ -1,7 +1,7 @@
 """Soak (not a test): mixed REST load plus log followers that connect and vanish, against ``protogw serve``.
 
-Starts ``protogw serve`` on a fresh SQLite file (access log on, so every request is a log line the
-followers must be sent) and over REST:
+Starts ``protogw serve`` on a fresh SQLite file (access log on; MasterLogs leaves it out by default,
+``ServiceConfig.access_log_in_master_logs``, so followers are sent the server's other records) and over REST:
 
 1. **baseline**: the mixed load alone for ``--phase`` seconds (GetMaster, CurrentUser, GetExperiments,
    now and then CreateExperiment), ``--concurrency`` callers; requests per second;

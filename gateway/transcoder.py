@@ -159,6 +159,8 @@ class Transcoder:
         result: UnaryResult | None
         request: Message | None = None
         try:
+            if self.options.body_gate is not None and (binding.body is not None or binding.method.client_streaming):
+                await self.options.body_gate(binding.method, call.metadata)
             if binding.method.client_streaming:
                 pump = _RequestPump(route, receive, self.options.max_body_bytes, head.header("content-type") or "")
                 if binding.method.server_streaming:

@@ -24,8 +24,9 @@ from protogw.openapi._encode import dumps, normalize
 from protogw.openapi._generator import generate as _generate
 from protogw.openapi._options import OptionError, Options, parse_parameter, parse_parameter_v3
 from protogw.openapi._registry import GenerationError
-from protogw.openapi._v3 import OptionsV3, merge_documents
 from protogw.openapi._v3 import generate_v3 as _generate_v3
+from protogw.openapi._v3_merge import merge_documents
+from protogw.openapi._v3_tables import OptionsV3
 
 __all__ = [
     "GenerationError",

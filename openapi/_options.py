@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from protogw.openapi._v3 import OptionsV3
+    from protogw.openapi._v3_tables import OptionsV3
 
 __all__ = ["OptionError", "Options", "parse_parameter", "parse_parameter_v3"]
 
@@ -137,7 +137,7 @@ def parse_parameter(parameter: str) -> Options:
 def parse_parameter_v3(parameter: str) -> OptionsV3:
     """The parameter string of ``protoc-gen-openapiv3``: its flags (``visibility_restriction_selectors``,
     repeatable, and ``disable_default_errors``), ``M`` mappings ignored, and protogw's additions."""
-    from protogw.openapi._v3 import OptionsV3
+    from protogw.openapi._v3_tables import OptionsV3
 
     fields = {f.name: f for f in dataclasses.fields(OptionsV3)}
     values: dict[str, object] = {}

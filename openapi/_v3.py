@@ -38,13 +38,12 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from google.api import field_behavior_pb2
 from google.protobuf import descriptor_pb2
-from google.protobuf.message import Message as ProtoMessage
 
+from protogw.core.template import Literal, Template, Variable
 from protogw.gen.protoc_gen_openapiv3.options import annotations_pb2 as v3_annotations
 from protogw.gen.protoc_gen_openapiv3.options import openapiv3_pb2
 from protogw.openapi._context import is_visible
@@ -57,10 +56,26 @@ from protogw.openapi._registry import (
     Method,
     Registry,
     Service,
-    read_extension,
+)
+from protogw.openapi._v3_merge import merge_documents, strip_ext
+from protogw.openapi._v3_tables import (
+    MAP_KEY_TYPES,
+    SCALARS,
+    STATUS_SCHEMA,
+    WKT,
+    OptionsV3,
+    apply_document_option,
+    clean_comment,
+    external_docs,
+    option_of,
+    options_of,
+    order_keys,
+    order_schema,
+    server_object,
+    split_summary,
 )
 
-__all__ = ["OptionsV3", "generate_v3", "merge_documents"]
+__all__ = ["generate_v3", "path_of"]
 
 Schema = dict[str, Any]
 FDP = descriptor_pb2.FieldDescriptorProto
@@ -69,171 +84,9 @@ _OUTPUT_ONLY = field_behavior_pb2.OUTPUT_ONLY
 _INPUT_ONLY = field_behavior_pb2.INPUT_ONLY
 _STATUS = "google.rpc.Status"
 _REF = "#/components/schemas/"
-_PATH_VAR = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_.]*)(?:=([^}]*))?\}")
 _INTERNAL = re.compile(r"\(--.*?--\)", re.DOTALL)
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _PATH_ITEM_ORDER = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-
-
-@dataclass(frozen=True, slots=True)
-class OptionsV3:
-    """Switches of the 3.1 generator: protoc-gen-openapiv3's two flags, then protogw's additions."""
-
-    visibility_restriction_selectors: tuple[str, ...] = field(default_factory=tuple)
-    disable_default_errors: bool = False
-    # protogw: the gateway writes an unset singular message as null (EmitUnpopulated); say so.
-    nullable_unset_messages: bool = False
-    # protogw: one document for every target, merged as openapiv3-merge merges (first file's info).
-    allow_merge: bool = False
-    merge_file_name: str = "apidocs"
-    # protogw: how often a message may repeat along one chain of flattened query parameters.
-    recursive_depth: int = 1
-    # protogw: a nested path variable {a.b} is named {a_b} in the path, because client generators
-    # (openapi-python-client among them) cannot map a dotted parameter name to an argument.
-    safe_path_param_names: bool = False
-
-
-# -- schemas of scalars and well-known types -------------------------------------------------------
-
-_SCALARS: dict[int, Schema] = {
-    FDP.TYPE_STRING: {"type": "string"},
-    FDP.TYPE_INT32: {"type": "integer", "format": "int32"},
-    FDP.TYPE_SINT32: {"type": "integer", "format": "int32"},
-    FDP.TYPE_SFIXED32: {"type": "integer", "format": "int32"},
-    FDP.TYPE_INT64: {"type": "string", "format": "int64"},
-    FDP.TYPE_SINT64: {"type": "string", "format": "int64"},
-    FDP.TYPE_SFIXED64: {"type": "string", "format": "int64"},
-    FDP.TYPE_UINT32: {"type": "integer", "format": "int64"},
-    FDP.TYPE_FIXED32: {"type": "integer", "format": "int64"},
-    FDP.TYPE_UINT64: {"type": "string", "format": "uint64"},
-    FDP.TYPE_FIXED64: {"type": "string", "format": "uint64"},
-    FDP.TYPE_FLOAT: {"type": "number", "format": "float"},
-    FDP.TYPE_DOUBLE: {"type": "number", "format": "double"},
-    FDP.TYPE_BOOL: {"type": "boolean"},
-    FDP.TYPE_BYTES: {"type": "string", "format": "byte"},
-}
-
-_WKT: dict[str, Schema] = {
-    ".google.protobuf.Timestamp": {"type": "string", "format": "date-time"},
-    ".google.protobuf.Duration": {"type": "string"},
-    ".google.protobuf.FieldMask": {"type": "string"},
-    ".google.protobuf.StringValue": {"type": "string"},
-    ".google.protobuf.BytesValue": {"type": "string", "format": "byte"},
-    ".google.protobuf.Int32Value": {"type": "integer", "format": "int32"},
-    ".google.protobuf.UInt32Value": {"type": "integer", "format": "int64"},
-    ".google.protobuf.Int64Value": {"type": "string", "format": "int64"},
-    ".google.protobuf.UInt64Value": {"type": "string", "format": "uint64"},
-    ".google.protobuf.FloatValue": {"type": "number", "format": "float"},
-    ".google.protobuf.DoubleValue": {"type": "number", "format": "double"},
-    ".google.protobuf.BoolValue": {"type": "boolean"},
-    ".google.protobuf.Empty": {"type": "object"},
-    ".google.protobuf.Struct": {"type": "object"},
-    ".google.protobuf.Value": {},
-    ".google.protobuf.ListValue": {"type": "array", "items": {}},
-    ".google.protobuf.NullValue": {"type": "null"},
-    ".google.protobuf.Any": {
-        "type": "object",
-        "properties": {
-            "@type": {
-                "type": "string",
-                "description": "A URL/resource name that uniquely identifies the type of the serialized protocol buffer message.",
-            }
-        },
-        "additionalProperties": True,
-    },
-}
-
-# protoc-gen-openapiv3 writes this fixed schema for the default error response.
-_STATUS_SCHEMA: Schema = {
-    "type": "object",
-    "description": "The Status type defines a logical error model suitable for different programming environments.",
-    "properties": {
-        "code": {
-            "type": "integer",
-            "format": "int32",
-            "description": "The status code, which should be an enum value of google.rpc.Code.",
-        },
-        "details": {
-            "type": "array",
-            "description": "A list of messages that carry the error details.",
-            "items": {"type": "object", "properties": {"@type": {"type": "string"}}, "additionalProperties": True},
-        },
-        "message": {"type": "string", "description": "A developer-facing error message."},
-    },
-}
-
-_MAP_KEY_TYPES: dict[int, str] = {
-    FDP.TYPE_STRING: "string",
-    FDP.TYPE_BOOL: "boolean",
-    **dict.fromkeys(
-        (
-            FDP.TYPE_INT32,
-            FDP.TYPE_SINT32,
-            FDP.TYPE_SFIXED32,
-            FDP.TYPE_INT64,
-            FDP.TYPE_SINT64,
-            FDP.TYPE_SFIXED64,
-            FDP.TYPE_UINT32,
-            FDP.TYPE_FIXED32,
-            FDP.TYPE_UINT64,
-            FDP.TYPE_FIXED64,
-        ),
-        "integer",
-    ),
-}
-
-_SCHEMA_ORDER = (
-    "$ref", "type", "format", "title", "description", "default", "examples", "enum", "properties", "required",
-    "additionalProperties", "items", "allOf", "oneOf", "anyOf", "not", "readOnly", "writeOnly", "deprecated",
-)  # fmt: skip
-_SCHEMA_RANK = {k: i for i, k in enumerate(_SCHEMA_ORDER)}
-
-
-def order_schema(s: Schema) -> Schema:
-    """Keys in protoc-gen-openapiv3's order (its Go struct), properties sorted, sub-schemas too."""
-    if "$ref" in s and len(s) <= 3 and set(s) <= {"$ref", "description", "summary"}:
-        return {k: s[k] for k in sorted(s)}
-    out: Schema = {}
-    for key in sorted(s, key=lambda k: (_SCHEMA_RANK.get(k, len(_SCHEMA_ORDER)), k)):
-        value = s[key]
-        if key == "properties":
-            value = {k: order_schema(v) for k, v in sorted(value.items())}
-        elif key in ("items", "not") or (key == "additionalProperties" and isinstance(value, dict)):
-            value = order_schema(value)
-        elif key in ("allOf", "oneOf", "anyOf"):
-            value = [order_schema(v) for v in value]
-        out[key] = value
-    return out
-
-
-# -- comments ----------------------------------------------------------------------------------------
-
-
-def _clean_comment(raw: str) -> str:
-    """A leading comment as protoc-gen-openapiv3 writes it: one space of indentation dropped per line,
-    AIP-192 ``(-- internal --)`` text removed, surrounding space trimmed."""
-    if not raw:
-        return ""
-    text = raw.rstrip("\n").replace("\n ", "\n").strip()
-    return _INTERNAL.sub("", text).strip()
-
-
-def _split_summary(comment: str) -> tuple[str, str]:
-    if not comment:
-        return "", ""
-    first, _, rest = comment.partition("\n\n")
-    return first.strip(), rest.strip()
-
-
-def _option(options: ProtoMessage | None, ext: Any) -> Any:
-    return read_extension(options, ext) if options is not None else None
-
-
-def _opts(proto: Any) -> ProtoMessage | None:
-    return proto.options if proto.HasField("options") else None
-
-
-# -- the builder ------------------------------------------------------------------------------------
 
 
 class _DocumentV3:
@@ -251,7 +104,7 @@ class _DocumentV3:
         return is_visible(rule, self.opts.visibility_restriction_selectors)
 
     def comment(self, fdp: descriptor_pb2.FileDescriptorProto, path: Sequence[int]) -> str:
-        return _clean_comment(self.reg.leading_comment(fdp, path))
+        return clean_comment(self.reg.leading_comment(fdp, path))
 
     def field_comment(self, f: Field) -> str:
         return self.comment(f.message.file, f.path)
@@ -278,8 +131,8 @@ class _DocumentV3:
 
     def scalar_or_ref(self, f: Field) -> Schema:
         if f.is_message:
-            if f.type_name in _WKT:
-                return copy.deepcopy(_WKT[f.type_name])
+            if f.type_name in WKT:
+                return copy.deepcopy(WKT[f.type_name])
             if f.type_name not in self.reg.messages:
                 return {"type": "object"}
             self.ensure_message(self.reg.messages[f.type_name])
@@ -289,7 +142,7 @@ class _DocumentV3:
                 return {"type": "string"}
             self.ensure_enum(self.reg.enums[f.type_name])
             return {"$ref": _REF + f.type_name[1:]}
-        return dict(_SCALARS.get(f.proto.type, {"type": "string"}))
+        return dict(SCALARS.get(f.proto.type, {"type": "string"}))
 
     def ensure_message(self, msg: Message) -> None:
         if msg.is_map_entry:
@@ -303,7 +156,7 @@ class _DocumentV3:
         desc = self.comment(msg.file, msg.path)
         if desc:
             schema["description"] = desc
-        ann = _option(_opts(msg.proto), v3_annotations.openapiv3_schema)
+        ann = option_of(options_of(msg.proto), v3_annotations.openapiv3_schema)
         if ann is not None:
             self._apply_schema_body(schema, ann)
             if ann.description:
@@ -358,7 +211,7 @@ class _DocumentV3:
     def property_schema(self, f: Field) -> Schema:
         prop = self.field_schema(f)
         desc = self.field_comment(f)
-        ann = _option(_opts(f.proto), v3_annotations.openapiv3_field)
+        ann = option_of(options_of(f.proto), v3_annotations.openapiv3_field)
         if ann is not None and ann.description:
             desc = ann.description
         nullable = self.opts.nullable_unset_messages and self._written_as_null(f)
@@ -437,12 +290,12 @@ class _DocumentV3:
 
     def ensure_status(self) -> None:
         if _STATUS not in self.schemas:
-            self.schemas[_STATUS] = copy.deepcopy(_STATUS_SCHEMA)
+            self.schemas[_STATUS] = copy.deepcopy(STATUS_SCHEMA)
 
     # operations
 
     def operation(self, svc: Service, meth: Method, binding: Binding, path_params: list[tuple[str, str]]) -> Schema:
-        summary, description = _split_summary(self.comment(svc.file, (6, svc.index, 2, meth.index)))
+        summary, description = split_summary(self.comment(svc.file, (6, svc.index, 2, meth.index)))
         op: Schema = {"tags": [svc.name]}
         if summary:
             op["summary"] = summary
@@ -460,10 +313,10 @@ class _DocumentV3:
         op["responses"] = self.responses(meth)
         if meth.proto.options.deprecated or svc.proto.options.deprecated or svc.file.options.deprecated:
             op["deprecated"] = True
-        ann = _option(_opts(meth.proto), v3_annotations.openapiv3_operation)
+        ann = option_of(options_of(meth.proto), v3_annotations.openapiv3_operation)
         if ann is not None:
             self._apply_operation_option(op, ann, f"{svc.name}.{meth.name}")
-        return _order_keys(
+        return order_keys(
             op,
             (
                 "tags",
@@ -490,11 +343,11 @@ class _DocumentV3:
         if o.operation_id:
             op["operationId"] = o.operation_id
         if o.HasField("external_docs"):
-            op["externalDocs"] = _external_docs(o.external_docs, f"openapiv3 operation {where}: external_docs")
+            op["externalDocs"] = external_docs(o.external_docs, f"openapiv3 operation {where}: external_docs")
         if o.deprecated:
             op["deprecated"] = True
         for i, server in enumerate(o.servers):
-            op.setdefault("servers", []).append(_server(server, f"openapiv3 operation {where}: servers[{i}]"))
+            op.setdefault("servers", []).append(server_object(server, f"openapiv3 operation {where}: servers[{i}]"))
 
     def parameters(self, meth: Method, binding: Binding, path_params: list[tuple[str, str]]) -> list[Schema]:
         params: list[Schema] = []
@@ -531,7 +384,7 @@ class _DocumentV3:
             return []  # bound to a nested path variable: the path sets it, the query cannot.
         name = prefix + f.json_name
         deprecated = parent_deprecated or self.field_deprecated(f)
-        if f.is_message and f.type_name not in _WKT and f.type_name in self.reg.messages:
+        if f.is_message and f.type_name not in WKT and f.type_name in self.reg.messages:
             msg = self.reg.messages[f.type_name]
             if msg.is_map_entry:
                 return self._map_query_parameter(f, msg, name, deprecated)
@@ -559,9 +412,9 @@ class _DocumentV3:
     def _map_query_parameter(self, f: Field, entry: Message, name: str, deprecated: bool) -> list[Schema]:
         key = next((x for x in entry.fields if x.proto.number == 1), None)
         value = next((x for x in entry.fields if x.proto.number == 2), None)
-        if key is None or value is None or key.proto.type not in _MAP_KEY_TYPES:
+        if key is None or value is None or key.proto.type not in MAP_KEY_TYPES:
             return []
-        param: Schema = {"name": f"{name}[{_MAP_KEY_TYPES[key.proto.type]}]", "in": "query"}
+        param: Schema = {"name": f"{name}[{MAP_KEY_TYPES[key.proto.type]}]", "in": "query"}
         desc = self.field_comment(f)
         if desc:
             param["description"] = desc
@@ -608,8 +461,8 @@ class _DocumentV3:
         out: Schema = {}
         desc = self.comment(meth.response.file, meth.response.path) or "A successful response."
         schema: Schema
-        if meth.response.fqn in _WKT:
-            schema = copy.deepcopy(_WKT[meth.response.fqn])
+        if meth.response.fqn in WKT:
+            schema = copy.deepcopy(WKT[meth.response.fqn])
         else:
             self.ensure_message(meth.response)
             schema = {"$ref": _REF + meth.response.fqn[1:]}
@@ -642,11 +495,11 @@ class _DocumentV3:
         info: Schema = {"title": title, "version": "1.0.0"}
         doc: Schema = {"openapi": "3.1.0", "info": info}
         tags: list[Schema] = []
-        document_option = _option(_opts(self.fdp), v3_annotations.openapiv3_document)
+        document_option = option_of(options_of(self.fdp), v3_annotations.openapiv3_document)
         servers: list[Schema] = []
         external: Schema | None = None
         if document_option is not None:
-            servers, external, tags = self._apply_document_option(info, document_option)
+            servers, external, tags = apply_document_option(info, document_option)
         seen_tags = {t["name"] for t in tags}
         seen_ids: dict[str, str] = {}
         tag_refs: list[tuple[str, str]] = []
@@ -659,7 +512,7 @@ class _DocumentV3:
                 if not self.visible(meth.visibility):
                     continue
                 for binding in meth.bindings:
-                    url, path_params = convert_path_template(binding.template.source)
+                    url, path_params = path_of(binding.template)
                     if self.opts.safe_path_param_names:
                         url, path_params = _safe_names(url, path_params)
                     op = self.operation(svc, meth, binding, path_params)
@@ -702,58 +555,6 @@ class _DocumentV3:
             doc["externalDocs"] = external
         return doc
 
-    def _apply_document_option(
-        self, info: Schema, d: openapiv3_pb2.Document
-    ) -> tuple[list[Schema], Schema | None, list[Schema]]:
-        if d.HasField("info"):
-            i = d.info
-            for key, value in (
-                ("title", i.title),
-                ("summary", i.summary),
-                ("description", i.description),
-                ("termsOfService", i.terms_of_service),
-                ("version", i.version),
-            ):
-                if value:
-                    info[key] = value
-            if i.HasField("contact"):
-                info["contact"] = {
-                    k: v for k, v in (("name", i.contact.name), ("url", i.contact.url), ("email", i.contact.email)) if v
-                }
-            if i.HasField("license"):
-                if not i.license.name:
-                    raise GenerationError("openapiv3 license: name is required")
-                lic: Schema = {"name": i.license.name}
-                if i.license.identifier:
-                    lic["identifier"] = i.license.identifier
-                if i.license.url:
-                    lic["url"] = i.license.url
-                info["license"] = lic
-            ordered = _order_keys(
-                info, ("title", "summary", "description", "termsOfService", "contact", "license", "version")
-            )
-            info.clear()
-            info.update(ordered)
-        servers = [_server(s, f"openapiv3 document servers[{n}]") for n, s in enumerate(d.servers)]
-        external = (
-            _external_docs(d.external_docs, "openapiv3 document external_docs") if d.HasField("external_docs") else None
-        )
-        tags: list[Schema] = []
-        for n, t in enumerate(d.tags):
-            if not t.name:
-                raise GenerationError(f"openapiv3 document tags[{n}]: name is required")
-            tag: Schema = {"name": t.name}
-            if t.description:
-                tag["description"] = t.description
-            if t.HasField("external_docs"):
-                tag["externalDocs"] = _external_docs(t.external_docs, f"openapiv3 document tags[{n}] external_docs")
-            tags.append(tag)
-        return servers, external, tags
-
-
-def _order_keys(obj: Schema, order: Sequence[str]) -> Schema:
-    return {k: obj[k] for k in order if k in obj}
-
 
 def _order_operation_schemas(op: Schema) -> None:
     for p in op.get("parameters", []):
@@ -767,51 +568,30 @@ def _order_operation_schemas(op: Schema) -> None:
             media["schema"] = order_schema(media["schema"])
 
 
-def _server(s: openapiv3_pb2.Server, where: str) -> Schema:
-    if not s.url:
-        raise GenerationError(f"{where}: server: url is required")
-    out: Schema = {"url": s.url}
-    if s.description:
-        out["description"] = s.description
-    return out
-
-
-def _external_docs(e: openapiv3_pb2.ExternalDocs, where: str) -> Schema:
-    if not e.url:
-        raise GenerationError(f"{where}: external_docs: url is required")
-    out: Schema = {}
-    if e.description:
-        out["description"] = e.description
-    out["url"] = e.url
-    return out
-
-
-def convert_path_template(template: str) -> tuple[str, list[tuple[str, str]]]:
-    """An http rule template as an OpenAPI path, and its parameters as (OpenAPI name, field path).
+def path_of(template: Template) -> tuple[str, list[tuple[str, str]]]:
+    """A parsed http rule template as an OpenAPI path, and its parameters as (OpenAPI name, field path).
 
     ``/v1/{name=shelves/*/books/*}`` -> ``/v1/shelves/{name}/books/{name_1}``, parameters
     ``[("name", "name"), ("name_1", "name")]``; ``**`` is one parameter like ``*``.
     """
+    parts: list[str] = []
     params: list[tuple[str, str]] = []
-
-    def expand(m: re.Match[str]) -> str:
-        field_path, pattern = m.group(1), m.group(2)
-        if pattern is None or pattern == "":
-            params.append((field_path, field_path))
-            return "{" + field_path + "}"
-        out: list[str] = []
+    for seg in template.segments:
+        if not isinstance(seg, Variable):
+            parts.append(str(seg))
+            continue
+        field_path = ".".join(seg.field_path)
         wild = 0
-        for segment in pattern.split("/"):
-            if segment not in ("*", "**"):
-                out.append(segment)
+        for atom in seg.segments:
+            if isinstance(atom, Literal):
+                parts.append(atom.value)
                 continue
             name = field_path if wild == 0 else f"{field_path}_{wild}"
-            out.append("{" + name + "}")
+            parts.append("{" + name + "}")
             params.append((name, field_path))
             wild += 1
-        return "/".join(out)
-
-    return _PATH_VAR.sub(expand, template), params
+    url = "/" + "/".join(parts) + ("/" if template.trailing_slash else "")
+    return url + (":" + template.verb if template.verb else ""), params
 
 
 def _safe_names(url: str, params: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
@@ -853,100 +633,9 @@ def generate_v3(
         except GenerationError as exc:
             raise GenerationError(f"{name}: {exc}") from None
         if doc is not None:
-            out[_strip_ext(name) + ".openapi.json"] = doc
+            out[strip_ext(name) + ".openapi.json"] = doc
     if opts.allow_merge:
         if not out:
             raise GenerationError("no document to merge: no target file has an HTTP binding")
-        return {_strip_ext(opts.merge_file_name) + ".openapi.json": merge_documents(list(out.items()))}
+        return {strip_ext(opts.merge_file_name) + ".openapi.json": merge_documents(list(out.items()))}
     return out
-
-
-def _strip_ext(name: str) -> str:
-    base, dot, ext = name.rpartition(".")
-    return base if dot and "/" not in ext else name
-
-
-_MERGED_COMPONENTS = (
-    "schemas",
-    "responses",
-    "parameters",
-    "examples",
-    "requestBodies",
-    "headers",
-    "securitySchemes",
-    "links",
-    "callbacks",
-    "pathItems",
-)
-_ROOT_KEYS = ("openapi", "info", "servers", "paths", "webhooks", "components", "security", "tags", "externalDocs")
-
-
-def merge_documents(docs: Sequence[tuple[str, Schema]]) -> Schema:
-    """Several 3.1 documents as one, by openapiv3-merge's rules: the first document's ``info``,
-    ``servers`` and ``externalDocs``; paths, webhooks, components and tags unioned (an entry defined
-    twice must be equal, else :class:`GenerationError`); ``security`` must agree; other top-level
-    keys from the first document that has them."""
-    if not docs:
-        raise GenerationError("at least one document is required")
-    first_name, first = docs[0]
-    out: Schema = {"openapi": first.get("openapi", ""), "info": first.get("info")}
-    for key in ("servers", "externalDocs"):
-        if key in first:
-            out[key] = first[key]
-    paths: Schema = {}
-    webhooks: Schema = {}
-    components: dict[str, Schema] = {}
-    tags: list[Schema] = []
-    seen_tags: dict[str, Schema] = {}
-    security: list[Any] | None = None
-    extras: Schema = {}
-    for name, doc in docs:
-        if doc.get("openapi") != out["openapi"]:
-            raise GenerationError(
-                f"openapi: {first_name} declares {out['openapi']!r} but {name} declares {doc.get('openapi')!r}"
-            )
-        for field_name, target in (("paths", paths), ("webhooks", webhooks)):
-            for key, value in (doc.get(field_name) or {}).items():
-                if key in target and target[key] != value:
-                    raise GenerationError(f"{field_name}.{key!r}: {name} redefines an entry with a different value")
-                target.setdefault(key, value)
-        for kind, entries in (doc.get("components") or {}).items():
-            bucket = components.setdefault(kind, {})
-            for key, value in entries.items():
-                if key in bucket and bucket[key] != value:
-                    raise GenerationError(
-                        f"components.{kind}.{key!r}: {name} redefines an entry with a different value"
-                    )
-                bucket.setdefault(key, value)
-        for tag in doc.get("tags") or []:
-            tag_name = tag.get("name")
-            if not tag_name:
-                raise GenerationError(f'{name}: tags: tag entry missing required "name"')
-            if tag_name in seen_tags:
-                if seen_tags[tag_name] != tag:
-                    raise GenerationError(f"tags[{tag_name!r}]: {name} redefines a tag with different metadata")
-                continue
-            seen_tags[tag_name] = tag
-            tags.append(tag)
-        if doc.get("security"):
-            if security is None:
-                security = doc["security"]
-            elif security != doc["security"]:
-                raise GenerationError(f"security: {name} declares different requirements")
-        for key, value in doc.items():
-            if key not in _ROOT_KEYS:
-                extras.setdefault(key, value)
-    if paths:
-        out["paths"] = paths
-    if webhooks:
-        out["webhooks"] = webhooks
-    merged = {k: dict(sorted(components[k].items())) for k in _MERGED_COMPONENTS if components.get(k)}
-    if merged:
-        out["components"] = merged
-    if security:
-        out["security"] = security
-    if tags:
-        out["tags"] = tags
-    ordered = {k: out[k] for k in _ROOT_KEYS if k in out}
-    ordered.update(extras)
-    return ordered

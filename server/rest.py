@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import http.cookies
 import importlib.resources
 import logging
@@ -29,7 +30,7 @@ from protogw.gateway.app import Gateway, GatewayOptions, RouteTable, create_app
 from protogw.gateway.backend import Backend, Call
 from protogw.gateway.cli import bind, parse_addr, url_host
 from protogw.gateway.errors import GatewayError, render_error
-from protogw.gateway.headers import RequestHead
+from protogw.gateway.headers import Metadata, RequestHead
 from protogw.gateway.http_limits import (
     DEFAULT_MAX_ANONYMOUS_BODY_BYTES,
     HttpLimits,
@@ -37,11 +38,14 @@ from protogw.gateway.http_limits import (
     limited_protocol,
 )
 from protogw.gateway.inprocess import InProcessBackend
+from protogw.gateway.options import BodyGate
 from protogw.gateway.proxy import ProxyBackend
 from protogw.gateway.swagger_ui import DEFAULT_DOCS_PATH, DEFAULT_SPEC_PATH, swagger_routes
 from protogw.gateway.types import ASGIApp, Receive, Scope, Send
 from protogw.gen.determined.api.v1 import master_pb2
 from protogw.server.app import SERVER_OPTIONS
+from protogw.server.errors import ServiceError
+from protogw.server.interceptors import AuthInterceptor
 from protogw.server.rest_errors import DeterminedErrorRenderer
 from protogw.server.service import SERVICE_NAME, Service
 from protogw.server.services.experiments import DEFAULT_MAX_MODEL_DEFINITION_BYTES
@@ -193,11 +197,27 @@ def _info_mount(routes: RouteTable, backend: Backend) -> tuple[str, ASGIApp]:
     return "/info", _at_root(Starlette(routes=[Route("/info", info, methods=["GET"])]))
 
 
+def token_gate(auth: AuthInterceptor) -> BodyGate:
+    """A body gate that checks the caller's token as the service's auth interceptor would, so a body
+    sent without a valid token is never read (the in-process gateway; the proxy has no sessions)."""
+
+    async def gate(method: MethodInfo, metadata: Metadata) -> None:
+        try:
+            await auth.check(method.grpc_path, metadata)
+        except ServiceError as exc:
+            raise GatewayError(exc.code, exc.message) from None
+
+    return gate
+
+
 def build_gateway(service: Service, *, docs: bool = True) -> Gateway:
     """The REST app for ``service``: Determined's routes, error body, cookie auth and API docs."""
     backend = InProcessBackend(interceptors=service.interceptors)
     service.register(backend)
-    options = gateway_options(service.config.max_model_definition_bytes)
+    auth = next(i for i in service.interceptors if isinstance(i, AuthInterceptor))
+    options = dataclasses.replace(
+        gateway_options(service.config.max_model_definition_bytes), body_gate=token_gate(auth)
+    )
     routes = RouteTable.from_pool(descriptor_pool.Default(), [SERVICE_NAME], options)
     mounts = [_info_mount(routes, backend)]
     if docs:

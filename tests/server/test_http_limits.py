@@ -73,6 +73,22 @@ REFUSED = [
         0,
         b"HTTP/1.1 401",
     ),
+    # A token that is not valid: the gateway checks it before reading (its body gate), so even a body
+    # under every size limit is refused without being read and without "100 Continue".
+    (
+        "invalid token, Expect: 100-continue",
+        b"POST /api/v1/experiments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\n"
+        b"Expect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
+        0,
+        b"HTTP/1.1 401",
+    ),
+    (
+        "invalid auth cookie, 2 MiB body, Expect: 100-continue",
+        b"POST /api/v1/experiments HTTP/1.1\r\nHost: x\r\nCookie: auth=nope\r\n"
+        b"Expect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (2 << 20),
+        0,
+        b"HTTP/1.1 401",
+    ),
     (
         "body over the limit with a token, Expect: 100-continue",
         b"POST /api/v1/experiments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\n"
