@@ -155,6 +155,14 @@ def serve(
             help="argon2 password checks at once (64 MiB each).",
         ),
     ] = DEFAULT_MAX_CONCURRENT_HASHES,
+    access_log_in_master_logs: Annotated[
+        bool,
+        typer.Option(
+            "--access-log-in-master-logs/--no-access-log-in-master-logs",
+            envvar="PROTOGW_ACCESS_LOG_IN_MASTER_LOGS",
+            help="Also send the per-call access log to MasterLogs (each follower then gets a line per call).",
+        ),
+    ] = False,
     log_level: Annotated[str, typer.Option("--log-level", envvar="PROTOGW_LOG_LEVEL")] = "info",
 ) -> None:
     """Run the gRPC server (and the REST gateway) until SIGTERM or SIGINT."""
@@ -176,6 +184,7 @@ def serve(
         login_failures_per_address=login_failures_per_address,
         login_window=login_window,
         max_concurrent_hashes=max_concurrent_hashes,
+        access_log_in_master_logs=access_log_in_master_logs,
     )
     try:
         service = build_service(config)

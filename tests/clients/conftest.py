@@ -21,7 +21,8 @@ async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Serv
     """A server holding the README walk-through experiments (ids 1-6), shared by the module."""
     url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('clients') / 'protogw.db'}"
     await run_cli("seed", "--database", url)
-    async with serve(url) as running:
+    # The follow tests wait for log lines that calls cause: the access log gives one per call.
+    async with serve(url, ["--access-log-in-master-logs"]) as running:
         yield running
 
 

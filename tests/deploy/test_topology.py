@@ -165,7 +165,13 @@ class Outcome:
 
 
 async def login(client: httpx.AsyncClient) -> str:
-    answer = await client.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD})
+    # A setup step, retried on 503: once, on a machine loaded by a parallel test run, Envoy reported the
+    # upstream connection terminated before the first login's answer (not reproduced alone).
+    for _ in range(3):
+        answer = await client.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD})
+        if answer.status_code != 503:
+            break
+        await asyncio.sleep(0.2)
     assert answer.status_code == 200, answer.text
     token: str = answer.json()["token"]
     return token
