@@ -69,12 +69,16 @@ def _ex(*names: str) -> tuple[str, ...]:
 
 
 # After the joint run (one request per directory, ``allow_repeated_fields_in_body=true``), the Makefile's
-# per-file runs with each file's ``*.buf.gen.yaml`` options. Left out, and listed as differences:
-# unannotated_echo_service (``grpc_api_configuration``/``openapi_configuration`` YAML files are not
-# supported) and use_go_template (``use_go_templates`` is not supported). opaque.buf.gen.yaml has no
+# per-file runs with each file's ``*.buf.gen.yaml`` options (the YAML files' paths made absolute).
+# Left out, and listed as differences: use_go_template (``use_go_templates`` is not supported). opaque.buf.gen.yaml has no
 # openapiv2 plugin, so opaque.swagger.json is the joint run's.
 VIS = "visibility_rule_echo_service.proto"
 RUNS = (
+    Run(
+        _ex("unannotated_echo_service.proto"),
+        f"grpc_api_configuration={UPSTREAM}/{EXAMPLES}/unannotated_echo_service.yaml,"
+        f"openapi_configuration={UPSTREAM}/{EXAMPLES}/unannotated_echo_service.swagger.yaml",
+    ),
     Run(_ex("openapi_merge_a.proto", "openapi_merge_b.proto"), f"allow_merge=true,merge_file_name={EXAMPLES}/openapi_merge"),
     Run(_ex("generate_unbound_methods.proto"), "generate_unbound_methods=true"),
     Run(_ex("use_allof_for_refs.proto"), "use_allof_for_refs=true,proto3_optional_nullable=true"),
