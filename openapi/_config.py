@@ -57,7 +57,7 @@ def _load_yaml(path: str, what: str) -> dict[str, Any]:
     return data
 
 
-def _parse(value: object, into: _M, where: str) -> _M:
+def _parse(value: Any, into: _M, where: str) -> _M:
     try:
         return json_format.ParseDict(value, into)
     except json_format.ParseError as exc:

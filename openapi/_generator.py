@@ -25,7 +25,6 @@ from collections.abc import Sequence
 
 from google.protobuf import descriptor_pb2
 
-from protogw.gen.protoc_gen_openapiv2.options import annotations_pb2 as openapi_annotations
 from protogw.gen.protoc_gen_openapiv2.options import openapiv2_pb2
 from protogw.openapi._config import ConfigError, load_http_rules, load_openapi_config
 from protogw.openapi._context import INVALID, Schema, Target, json_values, option_extensions, raw_json
@@ -37,7 +36,6 @@ from protogw.openapi._registry import (
     Method,
     Registry,
     Service,
-    read_extension,
 )
 from protogw.openapi._schemas import WKT_SCHEMAS
 
@@ -79,11 +77,7 @@ def generate(
     out: dict[str, Schema] = {}
     if opts.allow_merge:
         leader_idx = next(
-            (
-                i
-                for i, (f, _) in enumerate(loaded)
-                if reg.file_option(f) is not None
-            ),
+            (i for i, (f, _) in enumerate(loaded) if reg.file_option(f) is not None),
             0,
         )
         order = [loaded[leader_idx], *(x for i, x in enumerate(loaded) if i != leader_idx)]

@@ -79,7 +79,10 @@ RUNS = (
         f"grpc_api_configuration={UPSTREAM}/{EXAMPLES}/unannotated_echo_service.yaml,"
         f"openapi_configuration={UPSTREAM}/{EXAMPLES}/unannotated_echo_service.swagger.yaml",
     ),
-    Run(_ex("openapi_merge_a.proto", "openapi_merge_b.proto"), f"allow_merge=true,merge_file_name={EXAMPLES}/openapi_merge"),
+    Run(
+        _ex("openapi_merge_a.proto", "openapi_merge_b.proto"),
+        f"allow_merge=true,merge_file_name={EXAMPLES}/openapi_merge",
+    ),
     Run(_ex("generate_unbound_methods.proto"), "generate_unbound_methods=true"),
     Run(_ex("use_allof_for_refs.proto"), "use_allof_for_refs=true,proto3_optional_nullable=true"),
     Run(_ex("ignore_comment.proto"), "ignore_comments=true"),
@@ -99,9 +102,7 @@ RUNS = (
 
 
 def module_files() -> list[str]:
-    return sorted(
-        p.relative_to(UPSTREAM).as_posix() for d in MODULE_DIRS for p in (UPSTREAM / d).rglob("*.proto")
-    )
+    return sorted(p.relative_to(UPSTREAM).as_posix() for d in MODULE_DIRS for p in (UPSTREAM / d).rglob("*.proto"))
 
 
 def compile_module(out: Path) -> list[descriptor_pb2.FileDescriptorProto]:
@@ -187,7 +188,9 @@ def compared(outputs: dict[str, Any]) -> list[tuple[Item, bool]]:
     result: list[tuple[Item, bool]] = []
     for path in sorted((UPSTREAM / EXAMPLES).glob("*.swagger.json")):
         rel = path.relative_to(UPSTREAM).as_posix()
-        result.extend(items(path.name.removesuffix(".swagger.json"), json.loads(path.read_text()), outputs.get(rel, {})))
+        result.extend(
+            items(path.name.removesuffix(".swagger.json"), json.loads(path.read_text()), outputs.get(rel, {}))
+        )
     return result
 
 
