@@ -25,8 +25,8 @@ from collections.abc import Sequence
 
 from google.protobuf import descriptor_pb2
 
-from protogw.gen.protoc_gen_openapiv2.options import annotations_pb2 as openapi_annotations
 from protogw.gen.protoc_gen_openapiv2.options import openapiv2_pb2
+from protogw.openapi._config import ConfigError, load_http_rules, load_openapi_config
 from protogw.openapi._context import INVALID, Schema, Target, json_values, option_extensions, raw_json
 from protogw.openapi._options import Options
 from protogw.openapi._parameters import ParameterRenderer, parts_to_path, parts_to_patterns
@@ -36,7 +36,6 @@ from protogw.openapi._registry import (
     Method,
     Registry,
     Service,
-    read_extension,
 )
 from protogw.openapi._schemas import WKT_SCHEMAS
 
@@ -58,7 +57,12 @@ def generate(
     ``merge_file_name``.
     """
     opts = options or Options()
-    reg = Registry(files)
+    try:
+        http_rules = load_http_rules(opts.grpc_api_configuration) if opts.grpc_api_configuration else None
+        config = load_openapi_config(opts.openapi_configuration) if opts.openapi_configuration else None
+    except ConfigError as exc:
+        raise GenerationError(str(exc)) from None
+    reg = Registry(files, http_rules=http_rules, openapi_config=config)
     if targets is None:
         targets = [f.name for f in files if f.service]
     if not targets:
@@ -73,12 +77,7 @@ def generate(
     out: dict[str, Schema] = {}
     if opts.allow_merge:
         leader_idx = next(
-            (
-                i
-                for i, (f, _) in enumerate(loaded)
-                if read_extension(f.options if f.HasField("options") else None, openapi_annotations.openapiv2_swagger)
-                is not None
-            ),
+            (i for i, (f, _) in enumerate(loaded) if reg.file_option(f) is not None),
             0,
         )
         order = [loaded[leader_idx], *(x for i, x in enumerate(loaded) if i != leader_idx)]
@@ -304,9 +303,7 @@ class _DocumentBuilder(ParameterRenderer):
         paths = self.build_paths()
         self.render_definitions(paths)
         self.apply_comment(doc["info"], self.comment(leader, (2,)), summary_key="title", force=True)
-        option = read_extension(
-            leader.options if leader.HasField("options") else None, openapi_annotations.openapiv2_swagger
-        )
+        option = self.reg.file_option(leader)
         tags: list[Schema] = []
         if option is not None:
             tags = self.apply_swagger_option(doc, option, paths)

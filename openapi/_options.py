@@ -65,6 +65,14 @@ class Options:
     use_allof_for_refs: bool = False
     omit_array_item_type_when_ref_sibling: bool = False
     visibility_restriction_selectors: tuple[str, ...] = field(default_factory=tuple)
+    # Not in protoc-gen-openapiv2 (which writes {book.name}): a path variable bound to a nested field
+    # is named as one identifier, {bookName} ({book_name} without json_names_for_fields), which
+    # client generators can map to an argument. False gives upstream's dotted names.
+    safe_path_param_names: bool = True
+    # Paths (relative to the working directory, as for the Go plugin) of a google.api.Service YAML
+    # whose http.rules bind methods, and of a YAML file of openapiv2_* options (openapiOptions).
+    grpc_api_configuration: str = ""
+    openapi_configuration: str = ""
     # Not in protoc-gen-openapiv2: mark singular message fields x-nullable, because grpc-gateway's
     # default marshaler (EmitUnpopulated) writes an unset message as null and strict response
     # validators reject null for a plain $ref or scalar-typed well-known type.

@@ -259,7 +259,7 @@ class ParameterRenderer(SchemaRenderer):
             if fc is not None and fc.path_param_name and fc.path_param_name != name:
                 renames[name] = fc.path_param_name
                 name = fc.path_param_name.partition("=")[0]
-            elif not _SAFE_NAME.fullmatch(name):
+            elif self.opts.safe_path_param_names and not _SAFE_NAME.fullmatch(name):
                 safe = self.safe_param_name(p, {q.proto_path for q in binding.path_params})
                 renames[name] = safe
                 name = safe

@@ -10,21 +10,22 @@ unknown fields.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from google.api import field_behavior_pb2, visibility_pb2
+from google.api import field_behavior_pb2, http_pb2, visibility_pb2
 from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool
 from google.protobuf.descriptor import FieldDescriptor, MethodDescriptor
 from google.protobuf.message import Message as ProtoMessage
 from google.rpc import status_pb2
 
 from protogw.core.bindings import FieldPath, HttpRuleError, RuleOptions, method_bindings
-from protogw.core.descriptors import DescriptorError, pool_of
+from protogw.core.descriptors import DescriptorError, http_rule_of, pool_of
 from protogw.core.template import Template
 from protogw.gen.protoc_gen_openapiv2.options import annotations_pb2 as openapi_annotations
 from protogw.gen.protoc_gen_openapiv2.options import openapiv2_pb2
+from protogw.openapi._config import OpenAPIConfig
 
 __all__ = [
     "Binding",
@@ -65,6 +66,10 @@ _OPTION_CLASSES: dict[str, type[ProtoMessage]] = {
 
 class GenerationError(DescriptorError):
     """The descriptors cannot be turned into a document (bad template, unknown field, bad option)."""
+
+
+def _first(*options: T | None) -> T | None:
+    return next((o for o in options if o is not None), None)
 
 
 def read_extension(options: ProtoMessage | None, ext: FieldDescriptor) -> Any:
@@ -272,7 +277,17 @@ class Registry:
     ``google/rpc/status.proto`` (with comments) wins over the built-in one.
     """
 
-    def __init__(self, files: Iterable[descriptor_pb2.FileDescriptorProto]) -> None:
+    def __init__(
+        self,
+        files: Iterable[descriptor_pb2.FileDescriptorProto],
+        *,
+        http_rules: Mapping[str, Sequence[http_pb2.HttpRule]] | None = None,
+        openapi_config: OpenAPIConfig | None = None,
+    ) -> None:
+        # grpc_api_configuration's rules (by method) and openapi_configuration's options: used where
+        # the proto has no option of its own (rules are added before the method's own rule).
+        self.http_rules = dict(http_rules or {})
+        self.config = openapi_config or OpenAPIConfig()
         self.files: dict[str, descriptor_pb2.FileDescriptorProto] = {}
         for fdp in [*_builtin_files(), *files]:
             self.files[fdp.name] = fdp
@@ -308,15 +323,18 @@ class Registry:
         msg.openapi = read_extension(
             proto.options if proto.HasField("options") else None, openapi_annotations.openapiv2_schema
         )
+        if msg.openapi is None:
+            msg.openapi = self.config.message.get(fqn[1:])
         for i, fd in enumerate(proto.field):
             opts = fd.options if fd.HasField("options") else None
+            field_option = read_extension(opts, openapi_annotations.openapiv2_field) if opts else None
             msg.fields.append(
                 Field(
                     fd,
                     msg,
                     i,
                     behaviors=tuple(read_extension(opts, field_behavior_pb2.field_behavior)) if opts else (),
-                    openapi=read_extension(opts, openapi_annotations.openapiv2_field) if opts else None,
+                    openapi=field_option if field_option is not None else self.config.field.get(f"{fqn[1:]}.{fd.name}"),
                     visibility=_visibility(opts, visibility_pb2.field_visibility) if opts else None,
                 )
             )
@@ -363,7 +381,10 @@ class Registry:
                 sd,
                 fdp,
                 si,
-                openapi=read_extension(sopts, openapi_annotations.openapiv2_tag),
+                openapi=_first(
+                    read_extension(sopts, openapi_annotations.openapiv2_tag),
+                    self.config.service.get(f"{fdp.package}.{sd.name}".lstrip(".")),
+                ),
                 visibility=_visibility(sopts, visibility_pb2.api_visibility),
             )
             for mi, md in enumerate(sd.method):
@@ -374,17 +395,29 @@ class Registry:
                     mi,
                     self.message(md.input_type),
                     self.message(md.output_type),
-                    openapi=read_extension(mopts, openapi_annotations.openapiv2_operation),
+                    openapi=_first(
+                        read_extension(mopts, openapi_annotations.openapiv2_operation),
+                        self.config.method.get(meth_name := f"{svc.fqn[1:]}.{md.name}"),
+                    ),
                     visibility=_visibility(mopts, visibility_pb2.method_visibility),
                 )
                 rules = RuleOptions(allow_delete_body=allow_delete_body, unbound_methods=generate_unbound)
-                self._add_bindings(meth, self._method_descriptor(svc, md.name), rules)
+                self._add_bindings(
+                    meth, self._method_descriptor(svc, md.name), rules, self.http_rules.get(meth_name, ())
+                )
                 svc.methods.append(meth)
             if svc.methods:
                 services.append(svc)
         self.services[file_name] = services
         self._names_by_package = None
         return services
+
+    def file_option(self, fdp: descriptor_pb2.FileDescriptorProto) -> openapiv2_pb2.Swagger | None:
+        """The file's ``openapiv2_swagger`` option, or the openapi_configuration's for it."""
+        return _first(
+            read_extension(fdp.options if fdp.HasField("options") else None, openapi_annotations.openapiv2_swagger),
+            self.config.file.get(fdp.name),
+        )
 
     def names_by_package(self) -> dict[str, list[str]]:
         """Every message, enum and (loaded) method name, grouped by the package of its file.
@@ -414,10 +447,19 @@ class Registry:
         method: MethodDescriptor = self._pool.FindServiceByName(svc.fqn[1:]).methods_by_name[name]
         return method
 
-    def _add_bindings(self, meth: Method, descriptor: MethodDescriptor, rules: RuleOptions) -> None:
-        """The method's bindings as the core reads and checks them, with the generator's field views."""
+    def _add_bindings(
+        self,
+        meth: Method,
+        descriptor: MethodDescriptor,
+        rules: RuleOptions,
+        external: Sequence[http_pb2.HttpRule] = (),
+    ) -> None:
+        """The method's bindings as the core reads and checks them, with the generator's field views:
+        those of ``external`` rules (grpc_api_configuration) first, then those of its own option."""
         try:
-            bindings = method_bindings(descriptor, rules)
+            bindings = [b for rule in external for b in method_bindings(descriptor, rules, rule=rule)]
+            if not external or http_rule_of(descriptor) is not None:
+                bindings.extend(method_bindings(descriptor, rules))
         except HttpRuleError as exc:
             raise GenerationError(str(exc)) from None
         for b in bindings:

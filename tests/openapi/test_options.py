@@ -31,6 +31,11 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("enums_as_ints=T,omit_enum_default_value=F", {"enums_as_ints": True}),
     ("nullable_unset_messages", {"nullable_unset_messages": True}),
     ("expand_slashed_path_patterns=true", {"expand_slashed_path_patterns": True}),
+    ("safe_path_param_names=false", {"safe_path_param_names": False}),
+    (
+        "grpc_api_configuration=a/api.yaml,openapi_configuration=a/openapi.yaml",
+        {"grpc_api_configuration": "a/api.yaml", "openapi_configuration": "a/openapi.yaml"},
+    ),
 ]
 
 
