@@ -39,13 +39,19 @@ class AddressInUse(OSError):
     """The requested listening address could not be bound."""
 
 
-def create_server(service: Service, address: str) -> tuple[grpc.aio.Server, int]:
+def server_options(*, reuse_port: bool = False) -> list[tuple[str, int]]:
+    """:data:`SERVER_OPTIONS`, with ``SO_REUSEPORT`` on for a worker sharing its port with others."""
+    return [(name, int(reuse_port) if name == "grpc.so_reuseport" else value) for name, value in SERVER_OPTIONS]
+
+
+def create_server(service: Service, address: str, *, reuse_port: bool = False) -> tuple[grpc.aio.Server, int]:
     """A gRPC server carrying the service, health checks and reflection, bound to ``address``.
 
     ``address`` is ``HOST:PORT`` (``[::1]:PORT`` for IPv6); port 0 picks a free port, which is
-    returned. The server is not started.
+    returned. The server is not started. ``reuse_port`` binds with ``SO_REUSEPORT``, for one of the
+    workers of ``serve --workers N`` (the parent holds the port; see ``protogw.gateway.workers``).
     """
-    server = grpc.aio.server(interceptors=service.interceptors, options=SERVER_OPTIONS)
+    server = grpc.aio.server(interceptors=service.interceptors, options=server_options(reuse_port=reuse_port))
     service.register(server)
     reflection.enable_server_reflection(
         (SERVICE_NAME, "grpc.health.v1.Health", reflection.SERVICE_NAME),
@@ -84,6 +90,7 @@ async def run(
     addons: Sequence[Addon] = (),
     grace: float = DEFAULT_GRACE,
     stop: asyncio.Event | None = None,
+    reuse_port: bool = False,
 ) -> None:
     """Serve until SIGTERM or SIGINT (or until ``stop`` is set), then shut down gracefully."""
     stop = stop or asyncio.Event()
@@ -94,7 +101,7 @@ async def run(
     server: grpc.aio.Server | None = None
     try:
         await service.start()
-        server, port = create_server(service, grpc_address)
+        server, port = create_server(service, grpc_address, reuse_port=reuse_port)
         await server.start()
         logger.info("gRPC server listening on %s", bound_address(grpc_address, port))
         for addon in addons:

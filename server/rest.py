@@ -27,13 +27,14 @@ from starlette.routing import Route
 from protogw.core.bindings import MethodInfo
 from protogw.gateway.app import Gateway, GatewayOptions, RouteTable, create_app
 from protogw.gateway.backend import Backend, Call
-from protogw.gateway.cli import bind, parse_addr, url_host
+from protogw.gateway.cli import parse_addr, url_host
 from protogw.gateway.errors import GatewayError, render_error
 from protogw.gateway.headers import RequestHead
 from protogw.gateway.inprocess import InProcessBackend
 from protogw.gateway.proxy import ProxyBackend
 from protogw.gateway.swagger_ui import DEFAULT_DOCS_PATH, DEFAULT_SPEC_PATH, swagger_routes
 from protogw.gateway.types import ASGIApp, Receive, Scope, Send
+from protogw.gateway.workers import listen
 from protogw.gen.determined.api.v1 import master_pb2
 from protogw.server.app import SERVER_OPTIONS
 from protogw.server.rest_errors import DeterminedErrorRenderer
@@ -220,8 +221,17 @@ class _EmbeddedServer(uvicorn.Server):
 class RestGateway:
     """Serves the REST API of the service on ``address`` (``HOST:PORT``, port 0 picks one)."""
 
-    def __init__(self, address: str, *, docs: bool = True, grace: float = 10.0, log_level: str = "warning") -> None:
+    def __init__(
+        self,
+        address: str,
+        *,
+        docs: bool = True,
+        grace: float = 10.0,
+        log_level: str = "warning",
+        reuse_port: bool = False,
+    ) -> None:
         self.host, self.port = parse_addr(address)
+        self._reuse_port = reuse_port
         self._docs = docs
         self._grace = grace
         self._log_level = log_level
@@ -230,7 +240,7 @@ class RestGateway:
 
     async def start(self, service: Service) -> None:
         app = build_gateway(service, docs=self._docs)
-        sock = bind(self.host, self.port)
+        sock = listen(self.host, self.port, reuse_port=self._reuse_port)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             app,

@@ -1,0 +1,232 @@
+"""Serving processes: the log set-up every command shares, listening sockets several processes can share,
+and ``--workers N`` (N processes behind one set of ports).
+
+Logging: records go through a :class:`logging.handlers.QueueHandler` to a
+:class:`~logging.handlers.QueueListener` thread that formats and writes them, so a request's access-log
+line costs the event loop one queue put instead of a formatted write to stderr. With several workers,
+every worker's queue is the parent's: the parent's listener writes all of them to its stderr, one log
+stream, each line naming its worker.
+
+Workers: the parent reserves each port (bound with ``SO_REUSEPORT``, never listening, so the kernel keeps
+the port for the workers and sends it no connections), starts N processes with the ``spawn`` method
+(nothing of gRPC's or the event loop's state crosses a fork), and each worker binds its own listening
+socket to the same port with ``SO_REUSEPORT``: the kernel spreads new connections over them. SIGTERM or
+SIGINT to the parent is passed to every worker, which shuts down gracefully; the parent exits when all
+have. A worker that dies on its own takes the others down with it (exit status 1), so a supervisor sees
+the failure instead of a server running at reduced strength.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import logging.handlers
+import multiprocessing
+import multiprocessing.connection
+import os
+import queue
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+__all__ = [
+    "LOG_FORMAT",
+    "configure_logging",
+    "listen",
+    "logging_to_queue",
+    "reserve_port",
+    "run_workers",
+]
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+WORKER_LOG_FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
+
+_listener: logging.handlers.QueueListener | None = None
+
+
+class _DeferredQueueHandler(logging.handlers.QueueHandler):
+    """Puts the record on the queue as it is: the listener thread formats it.
+
+    The stdlib's ``prepare`` formats the message in the caller's thread (it must, when the record
+    crosses a process boundary); within one process the arguments are safe to format later, so the
+    event loop pays only for the record and the put. A traceback is rendered here, while it exists.
+    """
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        return record
+
+
+def _stream_handler(fmt: str) -> logging.Handler:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(fmt))
+    return handler
+
+
+def configure_logging(level: str, *, workers: int = 1) -> None:
+    """Log at ``level`` to stderr, through a queue and a writer thread (idempotent: a second call only
+    changes the level). ``workers`` > 1 names the worker on each line."""
+    global _listener
+    root = logging.getLogger()
+    root.setLevel(level.upper())
+    if _listener is not None:
+        return
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    for old in list(root.handlers):
+        if isinstance(old, logging.StreamHandler) and getattr(old, "stream", None) in (sys.stderr, sys.__stderr__):
+            root.removeHandler(old)
+    root.addHandler(_DeferredQueueHandler(records))
+    _listener = logging.handlers.QueueListener(
+        records, _stream_handler(WORKER_LOG_FORMAT if workers > 1 else LOG_FORMAT), respect_handler_level=True
+    )
+    _listener.start()
+    import atexit
+
+    atexit.register(flush_logging)
+
+
+def flush_logging() -> None:
+    """Write what is queued and stop the writer thread (at exit; logging goes on synchronously)."""
+    global _listener
+    listener, _listener = _listener, None
+    if listener is None:
+        return
+    listener.stop()
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.handlers.QueueHandler):
+            root.removeHandler(handler)
+    root.addHandler(listener.handlers[0])
+
+
+def logging_to_queue(level: str, records: Any) -> None:
+    """A worker's logging: every record to the parent's ``records`` queue."""
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.setLevel(level.upper())
+    # The stdlib handler renders the message (and any traceback) before the record crosses to the
+    # parent, where the time, level and worker name are added.
+    root.addHandler(logging.handlers.QueueHandler(records))
+
+
+# --- sockets --------------------------------------------------------------------------------------------------
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def reserve_port(host: str, port: int) -> socket.socket:
+    """Hold ``host:port`` for workers: a bound, non-listening ``SO_REUSEPORT`` socket (port 0 picks one).
+
+    The port is first bound without ``SO_REUSEPORT``, so a port another program already uses is an
+    ``OSError`` (EADDRINUSE) here rather than silently shared.
+    """
+    with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        port = probe.getsockname()[1]
+    sock = socket.socket(_family(host), socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A listening TCP socket (port 0 picks a free port); ``reuse_port`` joins a port held by
+    :func:`reserve_port` (or by other workers).
+
+    The protocol is given explicitly: asyncio sets TCP_NODELAY on accepted connections only when the
+    listening socket says IPPROTO_TCP. Without it, Nagle's algorithm meets delayed ACKs and every
+    response after the first on a keep-alive connection waits ~40 ms.
+    """
+    sock = socket.socket(_family(host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+# --- processes --------------------------------------------------------------------------------------------------
+
+
+def _worker_main(records: Any, level: str, target: Callable[..., None], args: tuple[Any, ...]) -> None:
+    logging_to_queue(level, records)
+    target(*args)
+
+
+@contextlib.contextmanager
+def _parent_logging(level: str) -> Iterator[Any]:
+    """The parent's side of the one log stream: a process-safe queue and the thread writing it."""
+    context = multiprocessing.get_context("spawn")
+    records = context.Queue()
+    listener = logging.handlers.QueueListener(records, _stream_handler(WORKER_LOG_FORMAT))
+    listener.start()
+    try:
+        yield records
+    finally:
+        listener.stop()
+        records.close()
+
+
+def run_workers(count: int, target: Callable[..., None], args: tuple[Any, ...], *, log_level: str) -> int:
+    """Run ``target(*args)`` in ``count`` worker processes until SIGTERM/SIGINT; the exit status.
+
+    ``target`` and ``args`` must pickle (a module-level function and plain values): each worker builds
+    its own server from them. Each worker must stop cleanly on SIGTERM.
+    """
+    context = multiprocessing.get_context("spawn")
+    log = logging.getLogger("protogw.workers")
+    stopping = threading.Event()
+    failed = False
+    with _parent_logging(log_level) as records:
+        procs = [
+            context.Process(target=_worker_main, args=(records, log_level, target, args), name=f"worker-{i + 1}")
+            for i in range(count)
+        ]
+
+        def stop(signum: int, frame: object) -> None:
+            stopping.set()
+            for proc in procs:
+                if proc.pid is not None and proc.exitcode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(proc.pid, signal.SIGTERM)
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            for proc in procs:
+                proc.start()
+            log.info("started %d workers (pids %s)", count, ", ".join(str(p.pid) for p in procs))
+            remaining = list(procs)
+            while remaining:
+                multiprocessing.connection.wait([p.sentinel for p in remaining])
+                for proc in [p for p in remaining if p.exitcode is not None]:
+                    remaining.remove(proc)
+                    if not stopping.is_set():
+                        log.error(
+                            "%s (pid %s) exited with status %s: stopping the others", proc.name, proc.pid, proc.exitcode
+                        )
+                        failed = True
+                        stop(signal.SIGTERM, None)
+                    elif proc.exitcode not in (0, -signal.SIGTERM):
+                        failed = True
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            for proc in procs:
+                if proc.pid is not None:
+                    proc.join(30)
+                    if proc.exitcode is None:
+                        proc.kill()
+                        proc.join()
+        log.info("all workers stopped")
+    return 1 if failed else 0
