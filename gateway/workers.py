@@ -35,10 +35,11 @@ from typing import Any
 __all__ = [
     "LOG_FORMAT",
     "configure_logging",
+    "hand_over",
     "listen",
-    "logging_to_queue",
     "reserve_port",
     "run_workers",
+    "take_back",
 ]
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -67,26 +68,62 @@ def _stream_handler(fmt: str) -> logging.Handler:
     return handler
 
 
-def configure_logging(level: str, *, workers: int = 1) -> None:
+def _cheap_records() -> None:
+    """Skip the work a LogRecord does that no line here prints: the caller's frame (file, line,
+    function: a stack walk per record), thread and process ids. The logging HOWTO lists these switches
+    under "Optimization". The process *name* stays: worker lines carry it."""
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logProcesses = False
+
+
+def configure_logging(level: str, *, workers: int = 1, forward_to: Any = None) -> None:
     """Log at ``level`` to stderr, through a queue and a writer thread (idempotent: a second call only
-    changes the level). ``workers`` > 1 names the worker on each line."""
+    changes the level; like ``logging.basicConfig``, nothing happens when the root logger already has
+    handlers). ``workers`` > 1 names the worker on each line; ``forward_to`` (a worker's
+    multiprocessing queue) sends the records to the parent's writer instead of stderr."""
     global _listener
     root = logging.getLogger()
-    root.setLevel(level.upper())
     if _listener is not None:
+        root.setLevel(level.upper())
         return
+    if root.handlers and forward_to is None:
+        # As logging.basicConfig: someone (an embedding program, a test runner) configured logging.
+        return
+    root.setLevel(level.upper())
+    _cheap_records()
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    for old in list(root.handlers):
-        if isinstance(old, logging.StreamHandler) and getattr(old, "stream", None) in (sys.stderr, sys.__stderr__):
-            root.removeHandler(old)
     root.addHandler(_DeferredQueueHandler(records))
-    _listener = logging.handlers.QueueListener(
-        records, _stream_handler(WORKER_LOG_FORMAT if workers > 1 else LOG_FORMAT), respect_handler_level=True
-    )
+    if forward_to is not None:
+        # The stdlib handler renders the message (and any traceback) before the record crosses to the
+        # parent, where the time, level and worker name are added.
+        writer: logging.Handler = logging.handlers.QueueHandler(forward_to)
+    else:
+        writer = _stream_handler(WORKER_LOG_FORMAT if workers > 1 else LOG_FORMAT)
+    _listener = logging.handlers.QueueListener(records, writer, respect_handler_level=True)
     _listener.start()
     import atexit
 
     atexit.register(flush_logging)
+
+
+def hand_over(handler: logging.Handler) -> bool:
+    """Move ``handler`` from the root logger to the writer thread, when logging goes through one, so
+    that it too runs off the event loop (e.g. a buffer of recent records). True if it moved."""
+    listener = _listener
+    root = logging.getLogger()
+    if listener is None or handler not in root.handlers:
+        return False
+    root.removeHandler(handler)
+    listener.handlers = (*listener.handlers, handler)
+    return True
+
+
+def take_back(handler: logging.Handler) -> None:
+    """Undo :func:`hand_over` (the handler's owner is closing it)."""
+    listener = _listener
+    if listener is not None and handler in listener.handlers:
+        listener.handlers = tuple(h for h in listener.handlers if h is not handler)
 
 
 def flush_logging() -> None:
@@ -101,17 +138,6 @@ def flush_logging() -> None:
         if isinstance(handler, logging.handlers.QueueHandler):
             root.removeHandler(handler)
     root.addHandler(listener.handlers[0])
-
-
-def logging_to_queue(level: str, records: Any) -> None:
-    """A worker's logging: every record to the parent's ``records`` queue."""
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.setLevel(level.upper())
-    # The stdlib handler renders the message (and any traceback) before the record crosses to the
-    # parent, where the time, level and worker name are added.
-    root.addHandler(logging.handlers.QueueHandler(records))
 
 
 # --- sockets --------------------------------------------------------------------------------------------------
@@ -160,7 +186,7 @@ def listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
 
 
 def _worker_main(records: Any, level: str, target: Callable[..., None], args: tuple[Any, ...]) -> None:
-    logging_to_queue(level, records)
+    configure_logging(level, forward_to=records)
     target(*args)
 
 

@@ -17,6 +17,7 @@ from typing import Protocol
 import grpc.aio
 from grpc_reflection.v1alpha import reflection
 
+from protogw.gateway.workers import hand_over, take_back
 from protogw.server.service import SERVICE_NAME, Service
 
 logger = logging.getLogger("protogw.server")
@@ -101,6 +102,9 @@ async def run(
     server: grpc.aio.Server | None = None
     try:
         await service.start()
+        # The service's buffer of recent log lines (Determined's master logs) is filled by the log
+        # writer thread when there is one, so an access-log line costs the event loop one queue put.
+        hand_over(service.logs)
         server, port = create_server(service, grpc_address, reuse_port=reuse_port)
         await server.start()
         logger.info("gRPC server listening on %s", bound_address(grpc_address, port))
@@ -118,4 +122,5 @@ async def run(
         if server is not None:
             await server.stop(grace)
         await service.close()
+        take_back(service.logs)
         logger.info("stopped")
