@@ -112,6 +112,17 @@ def _gateway_app(backend: str, descriptor_set: str, services: list[str] | None, 
     return create_app(routes, ProxyBackend(backend))
 
 
+#: The ``--channels`` option of the proxying commands.
+ChannelsOption = Annotated[
+    int,
+    typer.Option(
+        "--channels",
+        envvar="PROTOGW_PROXY_CHANNELS",
+        min=1,
+        help="gRPC connections to the backend, used round-robin (several reach several backend workers).",
+    ),
+]
+
 #: The ``--workers`` option of the serving commands.
 WorkersOption = Annotated[
     int,
@@ -158,6 +169,7 @@ def gateway(
     ] = False,
     log_level: Annotated[str, typer.Option("--log-level", envvar="PROTOGW_LOG_LEVEL")] = "info",
     workers: WorkersOption = 1,
+    channels: ChannelsOption = 2,
 ) -> None:
     """Serve the google.api.http REST mapping of a descriptor set, proxying to a gRPC server."""
     configure_logging(log_level, workers=workers)
@@ -174,9 +186,11 @@ def gateway(
         raise typer.Exit(2) from exc
     log.info("%d routes from %s, forwarding to %s", len(routes), descriptor_set, backend)
     if workers <= 1:
-        run_forever(create_app(routes, ProxyBackend(backend)), host, port, log_level=log_level)
+        run_forever(create_app(routes, ProxyBackend(backend, channels=channels)), host, port, log_level=log_level)
         return
-    factory = functools.partial(_gateway_app, backend, str(descriptor_set), service or None, reject_unknown_query)
+    factory = functools.partial(
+        _gateway_app, backend, str(descriptor_set), service or None, reject_unknown_query, channels
+    )
     run_app(factory, host, port, log_level=log_level, workers=workers)
 
 

@@ -32,7 +32,7 @@ from protogw.clients import cli as client_cli
 from protogw.gateway import cli as gateway_cli
 from protogw.gateway import envoy
 from protogw.gateway import workers as gateway_workers
-from protogw.gateway.cli import WorkersOption, parse_addr, run_app
+from protogw.gateway.cli import ChannelsOption, WorkersOption, parse_addr, run_app
 from protogw.openapi import cli as openapi_cli
 from protogw.server.app import DEFAULT_GRACE, Addon, AddressInUse, bound_address, run
 from protogw.server.rest import RestGateway, build_proxy_gateway
@@ -262,6 +262,7 @@ def rest_proxy(
     ] = 96,
     log_level: Annotated[str, typer.Option("--log-level", envvar="PROTOGW_LOG_LEVEL")] = "info",
     workers: WorkersOption = 1,
+    channels: ChannelsOption = 2,
 ) -> None:
     """Serve Determined's REST API (its error body, cookies, /info, Swagger UI) in front of gRPC replicas.
 
@@ -275,7 +276,10 @@ def rest_proxy(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     factory = functools.partial(
-        build_proxy_gateway, backend, max_model_definition_bytes=max_model_definition_mb * 1024 * 1024
+        build_proxy_gateway,
+        backend,
+        max_model_definition_bytes=max_model_definition_mb * 1024 * 1024,
+        channels=channels,
     )
     run_app(factory, host, port, log_level=log_level, workers=workers)
 

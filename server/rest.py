@@ -194,8 +194,10 @@ def build_proxy_gateway(
     descriptor_set: bytes | str | None = None,
     max_model_definition_bytes: int = DEFAULT_MAX_MODEL_DEFINITION_BYTES,
     docs: bool = True,
+    channels: int = 1,
 ) -> Gateway:
-    """The same REST API as :func:`build_gateway`, forwarding over gRPC to a server at ``target``.
+    """The same REST API as :func:`build_gateway`, forwarding over gRPC to a server at ``target``
+    (over ``channels`` connections, round-robin).
 
     Routes come from ``descriptor_set`` (bytes or a path; Determined's own by default) rather than
     from generated code, so this front end needs nothing but the server's address.
@@ -203,7 +205,7 @@ def build_proxy_gateway(
     options = gateway_options(max_model_definition_bytes)
     source = descriptor_set if descriptor_set is not None else determined_descriptor_set()
     routes = RouteTable.from_descriptor_set(source, [SERVICE_NAME], options)
-    backend = ProxyBackend(target, options=PROXY_CHANNEL_OPTIONS)
+    backend = ProxyBackend(target, options=PROXY_CHANNEL_OPTIONS, channels=channels)
     mounts = [_info_mount(routes, backend)]
     if docs:
         mounts += _docs_mounts()
