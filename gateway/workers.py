@@ -45,7 +45,72 @@ __all__ = [
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 WORKER_LOG_FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
 
-_listener: logging.handlers.QueueListener | None = None
+#: How often the writer thread wakes to write what was logged meanwhile (one write per batch: a thread
+#: woken per record would cost the event loop a GIL hand-over per request).
+WRITE_INTERVAL = 0.02
+
+
+class _BatchStream(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that writes a batch of records with one write."""
+
+    def handle_batch(self, records: list[logging.LogRecord]) -> None:
+        try:
+            text = "".join(self.format(r) + "\n" for r in records if r.levelno >= self.level)
+            if text:
+                with self.lock:  # type: ignore[union-attr]
+                    self.stream.write(text)
+                    self.flush()
+        except Exception:
+            self.handleError(records[0])
+
+
+class _Forwarder(logging.handlers.QueueHandler):
+    """A worker's writer: each batch goes to the parent in one put, messages rendered (the arguments
+    may not pickle); the parent adds the time, level and worker name."""
+
+    def handle_batch(self, records: list[logging.LogRecord]) -> None:
+        self.queue.put_nowait([self.prepare(r) for r in records if r.levelno >= self.level])
+
+
+class _BatchListener:
+    """A thread that, every :data:`WRITE_INTERVAL`, hands what was queued to each handler."""
+
+    def __init__(self, records: queue.SimpleQueue[logging.LogRecord], *handlers: logging.Handler) -> None:
+        self.records = records
+        self.handlers: tuple[logging.Handler, ...] = handlers
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="protogw-log-writer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._drain()
+
+    def _run(self) -> None:
+        while not self._stop.wait(WRITE_INTERVAL):
+            self._drain()
+
+    def _drain(self) -> None:
+        batch: list[logging.LogRecord] = []
+        get = self.records.get_nowait
+        with contextlib.suppress(queue.Empty):
+            while True:
+                batch.append(get())
+        if not batch:
+            return
+        for handler in self.handlers:
+            if isinstance(handler, (_BatchStream, _Forwarder)):
+                handler.handle_batch(batch)
+                continue
+            for record in batch:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+
+
+_listener: _BatchListener | None = None
 
 
 class _DeferredQueueHandler(logging.handlers.QueueHandler):
@@ -62,8 +127,8 @@ class _DeferredQueueHandler(logging.handlers.QueueHandler):
         return record
 
 
-def _stream_handler(fmt: str) -> logging.Handler:
-    handler = logging.StreamHandler(sys.stderr)
+def _stream_handler(fmt: str) -> _BatchStream:
+    handler = _BatchStream(sys.stderr)
     handler.setFormatter(logging.Formatter(fmt))
     return handler
 
@@ -97,10 +162,10 @@ def configure_logging(level: str, *, workers: int = 1, forward_to: Any = None) -
     if forward_to is not None:
         # The stdlib handler renders the message (and any traceback) before the record crosses to the
         # parent, where the time, level and worker name are added.
-        writer: logging.Handler = logging.handlers.QueueHandler(forward_to)
+        writer: logging.Handler = _Forwarder(forward_to)
     else:
         writer = _stream_handler(WORKER_LOG_FORMAT if workers > 1 else LOG_FORMAT)
-    _listener = logging.handlers.QueueListener(records, writer, respect_handler_level=True)
+    _listener = _BatchListener(records, writer)
     _listener.start()
     import atexit
 
@@ -195,12 +260,19 @@ def _parent_logging(level: str) -> Iterator[Any]:
     """The parent's side of the one log stream: a process-safe queue and the thread writing it."""
     context = multiprocessing.get_context("spawn")
     records = context.Queue()
-    listener = logging.handlers.QueueListener(records, _stream_handler(WORKER_LOG_FORMAT))
-    listener.start()
+    stream = _stream_handler(WORKER_LOG_FORMAT)
+
+    def write() -> None:
+        while (batch := records.get()) is not None:
+            stream.handle_batch(batch)
+
+    writer = threading.Thread(target=write, name="protogw-log-writer", daemon=True)
+    writer.start()
     try:
         yield records
     finally:
-        listener.stop()
+        records.put(None)
+        writer.join(10)
         records.close()
 
 
