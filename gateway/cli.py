@@ -106,10 +106,12 @@ def run_app(factory: Callable[[], ASGIApp], host: str, port: int, *, log_level: 
         raise typer.Exit(status)
 
 
-def _gateway_app(backend: str, descriptor_set: str, services: list[str] | None, reject_unknown_query: bool) -> ASGIApp:
+def _gateway_app(
+    backend: str, descriptor_set: str, services: list[str] | None, reject_unknown_query: bool, channels: int
+) -> ASGIApp:
     options = GatewayOptions(reject_unknown_query=reject_unknown_query)
     routes = RouteTable.from_descriptor_set(descriptor_set, services, options)
-    return create_app(routes, ProxyBackend(backend))
+    return create_app(routes, ProxyBackend(backend, channels=channels))
 
 
 #: The ``--channels`` option of the proxying commands.

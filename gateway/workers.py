@@ -137,7 +137,7 @@ def _cheap_records() -> None:
     """Skip the work a LogRecord does that no line here prints: the caller's frame (file, line,
     function: a stack walk per record), thread and process ids. The logging HOWTO lists these switches
     under "Optimization". The process *name* stays: worker lines carry it."""
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
 
