@@ -1,10 +1,35 @@
 """The gateway as a raw ASGI application, shaped like Starlette's: a lifespan, one error boundary and an
 ordered list of endpoints, each with ``matches(scope)`` and ``handle(scope, receive, send)``.
 
-``create_app(routes, backend)`` serves every binding of ``routes`` through ``backend``::
+``create_app(routes, backend)`` serves every binding of ``routes`` through ``backend``. In front of
+any gRPC server, from a descriptor set (``buf build -o api.binpb`` or ``protoc --include_imports
+--include_source_info --descriptor_set_out=api.binpb``)::
+
+    from protogw.gateway.app import create_app
+    from protogw.gateway.proxy import ProxyBackend
+    from protogw.gateway.routes import RouteTable
 
     routes = RouteTable.from_descriptor_set("api.binpb")
     app = create_app(routes, ProxyBackend("127.0.0.1:8081"), mounts=[("/docs", docs_app)])
+
+or in the same process as the servicers, with no network hop (the generated ``add_*_to_server``
+functions accept the backend as if it were a ``grpc.aio`` server)::
+
+    from google.protobuf import descriptor_pool
+    from protogw.gateway.inprocess import InProcessBackend
+
+    backend = InProcessBackend()
+    library_pb2_grpc.add_LibraryServiceServicer_to_server(LibraryServicer(store), backend)
+    routes = RouteTable.from_pool(descriptor_pool.Default(), ["library.v1.LibraryService"])
+    app = create_app(routes, backend)
+
+The result is a plain ASGI application: serve it with uvicorn (``uvicorn.Server(uvicorn.Config(app))``,
+or ``protogw.gateway.cli.serve(app, sock)``), mount it in Starlette, or call it in tests with
+``httpx.ASGITransport(app)``. Its lifespan starts and closes the backend (the proxy's channel); when
+it is served without a lifespan, call ``await app.startup()`` / ``await app.shutdown()``.
+``examples/library/`` is a complete program (README walk-through, in-process and proxy).
+Behaviour is set by ``RouteTable(..., options=GatewayOptions(...))`` (JSON names, unknown query
+parameters, the error renderer, ``/healthz``, ...; see :mod:`protogw.gateway.options`).
 
 The endpoints, in the order they are tried:
 
@@ -236,5 +261,15 @@ def create_app(
     mounts: Sequence[tuple[str, ASGIApp]] = (),
     fallback: ASGIApp | None = None,
 ) -> Gateway:
-    """The gateway ASGI app serving ``routes`` through ``backend``, with extra ASGI apps beside it."""
+    """The gateway ASGI app serving ``routes`` through ``backend``, with extra ASGI apps beside it.
+
+    ``mounts`` are ``(path prefix, ASGI app)`` pairs tried first (e.g. Swagger UI at ``/docs``);
+    ``fallback`` gets every HTTP request and WebSocket no route matches, instead of the 404 (e.g. a
+    legacy app being replaced route by route)::
+
+        app = create_app(RouteTable.from_descriptor_set("api.binpb"), ProxyBackend("127.0.0.1:8081"))
+        uvicorn.run(app, host="127.0.0.1", port=8080)
+
+    Invalid ``google.api.http`` rules fail earlier, when the :class:`RouteTable` is built.
+    """
     return Gateway(routes, backend, mounts=mounts, fallback=fallback)

@@ -22,6 +22,7 @@ import uvloop
 
 from protogw.core.descriptors import DescriptorError
 from protogw.gateway.app import GatewayOptions, RouteTable, create_app
+from protogw.gateway.http_limits import HttpLimits, default_max_connections, limited_protocol
 from protogw.gateway.proxy import ProxyBackend
 from protogw.gateway.types import ASGIApp
 from protogw.gateway.workers import configure_logging, listen, reserve_port, run_workers
@@ -49,13 +50,17 @@ def bind(host: str, port: int) -> socket.socket:
     return listen(host, port)
 
 
-async def serve(app: ASGIApp, sock: socket.socket, *, log_level: str = "info") -> None:
-    """Serve ``app`` on ``sock`` with uvicorn's httptools protocol until interrupted (run it on a uvloop
-    loop, as :func:`gateway` does)."""
+async def serve(
+    app: ASGIApp, sock: socket.socket, *, log_level: str = "info", limits: HttpLimits | None = None
+) -> None:
+    """Serve ``app`` on ``sock`` with uvicorn's httptools protocol, with ``limits`` on heads, bodies and
+    connections (:mod:`protogw.gateway.http_limits`), until interrupted (run it on a uvloop loop, as
+    :func:`gateway` does)."""
+    limits = limits or HttpLimits(max_connections=default_max_connections())
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
+        http=limited_protocol(limits),
         lifespan="on",
         log_level=log_level,
         access_log=False,
@@ -72,36 +77,52 @@ def url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def run_forever(app: ASGIApp, host: str, port: int, *, log_level: str = "info", reuse_port: bool = False) -> None:
+def run_forever(
+    app: ASGIApp,
+    host: str,
+    port: int,
+    *,
+    log_level: str = "info",
+    limits: HttpLimits | None = None,
+    reuse_port: bool = False,
+) -> None:
     """Bind ``host:port`` and serve ``app`` on a uvloop loop until Ctrl-C or SIGTERM (the CLI commands)."""
     sock = listen(host, port, reuse_port=reuse_port)
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(serve(app, sock, log_level=log_level.lower()))
+            runner.run(serve(app, sock, log_level=log_level.lower(), limits=limits))
     except KeyboardInterrupt:
         pass
     finally:
         sock.close()
 
 
-def _worker(factory: Callable[[], ASGIApp], host: str, port: int, log_level: str) -> None:
+def _worker(factory: Callable[[], ASGIApp], host: str, port: int, log_level: str, limits: HttpLimits | None) -> None:
     """One of ``--workers N``: build the app here (it does not cross processes) and serve the shared port."""
-    run_forever(factory(), host, port, log_level=log_level, reuse_port=True)
+    run_forever(factory(), host, port, log_level=log_level, limits=limits, reuse_port=True)
 
 
-def run_app(factory: Callable[[], ASGIApp], host: str, port: int, *, log_level: str = "info", workers: int = 1) -> None:
+def run_app(
+    factory: Callable[[], ASGIApp],
+    host: str,
+    port: int,
+    *,
+    log_level: str = "info",
+    workers: int = 1,
+    limits: HttpLimits | None = None,
+) -> None:
     """Serve the app ``factory`` builds on ``host:port`` in ``workers`` processes (1: this one).
 
     With several, ``factory`` must pickle (a module-level function or a ``functools.partial`` of one):
     each worker calls it, then serves the port the parent reserved (``SO_REUSEPORT``).
     """
     if workers <= 1:
-        run_forever(factory(), host, port, log_level=log_level)
+        run_forever(factory(), host, port, log_level=log_level, limits=limits)
         return
     with reserve_port(host, port) as held:
         port = held.getsockname()[1]
         log.warning("gateway: %d workers on http://%s:%d", workers, url_host(host), port)
-        status = run_workers(workers, _worker, (factory, host, port, log_level.lower()), log_level=log_level)
+        status = run_workers(workers, _worker, (factory, host, port, log_level.lower(), limits), log_level=log_level)
     if status:
         raise typer.Exit(status)
 

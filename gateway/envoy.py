@@ -10,7 +10,12 @@ options that make Envoy behave like grpc-gateway where it can:
 * unknown methods get 404 instead of being passed through to the backend as raw gRPC (which would
   come back as 503), and gRPC errors become JSON ``google.rpc.Status`` bodies with the right HTTP
   status;
-* server streams are written as newline-delimited messages.
+* server streams are written as newline-delimited messages;
+* the upstream cluster may hold several replicas (round robin); a request that could not reach one
+  (connection refused or reset before the request went out) is retried once on another replica, so a
+  replica that dies costs only the calls it was serving. Nothing that may have reached a replica is
+  retried, so no write runs twice; a replica that keeps refusing connections is ejected for a while
+  (outlier detection).
 
 Envoy prints a stream as bare messages (no ``{"result": ...}`` wrapper) and, unlike grpc-gateway,
 lets the body win over path values; those differences are Envoy's and are not papered over here.
@@ -35,6 +40,7 @@ def envoy_config(
     services: Sequence[str],
     backend_host: str,
     backend_port: int,
+    more_backends: Sequence[tuple[str, int]] = (),
     listen_host: str = "127.0.0.1",
     listen_port: int = 0,
     admin_port: int | None = None,
@@ -44,10 +50,12 @@ def envoy_config(
     """A static Envoy bootstrap as a dict (serialise it to JSON or YAML; Envoy reads both).
 
     ``listen_port=0`` lets the kernel choose; read the bound port from the admin API's
-    ``/listeners`` endpoint (``admin_port`` 0 also works) when you need it.
+    ``/listeners`` endpoint (``admin_port`` 0 also works) when you need it. ``more_backends`` adds
+    replicas (host, port) to the cluster beside ``backend_host:backend_port``.
     """
     if not services:
         raise ValueError("at least one service is required: an empty list disables the transcoder")
+    backends = [(backend_host, backend_port), *more_backends]
     transcoder = {
         "name": "envoy.filters.http.grpc_json_transcoder",
         "typed_config": {
@@ -85,7 +93,11 @@ def envoy_config(
                         "routes": [
                             {
                                 "match": {"prefix": "/"},
-                                "route": {"cluster": "grpc_backend", "timeout": f"{request_timeout_s}s"},
+                                "route": {
+                                    "cluster": "grpc_backend",
+                                    "timeout": f"{request_timeout_s}s",
+                                    "retry_policy": _RETRY_UNSENT,
+                                },
                             }
                         ],
                     }
@@ -112,8 +124,18 @@ def envoy_config(
             "clusters": [
                 {
                     "name": "grpc_backend",
-                    "type": "STATIC" if _is_ip(backend_host) else "STRICT_DNS",
+                    "type": "STATIC" if all(_is_ip(host) for host, _ in backends) else "STRICT_DNS",
                     "connect_timeout": "5s",
+                    # Room for every request to retry at once (Envoy's default allows 3 retries in flight).
+                    "circuit_breakers": {"thresholds": [{"max_retries": 1024}]},
+                    # A replica that refuses connections twice in a row is left out for a while.
+                    "outlier_detection": {
+                        "split_external_local_origin_errors": True,
+                        "consecutive_local_origin_failure": 2,
+                        "interval": "1s",
+                        "base_ejection_time": "5s",
+                        "max_ejection_percent": 50,
+                    },
                     "typed_extension_protocol_options": {
                         "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
                             "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
@@ -125,13 +147,8 @@ def envoy_config(
                         "endpoints": [
                             {
                                 "lb_endpoints": [
-                                    {
-                                        "endpoint": {
-                                            "address": {
-                                                "socket_address": {"address": backend_host, "port_value": backend_port}
-                                            }
-                                        }
-                                    }
+                                    {"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}
+                                    for host, port in backends
                                 ]
                             }
                         ],
@@ -145,6 +162,23 @@ def envoy_config(
     return config
 
 
+# Retry only what never reached a replica: a refused connection, a stream the server refused, a reset
+# before the request was sent. previous_hosts sends the retry to another replica when there is one.
+_RETRY_UNSENT: dict[str, Any] = {
+    "retry_on": "connect-failure,refused-stream,reset-before-request",
+    "num_retries": 2,
+    "retry_host_predicate": [
+        {
+            "name": "envoy.retry_host_predicates.previous_hosts",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"
+            },
+        }
+    ],
+    "host_selection_retry_max_attempts": 3,
+}
+
+
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
@@ -154,7 +188,10 @@ def _is_ip(host: str) -> bool:
 
 
 def envoy_config_command(
-    backend: Annotated[str, typer.Option(help="gRPC backend HOST:PORT", envvar="PROTOGW_BACKEND")],
+    backend: Annotated[
+        list[str],
+        typer.Option(help="gRPC backend HOST:PORT (repeatable: one cluster of replicas)", envvar="PROTOGW_BACKEND"),
+    ],
     descriptor_set: Annotated[
         Path, typer.Option(help="FileDescriptorSet with imports and source info", envvar="PROTOGW_DESCRIPTOR_SET")
     ],
@@ -169,15 +206,21 @@ def envoy_config_command(
 ) -> None:
     """Print an Envoy bootstrap (JSON, which Envoy reads as YAML) that transcodes REST to the backend."""
     services = service or sorted(services_in(descriptor_set.read_bytes(), packages=package or None))
-    backend_host, _, backend_port = backend.rpartition(":")
+    backends = [_host_port(addr) for addr in backend]
     listen_host, _, listen_port = listen.rpartition(":")
     config = envoy_config(
         descriptor_set=descriptor_set.resolve(),
         services=services,
-        backend_host=backend_host.strip("[]"),
-        backend_port=int(backend_port),
+        backend_host=backends[0][0],
+        backend_port=backends[0][1],
+        more_backends=backends[1:],
         listen_host=listen_host.strip("[]"),
         listen_port=int(listen_port),
         admin_port=admin_port,
     )
     typer.echo(json.dumps(config, indent=2))
+
+
+def _host_port(addr: str) -> tuple[str, int]:
+    host, _, port = addr.rpartition(":")
+    return host.strip("[]"), int(port)

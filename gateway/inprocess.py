@@ -11,6 +11,28 @@ handler_call_details)`` in order, then invoke the resulting handler's behaviour 
 coroutine, a ``unary_stream`` async generator, or their ``stream_unary``/``stream_stream`` forms that read a
 request iterator) with the request message (or iterator) and an :class:`InProcessContext`. Everything runs in the caller's task, so contextvars an interceptor sets are
 visible to the servicer, exactly as on the real server.
+
+Serving REST beside a ``grpc.aio`` server in one process, with the same servicer object (so both
+see the same state)::
+
+    from google.protobuf import descriptor_pool
+    from protogw.gateway.app import create_app
+    from protogw.gateway.inprocess import InProcessBackend
+    from protogw.gateway.routes import RouteTable
+
+    servicer = LibraryServicer(store)
+    server = grpc.aio.server(interceptors=interceptors)
+    add_LibraryServiceServicer_to_server(servicer, server)       # gRPC
+    backend = InProcessBackend(interceptors=interceptors)          # REST: the same interceptors
+    add_LibraryServiceServicer_to_server(servicer, backend)
+    app = create_app(RouteTable.from_pool(descriptor_pool.Default(), ["library.v1.LibraryService"]), backend)
+
+Register the health servicer too (``add_HealthServicer_to_server(health, backend)``) for the gateway's
+``/healthz``. With typed stubs (mypy-protobuf), the generated function's ``server`` parameter is
+``grpc.aio.Server``, so pass the backend through a helper typed ``Any`` or a ``cast``. The context
+supports what servicers use: ``abort`` (with rich ``grpc.Status`` details), ``set_code``/``set_details``,
+metadata in and out, ``time_remaining`` from the REST call's deadline.
+``examples/library/library_example/serve.py`` is a complete program.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from google.protobuf.message import Message
@@ -10,13 +10,19 @@ from google.protobuf.message import Message
 from protogw.core.bindings import MethodInfo, RuleOptions
 from protogw.core.codec import JsonOptions
 from protogw.gateway.errors import DEFAULT_RENDERER, ErrorRenderer
-from protogw.gateway.headers import HeaderMatcher, MetadataAnnotator, default_header_matcher
+from protogw.gateway.headers import HeaderMatcher, Metadata, MetadataAnnotator, default_header_matcher
 from protogw.gateway.router import UnescapingMode
 
-__all__ = ["GatewayOptions", "ResponseHook"]
+__all__ = ["BodyGate", "GatewayOptions", "ResponseHook"]
 
 #: ``hook(method, request, response) -> extra headers`` for a successful unary call.
 ResponseHook = Callable[[MethodInfo, Message, Message], Iterable[tuple[str, str]]]
+
+
+#: ``await gate(method, metadata)`` before a request body is read; raise ``GatewayError`` to refuse the
+#: call. The body (and ``Expect: 100-continue``'s interim answer) then never happens: e.g. a service's
+#: token check, so an anonymous upload is refused before any of it is received.
+BodyGate = Callable[[MethodInfo, Metadata], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +56,8 @@ class GatewayOptions:
     # Called after a unary call succeeds, before the response is written; each returns extra
     # (name, value) headers. grpc-gateway's WithForwardResponseOption: e.g. set a cookie on login.
     response_hooks: Sequence[ResponseHook] = ()
+    # Consulted before any request body is read (see BodyGate); None reads bodies unconditionally.
+    body_gate: BodyGate | None = None
 
     def rules(self) -> RuleOptions:
         """The choices core.bindings needs when it reads the rules."""

@@ -4,6 +4,23 @@ It needs no generated stubs: message classes come from the routes' descriptors
 (``message_factory.GetMessageClass``), requests are serialised here and sent as raw bytes through
 generic multi-callables built once per method, and responses are parsed here. HTTP/2 multiplexes all
 calls on the single channel.
+
+In front of any gRPC server, given only its descriptor set::
+
+    from protogw.gateway.app import create_app
+    from protogw.gateway.proxy import ProxyBackend
+    from protogw.gateway.routes import RouteTable
+
+    app = create_app(RouteTable.from_descriptor_set("api.binpb"), ProxyBackend("127.0.0.1:8081"))
+
+which is what ``protogw gateway --backend 127.0.0.1:8081 --descriptor-set api.binpb`` serves. TLS to
+the backend: ``ProxyBackend("api.internal:443", credentials=grpc.ssl_channel_credentials())``;
+channel options (message size limits, keepalive, a load-balancing policy) go in ``options``, as for
+``grpc.aio.insecure_channel``; the target may be anything gRPC resolves (``dns:///replicas:8081``
+with ``options=[("grpc.lb_policy_name", "round_robin")]`` spreads calls over every address). The
+app's lifespan opens and closes the channel. Metadata from the HTTP request (see
+:mod:`protogw.gateway.headers`) is forwarded, and the backend's status, details and trailers come
+back as the REST error.
 """
 
 from __future__ import annotations
@@ -58,7 +75,11 @@ class _Lane:
 
 
 class ProxyBackend:
-    """Forwards calls to the gRPC server at ``target`` (``host:port``)."""
+    """Forwards calls to the gRPC server at ``target`` (``host:port``, or any gRPC target string).
+
+    ``credentials`` switches to a TLS channel; ``options`` are gRPC channel arguments. See the module
+    docstring for an example.
+    """
 
     def __init__(
         self,

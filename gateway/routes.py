@@ -4,6 +4,24 @@ codec, where the response body comes from) and placed in a :class:`Router`.
 One method never takes the API down: a binding the gateway cannot serve (``Binding.unservable``, e.g. a
 path parameter on a client stream) is logged once with its reason and answers 501 at its path. Start-up
 fails with :class:`HttpRuleError`, naming the methods, only when two bindings claim the same route.
+
+Build a table from the descriptors of generated code already imported (the default pool), or from a
+serialized ``FileDescriptorSet`` when there is no generated code (proxy mode)::
+
+    from google.protobuf import descriptor_pool
+    from protogw.gateway.routes import RouteTable
+
+    import library.v1.library_pb2  # noqa: F401  (registers its descriptors in the default pool)
+
+    routes = RouteTable.from_pool(descriptor_pool.Default(), ["library.v1.LibraryService"])
+    routes = RouteTable.from_descriptor_set("gen/library.binpb")  # every service in the set
+    routes = RouteTable.from_descriptor_set(data, ["library.v1.LibraryService"], GatewayOptions(...))
+    len(routes)  # the number of routes served
+
+The descriptor set must hold the imports (``buf build`` does by default; ``protoc --include_imports``)
+and, for useful OpenAPI descriptions elsewhere, source info. Options (JSON field names, unknown query
+parameters, the unescaping mode, ...) are :class:`~protogw.gateway.options.GatewayOptions`, given here
+because they shape the routes.
 """
 
 from __future__ import annotations
@@ -82,14 +100,24 @@ class RouteTable:
     def from_pool(
         cls, pool: descriptor_pool.DescriptorPool, services: Sequence[str], options: GatewayOptions | None = None
     ) -> RouteTable:
-        """Routes for ``services`` (full names) found in ``pool`` (e.g. the default pool)."""
+        """Routes for ``services`` (full names) found in ``pool`` (e.g. the default pool).
+
+        ``RouteTable.from_pool(descriptor_pool.Default(), ["library.v1.LibraryService"])`` after importing
+        the service's ``*_pb2`` module. An unknown service name or an invalid rule raises
+        :class:`HttpRuleError` with a message naming it.
+        """
         return cls(bindings_for(pool, services, (options or GatewayOptions()).rules()), options)
 
     @classmethod
     def from_descriptor_set(
         cls, source: bytes | str, services: Sequence[str] | None = None, options: GatewayOptions | None = None
     ) -> RouteTable:
-        """Routes from a serialized ``FileDescriptorSet`` (bytes or a path); all its services by default."""
+        """Routes from a serialized ``FileDescriptorSet`` (bytes or a path); all its services by default.
+
+        ``RouteTable.from_descriptor_set("api.binpb")`` serves every service of the set that has
+        ``google.api.http`` rules; pass ``services`` (full names) to serve only some. No generated code
+        is needed: the proxy backend builds the message classes from the same descriptors.
+        """
         pool = load_descriptor_set(source)
         names = services if services is not None else services_in(source)
         return cls(bindings_for(pool, names, (options or GatewayOptions()).rules()), options)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Coroutine
+import functools
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -159,11 +160,13 @@ class Transcoder:
         result: UnaryResult | None
         request: Message | None = None
         try:
+            if self.options.body_gate is not None and (binding.body is not None or binding.method.client_streaming):
+                await self.options.body_gate(binding.method, call.metadata)
             if binding.method.client_streaming:
                 pump = _RequestPump(route, receive, self.options.max_body_bytes, head.header("content-type") or "")
                 if binding.method.server_streaming:
                     stream = self.backend.bidi_stream(binding.method, pump.messages(), call)
-                    await self._stream(scope, send, route, stream, extra, pretty, pump.run())
+                    await self._stream(scope, send, route, stream, extra, pretty, pump.run)
                     return
                 result = await pump.drive(self.backend.client_stream(binding.method, pump.messages(), call))
             else:
@@ -216,7 +219,9 @@ class Transcoder:
             raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
         if binding.method.server_streaming:
             stream = self.backend.server_stream(binding.method, request, call)
-            await self._stream(scope, send, route, stream, extra, pretty, _disconnect_watcher(receive))
+            await self._stream(
+                scope, send, route, stream, extra, pretty, functools.partial(_disconnect_watcher, receive)
+            )
             return None, None
         return await self.backend.unary(binding.method, request, call), request
 
@@ -240,9 +245,9 @@ class Transcoder:
         call: StreamCall,
         extra: Headers,
         pretty: bool,
-        source: Coroutine[Any, Any, None],
+        source: Callable[[], Coroutine[Any, Any, None]],
     ) -> None:
-        """Write the answers of a stream as NDJSON (or SSE when asked) while ``source`` reads the client:
+        """Write the answers of a stream as NDJSON (or SSE when asked) while ``source()`` reads the client:
         it returns when the client has gone (the call is then cancelled quietly) and raises a
         :class:`GatewayError` for a bad request mid-stream (the call is cancelled and the error sent)."""
         sse = any(n == b"accept" and SSE in v for n, v in scope["headers"])
@@ -252,7 +257,7 @@ class Transcoder:
 
         async def watch() -> None:
             try:
-                await source
+                await source()
                 ended.append(None)
             except GatewayError as err:
                 ended.append(err)
@@ -274,6 +279,12 @@ class Transcoder:
                             "more_body": True,
                         }
                     )
+                    # A server's send() may neither fail nor wait when the peer has gone (uvicorn's
+                    # returns at once; the transport drops the bytes with a warning): the loss is
+                    # reported a loop iteration later, to the watcher as http.disconnect. Yield once
+                    # per message so it is noticed before the next write, rather than after a whole
+                    # backlog has been written into a dead socket.
+                    await asyncio.sleep(0)
             except GatewayError as err:
                 started = await self._stream_failed(send, err, started, extra, sse, pretty)
             if not started:

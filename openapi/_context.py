@@ -8,6 +8,7 @@ parameters) under :mod:`._generator` (operations, paths and the document itself)
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,17 @@ from protogw.openapi._registry import (
     remove_internal_comments,
 )
 
-__all__ = ["PARAGRAPH", "DocumentContext", "Schema", "Target", "is_visible", "option_extensions", "raw_json"]
+__all__ = [
+    "INVALID",
+    "PARAGRAPH",
+    "DocumentContext",
+    "Schema",
+    "Target",
+    "is_visible",
+    "json_values",
+    "option_extensions",
+    "raw_json",
+]
 
 Schema = dict[str, Any]
 PARAGRAPH = "\n\n"
@@ -41,12 +52,34 @@ def option_extensions(values: Any, where: str) -> dict[str, Any]:
     return out
 
 
-def raw_json(text: str, where: str) -> Any:
-    """An ``example`` option: raw JSON text, written into the document as JSON."""
+INVALID: Any = object()
+"""What :func:`raw_json` returns for text that is not JSON: the caller leaves the value out."""
+
+_log = logging.getLogger("protogw.openapi")
+
+
+def raw_json(text: str, where: str, what: str = "example") -> Any:
+    """An ``example`` (or ``default``) option: raw JSON text, written into the document as JSON.
+
+    Text that is not JSON (openfga's ``example: "2021-01-01T00:00:00.000Z"``, unquoted) is a
+    warning naming the element, and the value is dropped (:data:`INVALID`): one bad option does not
+    cost the whole document.
+    """
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise GenerationError(f"{where}: example is not valid JSON: {exc}") from None
+        _log.warning("%s: %s %r is not valid JSON (%s); it is left out", where, what, text, exc)
+        return INVALID
+
+
+def json_values(values: Any, where: str) -> dict[str, Any]:
+    """``examples`` keyed by MIME type: ``application/json`` ones parsed, invalid ones left out."""
+    out = {}
+    for key, value in sorted(values.items()):
+        parsed = raw_json(value, where, f"{key} example") if key == "application/json" else value
+        if parsed is not INVALID:
+            out[key] = parsed
+    return out
 
 
 def is_visible(rule: str | None, selectors: Sequence[str]) -> bool:
@@ -98,9 +131,10 @@ class DocumentContext:
                 referenced.update((meth.fqn, meth.request.fqn, meth.response.fqn))
                 walk(meth.request)
                 walk(meth.response)
-        for msg in self.target.messages:
-            referenced.add(msg.fqn)
-            walk(msg)
+        # The target files' own messages compete by name only (protoc-gen-openapiv2 v2.27.5's
+        # collectReferencedNamesForCache): types reachable only from them, for instance from RPCs
+        # without an HTTP binding, do not lengthen the names of the types the document uses.
+        referenced.update(msg.fqn for msg in self.target.messages)
         if not self.opts.disable_default_errors:
             referenced.add(".google.rpc.Status")
             walk(self.reg.message(".google.rpc.Status"))

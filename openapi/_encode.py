@@ -189,9 +189,10 @@ class _Dumper(yaml.SafeDumper):
         super().increase_indent(flow, False)
 
 
-def dumps(doc: Obj, output_format: str = "json") -> str:
+def dumps(doc: Obj, output_format: str = "json", *, newline: bool = True) -> str:
     """Serialise a normalised document: JSON like Go's ``json.Encoder`` (2-space indent, HTML-safe
-    escapes, trailing newline) or block-style YAML."""
+    escapes, trailing newline; ``newline=False`` as ``json.MarshalIndent`` writes it, which is what
+    protoc-gen-openapiv3 does) or block-style YAML."""
     data = _plain_numbers(doc)
     if output_format == "yaml":
         return yaml.dump(
@@ -207,4 +208,4 @@ def dumps(doc: Obj, output_format: str = "json") -> str:
         ("\u2029", "\\u2029"),
     ):
         text = text.replace(raw, escaped)
-    return text + "\n"
+    return text + "\n" if newline else text

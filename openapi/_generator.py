@@ -27,7 +27,7 @@ from google.protobuf import descriptor_pb2
 
 from protogw.gen.protoc_gen_openapiv2.options import annotations_pb2 as openapi_annotations
 from protogw.gen.protoc_gen_openapiv2.options import openapiv2_pb2
-from protogw.openapi._context import Schema, Target, option_extensions, raw_json
+from protogw.openapi._context import INVALID, Schema, Target, json_values, option_extensions, raw_json
 from protogw.openapi._options import Options
 from protogw.openapi._parameters import ParameterRenderer, parts_to_path, parts_to_patterns
 from protogw.openapi._registry import (
@@ -94,6 +94,10 @@ def generate(
         target = Target(leader=fdp, services=services, messages=reg.file_messages[fdp.name])
         out[f"{_strip_ext(fdp.name)}.swagger.{ext}"] = _DocumentBuilder(reg, opts, target).build()
     return out
+
+
+def _or_none(value: object) -> object:
+    return None if value is INVALID else value
 
 
 def _strip_ext(name: str) -> str:
@@ -246,16 +250,16 @@ class _DocumentBuilder(ParameterRenderer):
             if resp.HasField("schema"):
                 obj["schema"] = self.schema_from_option(resp.schema, where)
             if resp.examples:
-                obj["examples"] = {
-                    k: (raw_json(v, where) if k == "application/json" else v) for k, v in sorted(resp.examples.items())
-                }
+                obj["examples"] = json_values(resp.examples, where)
             if resp.headers:
                 obj["headers"] = {
                     name: {
                         "description": h.description,
                         "type": h.type,
                         "format": h.format,
-                        "default": raw_json(h.default, where) if h.default else None,
+                        "default": _or_none(raw_json(h.default, where, f"header {name} default"))
+                        if h.default
+                        else None,
                         "pattern": h.pattern,
                     }
                     for name, h in sorted(resp.headers.items())
@@ -426,10 +430,7 @@ class _DocumentBuilder(ParameterRenderer):
                             "schema": self.schema_from_option(resp.schema, where) if resp.HasField("schema") else {},
                         }
                         if resp.examples:
-                            entry["examples"] = {
-                                k: (raw_json(v, where) if k == "application/json" else v)
-                                for k, v in sorted(resp.examples.items())
-                            }
+                            entry["examples"] = json_values(resp.examples, where)
                         op["responses"][code] = entry
         if s.extensions:
             doc.update(option_extensions(s.extensions, where))

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-__all__ = ["OptionError", "Options", "parse_parameter"]
+if TYPE_CHECKING:
+    from protogw.openapi._v3_tables import OptionsV3
+
+__all__ = ["OptionError", "Options", "parse_parameter", "parse_parameter_v3"]
 
 OutputFormat = Literal["json", "yaml"]
 
@@ -129,3 +132,35 @@ def parse_parameter(parameter: str) -> Options:
     if selectors:
         values["visibility_restriction_selectors"] = tuple(selectors)
     return Options(**values)  # type: ignore[arg-type]
+
+
+def parse_parameter_v3(parameter: str) -> OptionsV3:
+    """The parameter string of ``protoc-gen-openapiv3``: its flags (``visibility_restriction_selectors``,
+    repeatable, and ``disable_default_errors``), ``M`` mappings ignored, and protogw's additions."""
+    from protogw.openapi._v3_tables import OptionsV3
+
+    fields = {f.name: f for f in dataclasses.fields(OptionsV3)}
+    values: dict[str, object] = {}
+    selectors: list[str] = []
+    for item in filter(None, parameter.split(",")):
+        name, has_value, value = item.partition("=")
+        if name.startswith("M") and has_value:
+            continue
+        if name == "visibility_restriction_selectors":
+            selectors.append(value)
+            continue
+        spec = fields.get(name)
+        if spec is None:
+            raise OptionError(f"unknown option {name!r}")
+        if spec.type == "bool":
+            values[name] = _parse_bool(name, value) if has_value else True
+        elif spec.type == "int":
+            try:
+                values[name] = int(value)
+            except ValueError:
+                raise OptionError(f"option {name} takes an integer, not {value!r}") from None
+        else:
+            values[name] = value
+    if selectors:
+        values["visibility_restriction_selectors"] = tuple(selectors)
+    return OptionsV3(**values)  # type: ignore[arg-type]

@@ -279,7 +279,7 @@ class Registry:
         self.messages: dict[str, Message] = {}
         self.enums: dict[str, Enum] = {}
         self.file_messages: dict[str, list[Message]] = {}
-        self._comments: dict[str, dict[tuple[int, ...], str]] = {}
+        self._comments: dict[str, dict[tuple[int, ...], tuple[str, str]]] = {}
         for name in sorted(self.files):
             fdp = self.files[name]
             prefix = f".{fdp.package}" if fdp.package else ""
@@ -468,8 +468,8 @@ class Registry:
             chain.append(found)
         return tuple(chain)
 
-    def comment(self, fdp: descriptor_pb2.FileDescriptorProto, path: Sequence[int]) -> str:
-        """The comment attached to the element at ``path``: leading text, then trailing text."""
+    def _comment_table(self, fdp: descriptor_pb2.FileDescriptorProto) -> dict[tuple[int, ...], tuple[str, str]]:
+        """Source path -> (leading and trailing comment as protoc-gen-openapiv2 joins them, raw leading comment)."""
         table = self._comments.get(fdp.name)
         if table is None:
             table = {}
@@ -486,9 +486,17 @@ class Registry:
                 if loc.HasField("trailing_comments"):
                     trailing = loc.trailing_comments.strip()
                     text = trailing if not text else f"{text}\n\n{trailing}"
-                table[key] = text
+                table[key] = (text, loc.leading_comments)
             self._comments[fdp.name] = table
-        return table.get(tuple(path), "")
+        return table
+
+    def comment(self, fdp: descriptor_pb2.FileDescriptorProto, path: Sequence[int]) -> str:
+        """The comment attached to the element at ``path``: leading text, then trailing text."""
+        return self._comment_table(fdp).get(tuple(path), ("", ""))[0]
+
+    def leading_comment(self, fdp: descriptor_pb2.FileDescriptorProto, path: Sequence[int]) -> str:
+        """The leading comment of the element at ``path`` exactly as protoc recorded it ("" if none)."""
+        return self._comment_table(fdp).get(tuple(path), ("", ""))[1]
 
 
 def remove_internal_comments(comment: str) -> str:

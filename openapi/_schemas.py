@@ -10,7 +10,7 @@ from google.api import field_behavior_pb2
 from google.protobuf import descriptor_pb2
 
 from protogw.gen.protoc_gen_openapiv2.options import openapiv2_pb2
-from protogw.openapi._context import PARAGRAPH, DocumentContext, Schema, option_extensions, raw_json
+from protogw.openapi._context import INVALID, PARAGRAPH, DocumentContext, Schema, option_extensions, raw_json
 from protogw.openapi._registry import Enum, Field, Message
 
 __all__ = ["PRIMITIVES", "WKT_SCHEMAS", "SchemaRenderer", "merge_description"]
@@ -185,7 +185,9 @@ class SchemaRenderer(DocumentContext):
         if j.type:
             s["type"] = openapiv2_pb2.JSONSchema.JSONSchemaSimpleTypes.Name(j.type[0]).lower()
         if j.example:
-            s["example"] = raw_json(j.example, where)
+            example = raw_json(j.example, where)
+            if example is not INVALID:
+                s["example"] = example
 
     def schema_from_option(self, option: openapiv2_pb2.Schema, where: str) -> Schema:
         """A schema written wholly in an ``openapiv2_schema`` or response option."""
@@ -196,7 +198,9 @@ class SchemaRenderer(DocumentContext):
         out.update(self.json_schema_core(j))
         self.apply_json_schema(out, j, where)
         if option.example:
-            out["example"] = raw_json(option.example, where)
+            example = raw_json(option.example, where)
+            if example is not INVALID:
+                out["example"] = example
         return out
 
     def json_schema_core(self, j: openapiv2_pb2.JSONSchema | openapiv2_pb2.EnumSchema) -> Schema:
@@ -339,7 +343,9 @@ class SchemaRenderer(DocumentContext):
             if o.description:
                 schema["description"] = o.description
             if o.example:
-                schema["example"] = raw_json(o.example, where)
+                example = raw_json(o.example, where)
+                if example is not INVALID:
+                    schema["example"] = example
         self.apply_comment(schema, comment, summary_key="title", schema=True)
         # An enum's comment is its description; a lone first line must not become a title.
         if comment and not schema.get("description") and schema.get("title"):
@@ -427,7 +433,8 @@ class SchemaRenderer(DocumentContext):
                 continue
             self.definitions[self.name_of(fqn)] = self.render_message(msg, [])
         for fqn in sorted(enums):
-            if fqn in WKT_SCHEMAS:
+            # NullValue is written as a definition, as upstream does when Struct/Value are reached.
+            if fqn in WKT_SCHEMAS and fqn != ".google.protobuf.NullValue":
                 continue
             self.definitions[self.name_of(fqn)] = self.render_enum(enums[fqn])
 

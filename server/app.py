@@ -9,12 +9,15 @@ NOT_SERVING, new calls are refused, calls in flight get ``grace`` seconds to fin
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import signal
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Protocol, cast
 
+import grpc
 import grpc.aio
+from google.protobuf.message import DecodeError
 from grpc_reflection.v1alpha import reflection
 
 from protogw.gateway.workers import hand_over, take_back
@@ -26,14 +29,98 @@ logger = logging.getLogger("protogw.server")
 DEFAULT_GRACE = 10.0
 
 #: Size settings: Determined's clients upload model definitions of up to ~96 MiB
-#: inside CreateExperiment, so the receive limit must exceed gRPC's 4 MiB default.
+#: inside CreateExperiment, so the receive limit must exceed gRPC's 4 MiB default; nothing larger is
+#: read. Per connection: at most 256 concurrent calls (HTTP/2 streams) and 16 KiB of metadata; a
+#: connection idle for 10 minutes is closed.
 SERVER_OPTIONS: list[tuple[str, int]] = [
     ("grpc.max_receive_message_length", 128 * 1024 * 1024),
     ("grpc.max_send_message_length", 128 * 1024 * 1024),
+    ("grpc.max_concurrent_streams", 256),
+    ("grpc.max_metadata_size", 16 * 1024),
+    ("grpc.max_connection_idle_ms", 10 * 60 * 1000),
     # gRPC turns SO_REUSEPORT on by default, which lets a second server silently share a port that is
     # already in use; a taken port must be an error instead.
     ("grpc.so_reuseport", 0),
 ]
+
+
+#: Calls in progress on the whole server; past it gRPC answers RESOURCE_EXHAUSTED at once.
+MAX_CONCURRENT_RPCS = 4096
+
+
+class _Undecodable:
+    """What a request that failed to parse becomes, so the call can fail with INVALID_ARGUMENT."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: DecodeError) -> None:
+        self.error = error
+
+
+class DecodeErrorInterceptor(grpc.aio.ServerInterceptor):
+    """A request that does not parse (corrupt, truncated or nested too deep) is INVALID_ARGUMENT.
+
+    grpc.aio parses the request before any handler code runs and reports a parse failure as UNKNOWN,
+    the status of a server bug. This outermost interceptor gives each handler a deserializer that
+    hands such a request on as a marker instead, and a behaviour that aborts on it.
+    """
+
+    def __init__(self) -> None:
+        self._wrapped: dict[int, tuple[Any, Any]] = {}
+
+    async def intercept_service(
+        self, continuation: Any, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler: grpc.RpcMethodHandler[Any, Any] | None = await continuation(handler_call_details)
+        if handler is None or handler.request_streaming or handler.request_deserializer is None:
+            return handler
+        cached = self._wrapped.get(id(handler))
+        if cached is not None and cached[0] is handler:
+            return cast("grpc.RpcMethodHandler[Any, Any]", cached[1])
+        wrapped = self._wrap(handler)
+        if len(self._wrapped) > 4096:
+            self._wrapped.clear()
+        self._wrapped[id(handler)] = (handler, wrapped)
+        return wrapped
+
+    @staticmethod
+    def _wrap(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
+        parse = handler.request_deserializer
+        assert parse is not None
+
+        def deserialize(data: bytes) -> Any:
+            try:
+                return parse(data)
+            except DecodeError as exc:
+                return _Undecodable(exc)
+
+        async def refuse(request: _Undecodable, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"cannot parse the request: {request.error}")
+
+        if handler.unary_unary is not None:
+            unary: Any = handler.unary_unary
+
+            async def checked_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                if isinstance(request, _Undecodable):
+                    await refuse(request, context)
+                return await unary(request, context)
+
+            return grpc.unary_unary_rpc_method_handler(
+                checked_unary, request_deserializer=deserialize, response_serializer=handler.response_serializer
+            )
+        if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
+            stream: Any = handler.unary_stream
+
+            async def checked_stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+                if isinstance(request, _Undecodable):
+                    await refuse(request, context)
+                async for response in stream(request, context):
+                    yield response
+
+            return grpc.unary_stream_rpc_method_handler(
+                checked_stream, request_deserializer=deserialize, response_serializer=handler.response_serializer
+            )
+        return handler
 
 
 class AddressInUse(OSError):
@@ -52,7 +139,11 @@ def create_server(service: Service, address: str, *, reuse_port: bool = False) -
     returned. The server is not started. ``reuse_port`` binds with ``SO_REUSEPORT``, for one of the
     workers of ``serve --workers N`` (the parent holds the port; see ``protogw.gateway.workers``).
     """
-    server = grpc.aio.server(interceptors=service.interceptors, options=server_options(reuse_port=reuse_port))
+    server = grpc.aio.server(
+        interceptors=[DecodeErrorInterceptor(), *service.interceptors],
+        options=server_options(reuse_port=reuse_port),
+        maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
+    )
     service.register(server)
     reflection.enable_server_reflection(
         (SERVICE_NAME, "grpc.health.v1.Health", reflection.SERVICE_NAME),

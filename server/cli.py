@@ -35,12 +35,20 @@ from protogw.gateway import workers as gateway_workers
 from protogw.gateway.cli import ChannelsOption, WorkersOption, parse_addr, run_app
 from protogw.openapi import cli as openapi_cli
 from protogw.server.app import DEFAULT_GRACE, Addon, AddressInUse, bound_address, run
-from protogw.server.rest import RestGateway, build_proxy_gateway
+from protogw.server.rest import RestGateway, build_proxy_gateway, http_limits
+from protogw.server.security import DEFAULT_MAX_CONCURRENT_HASHES
 from protogw.server.seed import AlreadySeeded, seed_demo, seed_walkthrough
 from protogw.server.service import ServiceConfig, build_service
 from protogw.server.storage.engine import ACCEPTED_URLS, redact
 from protogw.server.storage.errors import StorageError
 from protogw.server.storage.store import Store
+from protogw.server.throttle import (
+    DEFAULT_LOGIN_FAILURES_PER_ADDRESS,
+    DEFAULT_LOGIN_FAILURES_PER_USER,
+    DEFAULT_LOGIN_WINDOW,
+    DEFAULT_STREAMS_PER_USER,
+    DEFAULT_STREAMS_TOTAL,
+)
 
 #: Default gRPC listening address.
 DEFAULT_GRPC_ADDR = "127.0.0.1:8081"
@@ -172,6 +180,46 @@ def serve(
     grace: Annotated[
         float, typer.Option("--grace", envvar="PROTOGW_GRACE", help="Seconds in-flight calls get at shutdown.")
     ] = DEFAULT_GRACE,
+    max_streams: Annotated[
+        int,
+        typer.Option("--max-streams", envvar="PROTOGW_MAX_STREAMS", min=1, help="Open server streams in total."),
+    ] = DEFAULT_STREAMS_TOTAL,
+    max_streams_per_user: Annotated[
+        int,
+        typer.Option(
+            "--max-streams-per-user", envvar="PROTOGW_MAX_STREAMS_PER_USER", min=1, help="Open server streams per user."
+        ),
+    ] = DEFAULT_STREAMS_PER_USER,
+    login_failures_per_user: Annotated[
+        int,
+        typer.Option(
+            "--login-failures-per-user",
+            envvar="PROTOGW_LOGIN_FAILURES_PER_USER",
+            min=1,
+            help="Failed logins per username per --login-window before further attempts get 429.",
+        ),
+    ] = DEFAULT_LOGIN_FAILURES_PER_USER,
+    login_failures_per_address: Annotated[
+        int,
+        typer.Option(
+            "--login-failures-per-address",
+            envvar="PROTOGW_LOGIN_FAILURES_PER_ADDRESS",
+            min=1,
+            help="Failed logins per client address per --login-window before further attempts get 429.",
+        ),
+    ] = DEFAULT_LOGIN_FAILURES_PER_ADDRESS,
+    login_window: Annotated[
+        float, typer.Option("--login-window", envvar="PROTOGW_LOGIN_WINDOW", min=1, help="Seconds.")
+    ] = DEFAULT_LOGIN_WINDOW,
+    max_concurrent_hashes: Annotated[
+        int,
+        typer.Option(
+            "--max-concurrent-hashes",
+            envvar="PROTOGW_MAX_CONCURRENT_HASHES",
+            min=1,
+            help="argon2 password checks at once (64 MiB each).",
+        ),
+    ] = DEFAULT_MAX_CONCURRENT_HASHES,
     log_level: Annotated[str, typer.Option("--log-level", envvar="PROTOGW_LOG_LEVEL")] = "info",
     workers: WorkersOption = 1,
 ) -> None:
@@ -193,6 +241,12 @@ def serve(
         initial_password=initial_password or None,
         cluster_name=cluster_name,
         max_model_definition_bytes=max_model_definition_mb * 1024 * 1024,
+        max_streams=max_streams,
+        max_streams_per_user=max_streams_per_user,
+        login_failures_per_user=login_failures_per_user,
+        login_failures_per_address=login_failures_per_address,
+        login_window=login_window,
+        max_concurrent_hashes=max_concurrent_hashes,
     )
     if workers > 1:
         _serve_workers(config, grpc_addr, http_addr, grace, workers)
@@ -281,7 +335,8 @@ def rest_proxy(
         max_model_definition_bytes=max_model_definition_mb * 1024 * 1024,
         channels=channels,
     )
-    run_app(factory, host, port, log_level=log_level, workers=workers)
+    limits = http_limits(max_model_definition_mb * 1024 * 1024)
+    run_app(factory, host, port, log_level=log_level, workers=workers, limits=limits)
 
 
 app.command("gateway", help="Run the REST gateway in front of a gRPC backend.")(gateway_cli.gateway)

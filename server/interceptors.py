@@ -20,7 +20,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol, cast
 
 import grpc
@@ -49,7 +49,12 @@ REQUEST_ID_KEY = "x-request-id"
 
 def metadata_value(context: Context, key: str) -> str | None:
     """The first value of a text metadata key, or None. Keys are matched case-insensitively."""
-    for item in context.invocation_metadata() or ():
+    return value_in(context.invocation_metadata() or (), key)
+
+
+def value_in(metadata: Iterable[Any], key: str) -> str | None:
+    """The first value of ``key`` in ``(name, value)`` pairs (case-insensitive), as text."""
+    for item in metadata:
         name, value = item[0], item[1]
         if name.lower() == key:
             return value.decode("latin-1") if isinstance(value, bytes) else str(value)
@@ -273,8 +278,14 @@ _BEARER = "Bearer "
 
 def bearer_token(context: Context) -> str:
     """The token of the call, or a ServiceError worded as Determined words it."""
+    return bearer_token_in(context.invocation_metadata() or ())
+
+
+def bearer_token_in(metadata: Iterable[Any]) -> str:
+    """The token in ``(name, value)`` metadata pairs, or a ServiceError worded as Determined words it."""
+    items = list(metadata)
     for key in TOKEN_KEYS:
-        value = metadata_value(context, key)
+        value = value_in(items, key)
         if value is None:
             continue
         if not value.startswith(_BEARER) or not value[len(_BEARER) :].strip():
@@ -306,6 +317,13 @@ class AuthInterceptor(WrappingInterceptor):
     def applies_to(self, method: str) -> bool:
         # Public methods are decided once per method (the wrapped handler is cached), not per call.
         return not self.is_public(method)
+
+    async def check(self, method: str, metadata: Iterable[Any]) -> None:
+        """Raise the ServiceError the call would fail with for want of a valid token (nothing for a
+        public method). The REST gateway asks this before it reads a request body, so a caller without
+        a valid token is refused before the body is read (and gets no ``100 Continue``)."""
+        if not self.is_public(method):
+            await self._authenticator.authenticate(bearer_token_in(metadata))
 
     async def _authenticate(self, context: Context) -> None:
         principal = await self._authenticator.authenticate(bearer_token(context))

@@ -2,19 +2,28 @@
 
 ``LogBuffer`` is a ``logging.Handler``: attach it to a logger and every record it receives gets a
 sequence id and is kept until ``capacity`` newer records push it out. MasterLogs reads from it with
-Determined's offset/limit/follow rules. Records may be emitted from any thread; readers wait on an
-``asyncio.Event`` that emitters set through the reader's own event loop.
+Determined's offset/limit/follow rules.
+
+Followers cost O(1) per record: there is one shared ring of slots (record ``id`` lives in slot
+``id % capacity``) and each reader keeps only its cursor, the id of the next record it wants. Records
+may be emitted from any thread. An emit wakes each event loop that has readers at most once per loop
+iteration (however many records arrive meanwhile) by setting that loop's current ``asyncio.Event``
+and replacing it with a fresh one, a generation; readers of the loop all wait on that one event.
+Nothing is copied per reader, and an emit does no work per reader.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
-from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+#: Records a reader takes from the ring per lock acquisition.
+_BATCH = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +36,19 @@ class LogRecordEntry:
     level: int
 
 
+class _LoopWaker:
+    """The wake-up shared by all readers on one event loop."""
+
+    __slots__ = ("event", "loop", "pending", "readers")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.event = asyncio.Event()
+        # A wake-up is scheduled on the loop and has not run yet (guarded by the buffer's mutex).
+        self.pending = False
+        self.readers = 0
+
+
 class LogBuffer(logging.Handler):
     """Keeps the last ``capacity`` log records and lets async readers follow new ones."""
 
@@ -34,11 +56,15 @@ class LogBuffer(logging.Handler):
         super().__init__(level)
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
-        self._entries: deque[LogRecordEntry] = deque(maxlen=capacity)
+        self._capacity = capacity
+        self._slots: list[LogRecordEntry | None] = [None] * capacity
         self._next_id = 1
         self._mutex = threading.Lock()
-        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._wakers: dict[asyncio.AbstractEventLoop, _LoopWaker] = {}
+        self._stopped = False
         self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+
+    # -- writing ------------------------------------------------------------------------------------
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -48,59 +74,127 @@ class LogBuffer(logging.Handler):
             return
         timestamp = datetime.fromtimestamp(record.created, UTC)
         with self._mutex:
-            self._entries.append(LogRecordEntry(self._next_id, message, timestamp, record.levelno))
-            self._next_id += 1
-            waiters = list(self._waiters)
-        for loop, event in waiters:
-            # A reader's loop may already be closed if it went away without cleaning up.
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(event.set)
+            entry_id = self._next_id
+            self._slots[entry_id % self._capacity] = LogRecordEntry(entry_id, message, timestamp, record.levelno)
+            self._next_id = entry_id + 1
+            due = [w for w in self._wakers.values() if not w.pending]
+            for waker in due:
+                waker.pending = True
+        for waker in due:
+            self._schedule(waker)
+
+    def _schedule(self, waker: _LoopWaker) -> None:
+        # RuntimeError: the loop closed while its readers were still registered (they were abandoned,
+        # not closed); nobody is left to wake.
+        with contextlib.suppress(RuntimeError):
+            waker.loop.call_soon_threadsafe(self._wake, waker)
+
+    def _wake(self, waker: _LoopWaker) -> None:
+        """Runs on the waker's loop: release every reader waiting there and start a new generation."""
+        with self._mutex:
+            waker.pending = False
+        event, waker.event = waker.event, asyncio.Event()
+        event.set()
+
+    # -- state --------------------------------------------------------------------------------------
 
     @property
     def followers(self) -> int:
         """How many readers are attached right now (each open MasterLogs stream is one)."""
         with self._mutex:
-            return len(self._waiters)
+            return sum(w.readers for w in self._wakers.values())
 
-    def _after(self, cursor: int) -> list[LogRecordEntry]:
+    @property
+    def stopped(self) -> bool:
+        """Whether :meth:`stop_following` was called."""
+        return self._stopped
+
+    def stop_following(self) -> None:
+        """End every follow stream at its next record boundary, now and from now on (shutdown).
+
+        Readers stop without sending the rest of their backlog; new follow reads end at once. The
+        buffer keeps recording.
+        """
         with self._mutex:
-            return [e for e in self._entries if e.id >= cursor]
+            self._stopped = True
+            due = [w for w in self._wakers.values() if not w.pending]
+            for waker in due:
+                waker.pending = True
+        for waker in due:
+            self._schedule(waker)
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def _oldest(self) -> int:
+        """The id of the oldest record still kept (``_next_id`` when empty); call with the mutex held."""
+        return max(1, self._next_id - self._capacity)
 
     def _start_cursor(self, offset: int) -> int:
         with self._mutex:
-            first = self._entries[0].id if self._entries else self._next_id
+            first = self._oldest()
             if offset >= 0:
                 return first + offset
             return max(first, self._next_id + offset)
+
+    def _take(self, cursor: int, stop: int | None) -> tuple[list[LogRecordEntry], int]:
+        """Up to ``_BATCH`` records from ``cursor`` (skipping evicted ones), and the next cursor."""
+        with self._mutex:
+            cursor = max(cursor, self._oldest())
+            end = min(self._next_id, cursor + _BATCH)
+            if stop is not None:
+                end = min(end, stop)
+            slots, capacity = self._slots, self._capacity
+            batch = [slots[i % capacity] for i in range(cursor, end)]
+        return [e for e in batch if e is not None], max(cursor, end)
+
+    def _attach(self) -> _LoopWaker:
+        loop = asyncio.get_running_loop()
+        with self._mutex:
+            waker = self._wakers.get(loop)
+            if waker is None:
+                waker = self._wakers[loop] = _LoopWaker(loop)
+            waker.readers += 1
+            return waker
+
+    def _detach(self, waker: _LoopWaker) -> None:
+        with self._mutex:
+            waker.readers -= 1
+            if waker.readers == 0 and self._wakers.get(waker.loop) is waker:
+                del self._wakers[waker.loop]
 
     async def read(self, *, offset: int = 0, limit: int = 0, follow: bool = False) -> AsyncIterator[LogRecordEntry]:
         """Yield buffered records, Determined-style.
 
         ``offset`` skips that many of the retained records (negative: start that many from the end);
-        ``limit`` caps how many are sent (0: no cap); with ``follow`` the stream waits for new
-        records instead of ending once it has caught up. If records are evicted while a slow reader
+        ``limit`` caps how many are sent (0: no cap). Without ``follow`` the stream ends at the
+        records kept when it started; with it the stream waits for new records, until the limit is
+        reached or :meth:`stop_following` is called. If records are evicted while a slow reader
         follows, it resumes at the oldest one still kept.
         """
         if limit < 0:
             raise ValueError("limit must not be negative")
-        cursor = self._start_cursor(offset)
-        sent = 0
-        event = asyncio.Event()
-        waiter = (asyncio.get_running_loop(), event)
-        with self._mutex:
-            self._waiters.add(waiter)
+        waker = self._attach()
         try:
-            while True:
-                event.clear()
-                for entry in self._after(cursor):
+            cursor = self._start_cursor(offset)
+            with self._mutex:
+                stop = None if follow else self._next_id
+            sent = 0
+            while not (follow and self._stopped):
+                # Take the generation before looking at the ring, so a record emitted after the look
+                # sets the event this reader is about to wait on.
+                event = waker.event
+                batch, cursor = self._take(cursor, stop)
+                for entry in batch:
+                    if follow and self._stopped:
+                        return
                     yield entry
-                    cursor = entry.id + 1
                     sent += 1
                     if limit and sent >= limit:
                         return
+                if batch:
+                    continue
                 if not follow:
                     return
                 await event.wait()
         finally:
-            with self._mutex:
-                self._waiters.discard(waiter)
+            self._detach(waker)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import http.cookies
 import importlib.resources
 import logging
@@ -29,14 +30,23 @@ from protogw.gateway.app import Gateway, GatewayOptions, RouteTable, create_app
 from protogw.gateway.backend import Backend, Call
 from protogw.gateway.cli import parse_addr, url_host
 from protogw.gateway.errors import GatewayError, render_error
-from protogw.gateway.headers import RequestHead
+from protogw.gateway.headers import Metadata, RequestHead
+from protogw.gateway.http_limits import (
+    DEFAULT_MAX_ANONYMOUS_BODY_BYTES,
+    HttpLimits,
+    default_max_connections,
+    limited_protocol,
+)
 from protogw.gateway.inprocess import InProcessBackend
+from protogw.gateway.options import BodyGate
 from protogw.gateway.proxy import ProxyBackend
 from protogw.gateway.swagger_ui import DEFAULT_DOCS_PATH, DEFAULT_SPEC_PATH, swagger_routes
 from protogw.gateway.types import ASGIApp, Receive, Scope, Send
 from protogw.gateway.workers import listen
 from protogw.gen.determined.api.v1 import master_pb2
 from protogw.server.app import SERVER_OPTIONS
+from protogw.server.errors import ServiceError
+from protogw.server.interceptors import AuthInterceptor
 from protogw.server.rest_errors import DeterminedErrorRenderer
 from protogw.server.service import SERVICE_NAME, Service
 from protogw.server.services.experiments import DEFAULT_MAX_MODEL_DEFINITION_BYTES
@@ -119,14 +129,39 @@ def gateway_options(max_model_definition_bytes: int = DEFAULT_MAX_MODEL_DEFINITI
     )
 
 
+def http_limits(max_model_definition_bytes: int = DEFAULT_MAX_MODEL_DEFINITION_BYTES, **overrides: Any) -> HttpLimits:
+    """What the HTTP server refuses before the gateway sees a request: the gateway's body limit, applied
+    to Content-Length before anything is read (413, no ``100 Continue``), and bodies over 1 MiB from
+    callers that present no token (401: neither an Authorization header nor the ``auth`` cookie),
+    on top of :class:`HttpLimits`' head and connection limits."""
+    settings: dict[str, Any] = {
+        "max_connections": default_max_connections(),
+        "max_body_bytes": body_limit(max_model_definition_bytes),
+        "max_anonymous_body_bytes": DEFAULT_MAX_ANONYMOUS_BODY_BYTES,
+        "credential_headers": (b"authorization",),
+        "credential_cookies": (AUTH_COOKIE.encode(),),
+        **overrides,
+    }
+    return HttpLimits(**settings)
+
+
 def determined_spec() -> bytes:
     """The Determined API's OpenAPI document, as ``make gen`` wrote it into ``protogw.gen.openapi``."""
     return importlib.resources.files("protogw.gen.openapi").joinpath("api.swagger.json").read_bytes()
 
 
+OPENAPI3_PATH = "/api/v1/api.openapi.json"
+
+
+def determined_spec_v3() -> bytes:
+    """The Determined API's OpenAPI 3.1 document (``make gen``), served next to the 2.0 one."""
+    return importlib.resources.files("protogw.gen.openapi").joinpath("api.openapi.json").read_bytes()
+
+
 def _docs_mounts() -> list[tuple[str, ASGIApp]]:
-    docs_app = _at_root(Starlette(routes=swagger_routes(determined_spec())))
-    return [(DEFAULT_SPEC_PATH, docs_app), (DEFAULT_DOCS_PATH, docs_app)]
+    routes = swagger_routes(determined_spec(), extra_specs=[(OPENAPI3_PATH, determined_spec_v3())])
+    docs_app = _at_root(Starlette(routes=routes))
+    return [(DEFAULT_SPEC_PATH, docs_app), (OPENAPI3_PATH, docs_app), (DEFAULT_DOCS_PATH, docs_app)]
 
 
 def master_info(response: Message) -> dict[str, Any]:
@@ -163,11 +198,27 @@ def _info_mount(routes: RouteTable, backend: Backend) -> tuple[str, ASGIApp]:
     return "/info", _at_root(Starlette(routes=[Route("/info", info, methods=["GET"])]))
 
 
+def token_gate(auth: AuthInterceptor) -> BodyGate:
+    """A body gate that checks the caller's token as the service's auth interceptor would, so a body
+    sent without a valid token is never read (the in-process gateway; the proxy has no sessions)."""
+
+    async def gate(method: MethodInfo, metadata: Metadata) -> None:
+        try:
+            await auth.check(method.grpc_path, metadata)
+        except ServiceError as exc:
+            raise GatewayError(exc.code, exc.message) from None
+
+    return gate
+
+
 def build_gateway(service: Service, *, docs: bool = True) -> Gateway:
     """The REST app for ``service``: Determined's routes, error body, cookie auth and API docs."""
     backend = InProcessBackend(interceptors=service.interceptors)
     service.register(backend)
-    options = gateway_options(service.config.max_model_definition_bytes)
+    auth = next(i for i in service.interceptors if isinstance(i, AuthInterceptor))
+    options = dataclasses.replace(
+        gateway_options(service.config.max_model_definition_bytes), body_gate=token_gate(auth)
+    )
     routes = RouteTable.from_pool(descriptor_pool.Default(), [SERVICE_NAME], options)
     mounts = [_info_mount(routes, backend)]
     if docs:
@@ -179,7 +230,7 @@ def build_gateway(service: Service, *, docs: bool = True) -> Gateway:
 #: returns without complaint (a long experiment list with large configurations); allow what the
 #: server itself allows, so both backends answer the same requests.
 PROXY_CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = tuple(
-    (name, value) for name, value in SERVER_OPTIONS if name.startswith("grpc.max_")
+    (name, value) for name, value in SERVER_OPTIONS if name.endswith("_message_length")
 )
 
 
@@ -231,9 +282,11 @@ class RestGateway:
         grace: float = 10.0,
         log_level: str = "warning",
         reuse_port: bool = False,
+        limits: HttpLimits | None = None,
     ) -> None:
         self.host, self.port = parse_addr(address)
         self._reuse_port = reuse_port
+        self._limits = limits
         self._docs = docs
         self._grace = grace
         self._log_level = log_level
@@ -246,7 +299,7 @@ class RestGateway:
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             app,
-            http="httptools",
+            http=limited_protocol(self._limits or http_limits(service.config.max_model_definition_bytes)),
             lifespan="on",
             log_level=self._log_level,
             access_log=False,

@@ -36,9 +36,10 @@ from protogw.server.interceptors import (
     LoggingInterceptor,
     RequestIdInterceptor,
 )
+from protogw.server.interceptors import logger as access_logger
 from protogw.server.limits import Limits
 from protogw.server.logbuffer import LogBuffer
-from protogw.server.security import Passwords, client_side_hash
+from protogw.server.security import DEFAULT_MAX_CONCURRENT_HASHES, Passwords, client_side_hash
 from protogw.server.services import (
     SERVICE,
     AuthServicer,
@@ -51,6 +52,17 @@ from protogw.server.services.experiments import DEFAULT_MAX_MODEL_DEFINITION_BYT
 from protogw.server.sessions import DEFAULT_CACHE_SECONDS, SESSION_TTL, Sessions
 from protogw.server.storage.store import Store
 from protogw.server.store_api import StoreAPI
+from protogw.server.throttle import (
+    DEFAULT_LOGIN_FAILURES_PER_ADDRESS,
+    DEFAULT_LOGIN_FAILURES_PER_USER,
+    DEFAULT_LOGIN_WINDOW,
+    DEFAULT_STREAMS_PER_USER,
+    DEFAULT_STREAMS_TOTAL,
+    LoginLimits,
+    LoginThrottle,
+    StreamLimits,
+    StreamSlots,
+)
 
 logger = logging.getLogger("protogw.server")
 
@@ -86,15 +98,34 @@ class ServiceConfig:
     cluster_name: str = "protogw"
     max_model_definition_bytes: int = DEFAULT_MAX_MODEL_DEFINITION_BYTES
     log_buffer_size: int = 10_000
+    # Whether the per-call access log ("GetMaster OK 0.4ms user=...") also goes to MasterLogs. Off by
+    # default: every follower would encode and send one line per call served, so followers would cost
+    # throughput in proportion to their number (100 followers: -44%); the access log still goes to the
+    # process log.
+    access_log_in_master_logs: bool = False
     session_ttl: timedelta = field(default=SESSION_TTL)
     #: How long a successful token lookup is reused (other replicas' revocations show up after this).
     auth_cache_seconds: float = DEFAULT_CACHE_SECONDS
+    #: Concurrent server streams (MasterLogs) per user and in the whole process.
+    max_streams_per_user: int = DEFAULT_STREAMS_PER_USER
+    max_streams: int = DEFAULT_STREAMS_TOTAL
+    #: Failed logins allowed per username and per client address within ``login_window`` seconds.
+    login_failures_per_user: int = DEFAULT_LOGIN_FAILURES_PER_USER
+    login_failures_per_address: int = DEFAULT_LOGIN_FAILURES_PER_ADDRESS
+    login_window: float = DEFAULT_LOGIN_WINDOW
+    #: argon2 computations at once (each holds the hasher's memory_cost, 64 MiB by default).
+    max_concurrent_hashes: int = DEFAULT_MAX_CONCURRENT_HASHES
     #: Size limits on what clients send and on listing pages (``max_model_definition_bytes`` above wins).
     limits: Limits = field(default_factory=Limits)
 
     @property
     def effective_limits(self) -> Limits:
         return replace(self.limits, max_model_definition_bytes=self.max_model_definition_bytes)
+
+
+def _not_access_log(record: logging.LogRecord) -> bool:
+    """MasterLogs' filter: every record but the per-call access log (see ``access_log_in_master_logs``)."""
+    return not record.name.startswith(access_logger.name)
 
 
 class Service:
@@ -114,8 +145,17 @@ class Service:
         limits = config.effective_limits
         self.store: StoreAPI = store if store is not None else Store(config.database_url, clock=clock, limits=limits)
         self.logs = log_buffer if log_buffer is not None else LogBuffer(config.log_buffer_size)
+        if not config.access_log_in_master_logs:
+            self.logs.addFilter(_not_access_log)
         self.master_id = str(uuid.uuid4())
-        self.passwords = Passwords(password_hasher)
+        self.passwords = Passwords(password_hasher, max_concurrent=config.max_concurrent_hashes)
+        self.login_throttle = LoginThrottle(
+            LoginLimits(
+                failures_per_user=config.login_failures_per_user,
+                failures_per_address=config.login_failures_per_address,
+                window=config.login_window,
+            )
+        )
         self.sessions = Sessions(self.store, clock, config.session_ttl, cache_seconds=config.auth_cache_seconds)
         self.health = health.aio.HealthServicer()
         self.interceptors: list[grpc.aio.ServerInterceptor] = [
@@ -130,9 +170,10 @@ class Service:
             cluster_name=config.cluster_name,
             cluster_id=self.store.cluster_id,
             logs=self.logs,
+            streams=StreamSlots(StreamLimits(per_user=config.max_streams_per_user, total=config.max_streams)),
         )
         self.servicer = DeterminedServicer(
-            AuthServicer(self.store, self.sessions, self.passwords, clock),
+            AuthServicer(self.store, self.sessions, self.passwords, clock, self.login_throttle),
             UsersServicer(self.store, self.passwords, self.sessions, limits),
             ExperimentsServicer(self.store, clock, limits),
             self.master,
@@ -159,8 +200,10 @@ class Service:
         self._started = True
 
     async def stop_serving(self) -> None:
-        """Tell health checkers to go elsewhere; called when a graceful shutdown begins."""
+        """Tell health checkers to go elsewhere and end follow streams; called when a graceful shutdown
+        begins, so open streams do not hold the shutdown for the whole grace period."""
         await self.health.enter_graceful_shutdown()
+        self.master.stop_streams()
 
     async def close(self) -> None:
         """Release the database and stop buffering logs. Safe to call more than once."""

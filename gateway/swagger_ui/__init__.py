@@ -3,20 +3,23 @@
 Three ways to use it::
 
     app = create_app(spec)                          # a standalone Starlette app
+    app = create_app(spec, extra_specs=[("/api/v1/api.openapi.json", spec31)])  # UI offers both
     routes = swagger_routes(spec)                   # routes to add to another Starlette app
     mounts = gateway_mounts(spec)                   # (prefix, app) pairs for the gateway's ``mounts=``
 
 With the defaults the spec is at ``/api/v1/api.swagger.json`` and the UI at ``/docs/rest-api/``,
 both public (they carry no data, only the API's shape). ``spec`` may be the document as a dict, its
 JSON bytes or a path to a file (for instance what ``protogw openapi`` or ``protoc-gen-openapiv2``
-wrote). The UI app answers relative to where it is mounted, so it works under any
-prefix.
+wrote), OpenAPI 2.0 or 3.x. With ``extra_specs`` (``(path, spec)`` pairs) every document is served and
+Swagger UI offers them all in its top bar (its ``urls`` option), the first one selected. The UI app
+answers relative to where it is mounted, so it works under any prefix.
 """
 
 from __future__ import annotations
 
 import html
 import json
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,16 +59,26 @@ def load_spec(spec: Spec) -> bytes:
     else:
         data = Path(spec).read_bytes()
     parsed = json.loads(data)
-    if not isinstance(parsed, dict) or "swagger" not in parsed:
-        raise ValueError("the OpenAPI document must be a JSON object with a 'swagger' key")
+    if not isinstance(parsed, dict) or ("swagger" not in parsed and "openapi" not in parsed):
+        raise ValueError("the OpenAPI document must be a JSON object with a 'swagger' or 'openapi' key")
     return data
 
 
-def _index(spec_url: str, title: str) -> bytes:
+def _label(body: bytes) -> str:
+    """How the UI's document picker names a document: its title and OpenAPI version."""
+    doc = json.loads(body)
+    version = doc.get("openapi") or doc.get("swagger")
+    return f"{doc.get('info', {}).get('title') or 'API'} (OpenAPI {version})"
+
+
+def _index(spec_url: str, title: str, urls: Sequence[tuple[str, str]] = ()) -> bytes:
     template = (_STATIC / "index.html").read_text()
+    config: dict[str, Any] = {"specUrl": spec_url}
+    if urls:
+        config["urls"] = [{"url": url, "name": name} for url, name in urls]
     # The config sits in a <script type="application/json"> block: escape "<" so no value can close it.
-    config = json.dumps({"specUrl": spec_url}).replace("<", "\\u003c")
-    return template.replace("__TITLE__", html.escape(title)).replace("__CONFIG__", config).encode()
+    config_text = json.dumps(config).replace("<", "\\u003c")
+    return template.replace("__TITLE__", html.escape(title)).replace("__CONFIG__", config_text).encode()
 
 
 def _route_path(scope: Scope) -> str:
@@ -102,8 +115,8 @@ class SpecApp:
 class DocsApp:
     """ASGI app serving Swagger UI below its mount point: the page at ``/`` and the vendored assets."""
 
-    def __init__(self, spec_url: str, title: str) -> None:
-        self.index = _index(spec_url, title)
+    def __init__(self, spec_url: str, title: str, urls: Sequence[tuple[str, str]] = ()) -> None:
+        self.index = _index(spec_url, title, urls)
         self.assets = StaticFiles(directory=_STATIC)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -136,6 +149,7 @@ def gateway_mounts(
     *,
     spec_path: str = DEFAULT_SPEC_PATH,
     docs_path: str = DEFAULT_DOCS_PATH,
+    extra_specs: Sequence[tuple[str, Spec]] = (),
 ) -> list[tuple[str, ASGIApp]]:
     """``(prefix, app)`` pairs for ``protogw.gateway.app.create_app(..., mounts=...)``.
 
@@ -144,7 +158,29 @@ def gateway_mounts(
     """
     spec_path, docs_path = _check_paths(spec_path, docs_path)
     body = load_spec(spec)
-    return [(docs_path, DocsApp(spec_path, _title(body))), (spec_path, SpecApp(body))]
+    extras = _load_extras(extra_specs)
+    urls = _urls(spec_path, body, extras)
+    mounts: list[tuple[str, ASGIApp]] = [
+        (docs_path, DocsApp(spec_path, _title(body), urls)),
+        (spec_path, SpecApp(body)),
+    ]
+    mounts.extend((path, SpecApp(extra)) for path, extra in extras)
+    return mounts
+
+
+def _load_extras(extra_specs: Sequence[tuple[str, Spec]]) -> list[tuple[str, bytes]]:
+    out = []
+    for path, spec in extra_specs:
+        if not path.startswith("/"):
+            raise ValueError("spec paths must start with '/'")
+        out.append((path, load_spec(spec)))
+    return out
+
+
+def _urls(spec_path: str, body: bytes, extras: Sequence[tuple[str, bytes]]) -> list[tuple[str, str]]:
+    if not extras:
+        return []
+    return [(spec_path, _label(body)), *((path, _label(extra)) for path, extra in extras)]
 
 
 def _check_paths(spec_path: str, docs_path: str) -> tuple[str, str]:
@@ -158,21 +194,27 @@ def swagger_routes(
     *,
     spec_path: str = DEFAULT_SPEC_PATH,
     docs_path: str = DEFAULT_DOCS_PATH,
+    extra_specs: Sequence[tuple[str, Spec]] = (),
 ) -> list[BaseRoute]:
-    """Starlette routes serving the spec at ``spec_path`` and Swagger UI under ``docs_path + "/"``."""
+    """Starlette routes serving the spec at ``spec_path`` (and each of ``extra_specs`` at its path)
+    and Swagger UI under ``docs_path + "/"``."""
     spec_path, docs_path = _check_paths(spec_path, docs_path)
     body = load_spec(spec)
-    spec_app = SpecApp(body)
-    docs_app = DocsApp(spec_path, _title(body))
+    extras = _load_extras(extra_specs)
+    docs_app = DocsApp(spec_path, _title(body), _urls(spec_path, body, extras))
 
-    async def serve_spec(request: Request) -> Response:
-        return Response(spec_app.body, media_type="application/json")
+    def serve(data: bytes) -> Callable[[Request], Awaitable[Response]]:
+        async def serve_spec(request: Request) -> Response:
+            return Response(data, media_type="application/json")
+
+        return serve_spec
 
     async def to_slash(request: Request) -> Response:
         return RedirectResponse(docs_path + "/", status_code=308)
 
     return [
-        Route(spec_path, serve_spec, methods=["GET", "HEAD"]),
+        Route(spec_path, serve(body), methods=["GET", "HEAD"]),
+        *(Route(path, serve(extra), methods=["GET", "HEAD"]) for path, extra in extras),
         Route(docs_path, to_slash, methods=["GET", "HEAD"]),
         Mount(docs_path, app=docs_app, name="swagger-ui"),
     ]
@@ -183,6 +225,7 @@ def create_app(
     *,
     spec_path: str = DEFAULT_SPEC_PATH,
     docs_path: str = DEFAULT_DOCS_PATH,
+    extra_specs: Sequence[tuple[str, Spec]] = (),
 ) -> Starlette:
-    """A standalone ASGI app with only the spec and the UI."""
-    return Starlette(routes=swagger_routes(spec, spec_path=spec_path, docs_path=docs_path))
+    """A standalone ASGI app with only the spec(s) and the UI."""
+    return Starlette(routes=swagger_routes(spec, spec_path=spec_path, docs_path=docs_path, extra_specs=extra_specs))

@@ -377,6 +377,11 @@ SCENARIO: list[Call] = [
     ok("trailers-as-headers", "GET", "/api/v1/me", auth="user-b",
        headers=(("X-Request-Id", "trace-0043"), ("TE", "trailers")),
        want_headers=(("x-request-id", "trace-0043"), ("grpc-trailer-x-request-id", "trace-0043"))),
+    # One request-id rule from edge to trailer (core/requestid.py): an id the gateway echoes is the one the
+    # service logged and sent back, "/" and "=" included.
+    ok("request-id-one-rule", "GET", "/api/v1/me", auth="user-b",
+       headers=(("X-Request-Id", "trace/abc=1"), ("TE", "trailers")),
+       want_headers=(("x-request-id", "trace/abc=1"), ("grpc-trailer-x-request-id", "trace/abc=1"))),
     # A deadline that passes before the call starts: no backend may run it (grpc-gateway's answer).
     fail("deadline-already-passed", "GET", "/api/v1/me", 504, "Deadline Exceeded", reason="DeadlineExceeded",
          auth="user-b", headers=(("Grpc-Timeout", "1n"),)),

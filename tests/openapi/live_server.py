@@ -2,8 +2,8 @@
 
 Run as ``python -m tests.openapi.live_server DATABASE_URL``. Everything binds port 0 on 127.0.0.1; the
 chosen HTTP port is printed as ``READY <port>`` once the gateway accepts connections. The REST
-gateway proxies to the gRPC server and has the docs mounted (spec at /api/v1/api.swagger.json, UI at
-/docs/rest-api/). SIGTERM or SIGINT stops it.
+gateway proxies to the gRPC server and has the docs mounted (specs at /api/v1/api.swagger.json and
+/api/v1/api.openapi.json, UI at /docs/rest-api/). SIGTERM or SIGINT stops it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from protogw.gateway.app import RouteTable, create_app
 from protogw.gateway.proxy import ProxyBackend
 from protogw.gateway.swagger_ui import gateway_mounts
 from protogw.server.app import create_server
-from protogw.server.rest import determined_spec
+from protogw.server.rest import OPENAPI3_PATH, determined_spec, determined_spec_v3
 from protogw.server.service import ServiceConfig, build_service
 
 
@@ -30,7 +30,11 @@ async def main(database_url: str) -> None:
     await server.start()
     descriptors = importlib.resources.files("protogw.gen.descriptors").joinpath("determined.binpb").read_bytes()
     routes = RouteTable.from_descriptor_set(descriptors, ["determined.api.v1.Determined"])
-    app = create_app(routes, ProxyBackend(f"127.0.0.1:{grpc_port}"), mounts=gateway_mounts(determined_spec()))
+    app = create_app(
+        routes,
+        ProxyBackend(f"127.0.0.1:{grpc_port}"),
+        mounts=gateway_mounts(determined_spec(), extra_specs=[(OPENAPI3_PATH, determined_spec_v3())]),
+    )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

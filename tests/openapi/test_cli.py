@@ -50,6 +50,20 @@ CASES: list[tuple[list[str], str, object]] = [
     ),
     # Without --file every file with a service is merged; the leader is the one with openapiv2_swagger.
     ([], "/info/title", "Widgets API"),
+    # --format openapiv3: OpenAPI 3.1 with protoc-gen-openapiv3's options.
+    (["--format", "openapiv3", "--file", "kitchen/v1/kitchen.proto"], "/openapi", "3.1.0"),
+    (["--format", "openapiv3", "--file", "kitchen/v1/kitchen.proto"], "/info/title", "kitchen"),
+    (
+        ["--format", "openapiv3", "--file", "kitchen/v1/kitchen.proto", "--disable-default-errors"],
+        "/components/schemas/google.rpc.Status",
+        None,
+    ),
+    (
+        ["--format", "openapiv3", "--option", "safe_path_param_names", "--file", "kitchen/v1/kitchen.proto"],
+        "/paths/~1v1~1things~1{thing_id}/patch/parameters/0/name",
+        "thing_id",
+    ),
+    (["--format", "openapiv3"], "/paths/~1v1~1widgets~1{widget_id}/get/operationId", "WidgetService_GetWidget"),
 ]
 
 
@@ -87,6 +101,7 @@ def test_no_merge_writes_a_tree(descriptor_set: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.json"))
     assert written == [
+        "editions/v1/editions.swagger.json",
         "kitchen/v1/kitchen.swagger.json",
         "openapitest/v1/gadgets.swagger.json",
         "openapitest/v1/widgets.swagger.json",

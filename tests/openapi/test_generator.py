@@ -593,6 +593,7 @@ def test_deterministic(testing_files: list[descriptor_pb2.FileDescriptorProto]) 
 def test_default_targets_are_files_with_services(testing_files: list[descriptor_pb2.FileDescriptorProto]) -> None:
     docs = generate(testing_files)
     assert set(docs) == {
+        "editions/v1/editions.swagger.json",
         "kitchen/v1/kitchen.swagger.json",
         "openapitest/v1/widgets.swagger.json",
         "openapitest/v1/gadgets.swagger.json",

@@ -1,6 +1,7 @@
-"""The generated document against the live stack: Swagger UI in headless Chromium (Try it out on
-GetExperiments with a token from Login), then schemathesis through the REST gateway (defined after
-the browser test because its generated calls change the data).
+"""The generated documents against the live stack: Swagger UI in headless Chromium (Try it out on
+GetExperiments with a token from Login), a client generated from the 3.1 document with
+openapi-python-client driving the API, then schemathesis through the REST gateway from the 2.0 and
+the 3.1 document (defined last because their generated calls change the data).
 
 One stack for the module (tests/openapi/live_server.py in a subprocess, SQLite, every port 0).
 """
@@ -146,7 +147,91 @@ def test_swagger_ui_try_it_out(live: Live, tmp_path: Path) -> None:
             context.close()
 
 
+GENERATOR_ENV = ROOT / ".venv-openapi-client"
+# openapi-python-client pins typer<0.28 and protogw needs typer 0.29, so the generator gets its own
+# environment (like Determined's client in .venv-determined), made on first use from the pip cache.
+GENERATOR_REQUIREMENTS = ["openapi-python-client~=0.29.1", "python-dateutil~=2.9"]
+
+
+@pytest.fixture(scope="module")
+def generated_client(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(python of the generator environment, folder holding the generated ``determined_client``)."""
+    python = GENERATOR_ENV / "bin" / "python"
+    if not (GENERATOR_ENV / "bin" / "openapi-python-client").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(GENERATOR_ENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *GENERATOR_REQUIREMENTS], check=True)
+    parent = tmp_path_factory.mktemp("client")
+    env = {**os.environ, "PATH": f"{GENERATOR_ENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+    result = subprocess.run(
+        [
+            str(GENERATOR_ENV / "bin" / "openapi-python-client"),
+            "generate",
+            "--path",
+            str(ROOT / "gen" / "openapi" / "api.openapi.json"),
+            "--output-path",
+            str(parent / "determined_client"),
+            "--meta",
+            "none",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Every operation of the document became a function: nothing was skipped with a warning.
+    assert "will not be generated" not in result.stdout + result.stderr, result.stdout + result.stderr
+    return python, parent
+
+
+# step -> (HTTP status, value read from the parsed model); "*" stands for ids assigned at run time.
+CLIENT_STEPS: list[tuple[str, int, Any]] = [
+    ("login", 200, {"user": "determined", "has_token": True}),
+    ("create", 200, {"count": 3}),
+    (
+        "list_page",
+        200,
+        {"names": ["client-b", "client-c"], "offset": 1, "limit": 2, "total": 3, "start": 1, "end": 3},
+    ),
+    ("get", 200, {"id": "*", "name": "client-a", "state": "STATE_PAUSED"}),
+    ("patch", 200, {"name": "client-renamed", "description": "via the 3.1 client"}),
+    ("kill", 200, {}),
+    ("archive", 200, {}),
+    ("list_archived", 200, {"ids": "*", "archived": [True]}),
+    ("unarchive", 200, {}),
+    ("unarchive_again", 400, {"code": 9, "message": "Experiment is not archived."}),
+    ("get_missing", 404, {"code": 5, "type": "GoogleRpcStatus"}),
+]
+
+
+def test_generated_client_round_trip(live: Live, generated_client: tuple[Path, Path]) -> None:
+    """The upstream oracle idea in Python: a client generated from the 3.1 document drives the
+    real gateway (login, a filtered and paginated list, get, patch, kill, archive/unarchive, errors)."""
+    python, parent = generated_client
+    result = subprocess.run(
+        [str(python), str(Path(__file__).with_name("client_roundtrip.py")), str(parent), live.base],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    steps = [json.loads(line) for line in result.stdout.splitlines() if line]
+    assert [s["step"] for s in steps] == [name for name, _, _ in CLIENT_STEPS]
+    for got, (name, status, value) in zip(steps, CLIENT_STEPS, strict=True):
+        assert got["status"] == status, (name, got)
+        expected = (
+            value
+            if not isinstance(value, dict)
+            else {k: got["value"].get(k) if v == "*" else v for k, v in value.items()}
+        )
+        assert got["value"] == expected, (name, got)
+    assert len(steps[7]["value"]["ids"]) == 1
+    assert steps[7]["value"]["ids"][0] == steps[3]["value"]["id"]
+
+
 DOCUMENT = json.loads((ROOT / "gen" / "openapi" / "api.swagger.json").read_text())
+DOCUMENT_V3 = json.loads((ROOT / "gen" / "openapi" / "api.openapi.json").read_text())
 
 
 def _is_stream(op: dict[str, Any]) -> bool:
@@ -210,3 +295,42 @@ def test_stream_lines_match_the_wrapper(operation_id: str, live: Live, live_sche
     assert lines
     for line in lines:
         validator.validate(json.loads(line))
+
+
+def _operation_ids_v3() -> list[str]:
+    """Unary operations of the committed 3.1 document (streams are checked line by line above)."""
+    ops = [
+        op
+        for item in DOCUMENT_V3["paths"].values()
+        for op in item.values()
+        if "properties" not in op["responses"]["200"]["content"]["application/json"]["schema"]
+        or "result" not in op["responses"]["200"]["content"]["application/json"]["schema"]["properties"]
+    ]
+    return sorted(op["operationId"] for op in ops if op["operationId"] != "Determined_Logout")
+
+
+@pytest.fixture(scope="module")
+def live_schema_v3(live: Live) -> Any:
+    return schemathesis.openapi.from_url(f"{live.base}/api/v1/api.openapi.json")
+
+
+@pytest.mark.parametrize("operation_id", _operation_ids_v3())
+def test_api_conforms_v3(operation_id: str, live: Live, live_schema_v3: Any) -> None:
+    """The same checks as test_api_conforms, from the 3.1 document (JSON Schema 2020-12 types,
+    nullable messages, oneOf for proto oneofs)."""
+    operation = live_schema_v3.find_operation_by_id(operation_id)
+    headers = {"Authorization": f"Bearer {live.token}"}
+
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=6,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    def check(case: Any) -> None:
+        case.call_and_validate(headers=headers, timeout=10, excluded_checks=[positive_data_acceptance])
+
+    check()

@@ -17,7 +17,15 @@ import pytest
 from google.protobuf import descriptor_pb2
 from google.protobuf.compiler import plugin_pb2
 
-from protogw.openapi import dumps, generate, parse_parameter, read_descriptor_set
+from protogw.openapi import (
+    dumps,
+    dumps_v3,
+    generate,
+    generate_v3,
+    parse_parameter,
+    parse_parameter_v3,
+    read_descriptor_set,
+)
 from protogw.openapi.plugin import run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,3 +151,36 @@ def test_run_errors(
     response = run(_request(testing_files, targets, parameter))
     assert message in response.error
     assert not response.file
+
+
+PLUGIN_V3 = VENV_BIN / "protoc-gen-openapiv3"
+
+
+@pytest.mark.parametrize(
+    ("files", "parameter"),
+    [
+        (["kitchen/v1/kitchen.proto"], ""),
+        (["openapitest/v1/widgets.proto", "openapitest/v1/gadgets.proto"], "disable_default_errors"),
+        (["openapitest/v1/widgets.proto", "openapitest/v1/gadgets.proto"], "allow_merge,merge_file_name=all"),
+    ],
+)
+def test_protoc_v3_matches_library(files: list[str], parameter: str, tmp_path: Path) -> None:
+    """protoc-gen-openapiv3 under real protoc writes what generate_v3 returns for the same files."""
+    out = tmp_path / "out"
+    out.mkdir()
+    result = _protoc([f"--plugin=protoc-gen-openapiv3={PLUGIN_V3}", f"--openapiv3_out={parameter}:{out}", *files])
+    assert result.returncode == 0, result.stderr
+    descriptor_set = tmp_path / "set.binpb"
+    result = _protoc(["--include_imports", "--include_source_info", f"--descriptor_set_out={descriptor_set}", *files])
+    assert result.returncode == 0, result.stderr
+    docs = generate_v3(read_descriptor_set(descriptor_set), files, parse_parameter_v3(parameter))
+    assert docs
+    assert _read_tree(out) == {name: dumps_v3(doc) for name, doc in docs.items()}
+
+
+def test_protoc_v3_reports_errors(tmp_path: Path) -> None:
+    result = _protoc(
+        [f"--plugin=protoc-gen-openapiv3={PLUGIN_V3}", f"--openapiv3_out=nope:{tmp_path}", "kitchen/v1/kitchen.proto"]
+    )
+    assert result.returncode != 0
+    assert "unknown option 'nope'" in result.stderr

@@ -150,3 +150,53 @@ async def test_docs_app_under_any_prefix() -> None:
     assert b'"specUrl": "/spec.json"' in page.content
     asset = await _get(app, "/deep/docs/protogw-init.js")
     assert asset.status_code == 200
+
+
+SPEC_V3: dict[str, Any] = {"openapi": "3.1.0", "info": {"title": "T", "version": "1"}, "paths": {}}
+
+# (path, status, what the body must hold): the UI offers both documents, each served at its path.
+TWO_DOCUMENTS: list[tuple[str, int, bytes]] = [
+    ("/api/v1/api.swagger.json", 200, b'"swagger": "2.0"'),
+    ("/api/v1/api.openapi.json", 200, b'"openapi": "3.1.0"'),
+    (
+        "/docs/rest-api/",
+        200,
+        b'"urls": [{"url": "/api/v1/api.swagger.json", "name": "T <x> (OpenAPI 2.0)"}, '
+        b'{"url": "/api/v1/api.openapi.json", "name": "T (OpenAPI 3.1.0)"}]',
+    ),
+    ("/docs/rest-api/protogw-init.js", 200, b"urls: config.urls"),
+]
+
+
+@pytest.mark.parametrize(("path", "status", "snippet"), TWO_DOCUMENTS)
+async def test_two_documents(path: str, status: int, snippet: bytes) -> None:
+    app = create_app(SPEC, extra_specs=[("/api/v1/api.openapi.json", SPEC_V3)])
+    response = await _get(app, path)
+    assert response.status_code == status
+    # "<" is escaped in the page's JSON config block.
+    assert snippet.replace(b"<", b"\\u003c") in response.content
+
+
+@pytest.mark.parametrize("path", ["/api/v1/api.swagger.json", "/api/v1/api.openapi.json", "/docs/rest-api/"])
+async def test_gateway_mounts_both_documents(path: str) -> None:
+    from protogw.gateway.app import RouteTable
+    from protogw.gateway.app import create_app as create_gateway
+    from protogw.gateway.proxy import ProxyBackend
+
+    data = importlib.resources.files("tests.gen.descriptors").joinpath("testing.binpb").read_bytes()
+    routes = RouteTable.from_descriptor_set(data, ["kitchen.v1.KitchenService"])
+    mounts = gateway_mounts(SPEC, extra_specs=[("/api/v1/api.openapi.json", SPEC_V3)])
+    response = await _get(create_gateway(routes, ProxyBackend("127.0.0.1:1"), mounts=mounts), path)
+    assert response.status_code == 200
+
+
+async def test_determined_service_serves_both() -> None:
+    from protogw.server.rest import OPENAPI3_PATH, _docs_mounts
+
+    (prefix, app), *_ = _docs_mounts()
+    assert prefix == "/api/v1/api.swagger.json"
+    v3 = await _get(app, OPENAPI3_PATH)
+    assert v3.json()["openapi"] == "3.1.0"
+    assert v3.json()["info"]["title"] == "Determined API (Beta)"
+    page = await _get(app, "/docs/rest-api/")
+    assert OPENAPI3_PATH.encode() in page.content

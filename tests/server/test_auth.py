@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
+from typing import Any
 
 import grpc
 import grpc.aio
+import httpx
 import pytest
 
 from protogw.gen.determined.api.v1 import auth_pb2
 from protogw.server.security import client_side_hash
 from tests.server.harness import Metadata, Running, bearer, running
+from tests.support.rest_backends import BACKENDS, rest_api
 
 OK = grpc.StatusCode.OK
 UNAUTH = grpc.StatusCode.UNAUTHENTICATED
@@ -30,6 +34,10 @@ LOGIN_CASES = [
     ("inactive account, right password", "inactive", "pw", False, grpc.StatusCode.PERMISSION_DENIED, "user is not active"),
     ("inactive account, wrong password", "inactive", "nope", False, UNAUTH, "invalid credentials"),
     ("remote account", "remote", "", False, UNAUTH, "invalid credentials"),
+    # A non-ASCII "client-side hash" is only a wrong password, not a server error.
+    ("blank account, non-ASCII hashed password", "determined", "pässwörd", True, UNAUTH, "invalid credentials"),
+    ("password account, non-ASCII hashed password", "secured", "pässwörd", True, UNAUTH, "invalid credentials"),
+    ("unknown user, non-ASCII hashed password", "nobody-at-all", "пароль", True, UNAUTH, "invalid credentials"),
 ]  # fmt: skip
 
 
@@ -141,3 +149,89 @@ async def test_user_changes_show_in_current_user(api: Running, admin_md: Metadat
     patch = model_pb2.PatchUser(display_name="Shown")
     await api.stub.PatchUser(user_pb2.PatchUserRequest(user_id=user_id, user=patch), metadata=md)
     assert (await api.stub.CurrentUser(auth_pb2.CurrentUserRequest(), metadata=md)).user.display_name == "Shown"
+
+
+# (case, account, password) -> whether the attempt is checked against the dummy hash. Every attempt
+# costs one argon2 verification; only those with no real hash to check use the dummy.
+DUMMY_CASES = [
+    ("unknown user", "nobody-at-all", "x", True),
+    ("remote account", "remote", "x", True),
+    ("blank account", "determined", "x", True),
+    ("password account, blank password", "secured", "", True),
+    ("password account, wrong password", "secured", "wrong", False),
+    ("password account, right password", "secured", "s3cret!", False),
+]
+
+
+@pytest.mark.parametrize(("case", "account", "password", "dummy"), DUMMY_CASES)
+async def test_every_login_costs_one_verification(
+    api: Running, accounts: dict[str, str], case: str, account: str, password: str, dummy: bool
+) -> None:
+    before = api.service.passwords.dummy_checks
+    with contextlib.suppress(grpc.aio.AioRpcError):
+        await api.stub.Login(auth_pb2.LoginRequest(username=accounts.get(account, account), password=password))
+    assert api.service.passwords.dummy_checks - before == (1 if dummy else 0)
+
+
+# (limits, attempts as (username, password), the code each gets)
+THROTTLE_CASES = [
+    (
+        "the 11th bad attempt for one username is refused, even with the right password",
+        {"login_failures_per_user": 10, "login_failures_per_address": 100},
+        [("secured", "bad")] * 10 + [("secured", "s3cret!"), ("determined", "")],
+        [UNAUTH] * 10 + [grpc.StatusCode.RESOURCE_EXHAUSTED, OK],
+    ),
+    (
+        "unknown usernames count too",
+        {"login_failures_per_user": 2, "login_failures_per_address": 100},
+        [("ghost", "a"), ("ghost", "b"), ("ghost", "c")],
+        [UNAUTH, UNAUTH, grpc.StatusCode.RESOURCE_EXHAUSTED],
+    ),
+    (
+        "a success clears the username's count",
+        {"login_failures_per_user": 2, "login_failures_per_address": 100},
+        [("secured", "bad"), ("secured", "s3cret!"), ("secured", "bad"), ("secured", "bad"), ("secured", "x")],
+        [UNAUTH, OK, UNAUTH, UNAUTH, grpc.StatusCode.RESOURCE_EXHAUSTED],
+    ),
+    (
+        "one address trying many usernames",
+        {"login_failures_per_user": 100, "login_failures_per_address": 3},
+        [("a1", "x"), ("a2", "x"), ("a3", "x"), ("determined", "")],
+        [UNAUTH, UNAUTH, UNAUTH, grpc.StatusCode.RESOURCE_EXHAUSTED],
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "limits", "attempts", "codes"), THROTTLE_CASES)
+async def test_login_throttle(
+    database_url: str, case: str, limits: dict[str, int], attempts: list[tuple[str, str]], codes: list[Any]
+) -> None:
+    async with running(database_url, **limits) as api:
+        admin = await api.login("admin")
+        secured = await api.new_user(admin, password="s3cret!")
+        got = []
+        refusals = []
+        for username, password in attempts:
+            name = secured[1] if username == "secured" else username
+            try:
+                await api.stub.Login(auth_pb2.LoginRequest(username=name, password=password))
+                got.append(OK)
+            except grpc.aio.AioRpcError as exc:
+                got.append(exc.code())
+                if exc.code() is grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    refusals.append(exc.details() or "")
+        assert got == codes
+        assert all("too many failed logins" in r for r in refusals)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_throttled_login_is_429_over_rest(database_url: str, backend: str) -> None:
+    async with (
+        rest_api(backend, database_url, login_failures_per_user=1) as rest,
+        httpx.AsyncClient(base_url=rest.base_url, timeout=10) as client,
+    ):
+        body = {"username": "determined", "password": "wrong"}
+        assert (await client.post("/api/v1/auth/login", json=body)).status_code == 401
+        response = await client.post("/api/v1/auth/login", json=body)
+        assert response.status_code == 429
+        assert "too many failed logins for this user" in response.json()["message"]

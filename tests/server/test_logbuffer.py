@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from typing import Any
 
 import pytest
 
@@ -88,3 +89,68 @@ def test_capacity_must_be_positive() -> None:
 async def test_limit_must_not_be_negative() -> None:
     with pytest.raises(ValueError, match="limit"):
         await messages(filled(1), limit=-1)
+
+
+class CountingBuffer(LogBuffer):
+    """The real buffer, counting the loop wake-ups it schedules."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(capacity)
+        self.wakeups = 0
+
+    def _wake(self, waker: Any) -> None:
+        self.wakeups += 1
+        super()._wake(waker)
+
+
+# (followers, records emitted in one burst, capacity)
+BURSTS = [(1, 1, 10), (50, 1, 10), (200, 1000, 5000), (200, 1000, 100)]
+
+
+@pytest.mark.parametrize(("followers", "records", "capacity"), BURSTS)
+async def test_a_burst_wakes_each_loop_once(followers: int, records: int, capacity: int) -> None:
+    buffer = CountingBuffer(capacity)
+    received: list[list[int]] = [[] for _ in range(followers)]
+
+    async def follow(into: list[int]) -> None:
+        async for entry in buffer.read(follow=True, limit=min(records, capacity)):
+            into.append(entry.id)
+
+    tasks = [asyncio.create_task(follow(r)) for r in received]
+    await asyncio.sleep(0)
+    assert buffer.followers == followers
+    for i in range(records):
+        buffer.emit(logging.LogRecord("t", logging.INFO, __file__, 1, "m%d", (i,), None))
+    await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    # However many followers and records: one wake-up for the burst, and every follower got the
+    # records still kept, in order, from the one shared ring.
+    assert buffer.wakeups == 1
+    kept = list(range(max(1, records - capacity + 1), records + 1))
+    assert all(r == kept for r in received)
+    assert buffer.followers == 0
+
+
+async def test_stop_following_ends_followers_at_once() -> None:
+    buffer = filled(3)
+    reader = buffer.read(offset=0, follow=True)
+    assert (await anext(reader)).message == "t: m0"
+    waiting = [asyncio.create_task(anext(buffer.read(offset=3, follow=True)))]
+    await asyncio.sleep(0)
+    buffer.stop_following()
+    # The reader with a backlog stops at the record boundary instead of sending the rest ...
+    assert [e async for e in reader] == []
+    # ... the waiting one wakes and ends, and new follow reads end at once; plain reads still work.
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(waiting[0], 5)
+    assert [e async for e in buffer.read(follow=True)] == []
+    assert await messages(buffer) == ["t: m0", "t: m1", "t: m2"]
+    assert buffer.followers == 0
+
+
+async def test_plain_read_ends_at_the_records_kept_when_it_started() -> None:
+    buffer = filled(2)
+    seen = []
+    async for entry in buffer.read():
+        seen.append(entry.message)
+        buffer.emit(logging.LogRecord("t", logging.INFO, __file__, 1, "during", None, None))
+    assert seen == ["t: m0", "t: m1"]

@@ -117,3 +117,22 @@ async def test_master_logs_follow_ends_when_client_cancels(
     assert api.service.logs.followers == 1
     stream.cancel()
     assert await followers_settle(api, 0) == 0
+
+
+# The per-call access log reaches MasterLogs only when asked: otherwise each follower would encode and
+# send one line per call served (followers would cost throughput in proportion to their number).
+ACCESS_LOG = [(False, False), (True, True)]
+
+
+@pytest.mark.parametrize(("included", "seen"), ACCESS_LOG, ids=["default-left-out", "asked-for"])
+async def test_access_log_in_master_logs(
+    module_database_url: str, caplog: pytest.LogCaptureFixture, included: bool, seen: bool
+) -> None:
+    caplog.set_level(logging.INFO, logger="protogw.server.access")
+    async with running(module_database_url, access_log_in_master_logs=included) as api:
+        md = await api.login("determined")
+        await api.stub.GetMaster(master_pb2.GetMasterRequest(), metadata=md)
+        log.warning("marker after the calls")
+        entries = await read_all(api, md, offset=0, limit=0)
+    assert any(e.message.endswith("marker after the calls") for e in entries)
+    assert any(e.message.startswith("protogw.server.access:") for e in entries) is seen

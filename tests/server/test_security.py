@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import pytest
 
-from protogw.server.security import Passwords, client_side_hash, new_token, token_hash
+from protogw.server.security import HashingBusy, Passwords, client_side_hash, new_token, token_hash
 from tests.server.harness import CHEAP_HASHER
 
 # (password, expected client-side hash) - the second value computed independently of the module.
@@ -30,6 +31,8 @@ VERIFY = [
     ("pw", client_side_hash("other"), False),
     ("pw", "", False),
     ("pw", "pw", False),
+    (None, "pässwörd", False),
+    ("pw", "pässwörd", False),
 ]
 
 
@@ -59,3 +62,29 @@ def test_tokens() -> None:
     assert len(token) >= 43
     assert token_hash(token) == hashlib.sha256(token.encode()).hexdigest()
     assert token not in token_hash(token)
+
+
+async def test_blank_and_unknown_still_verify_against_the_dummy() -> None:
+    passwords = Passwords(CHEAP_HASHER)
+    await passwords.verify_nobody("x")
+    assert await passwords.verify(None, "") is True
+    assert await passwords.verify(None, "x") is False
+    assert passwords.dummy_checks == 3
+    stored = await passwords.hash(client_side_hash("pw"))
+    assert await passwords.verify(stored, client_side_hash("pw")) is True
+    assert passwords.dummy_checks == 3
+
+
+# (hashing slots, queue length, concurrent verifications, how many are refused)
+BUSY = [(1, 0, 3, 2), (2, 1, 5, 2), (2, 8, 6, 0)]
+
+
+@pytest.mark.parametrize(("slots", "queued", "calls", "refused"), BUSY)
+async def test_hashing_is_bounded(slots: int, queued: int, calls: int, refused: int) -> None:
+    passwords = Passwords(CHEAP_HASHER, max_concurrent=slots, max_queued=queued)
+    stored = await passwords.hash(client_side_hash("pw"))
+    results = await asyncio.gather(
+        *(passwords.verify(stored, client_side_hash("pw")) for _ in range(calls)), return_exceptions=True
+    )
+    assert sum(isinstance(r, HashingBusy) for r in results) == refused
+    assert sum(r is True for r in results) == calls - refused

@@ -23,6 +23,7 @@ LISTENING = re.compile(rb"(gRPC server|REST gateway) listening on (?:http://)?12
 class Served:
     grpc_port: int
     http_port: int
+    pid: int = 0
 
     @property
     def http_url(self) -> str:
@@ -77,7 +78,7 @@ async def serve(database_url: str, extra: Sequence[str] = ()) -> AsyncIterator[S
         ports = await read_ports(proc, LISTENING, 2)
         # Keep reading the log so the server never blocks on a full pipe.
         drain = asyncio.create_task(proc.stderr.read())
-        yield Served(grpc_port=ports[b"gRPC server"], http_port=ports[b"REST gateway"])
+        yield Served(grpc_port=ports[b"gRPC server"], http_port=ports[b"REST gateway"], pid=proc.pid)
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 30) == 0
     finally:
