@@ -4,6 +4,7 @@ SIGTERM to the parent that stops them all."""
 from __future__ import annotations
 
 import asyncio
+import importlib.resources
 import os
 import re
 import signal
@@ -153,8 +154,21 @@ async def test_two_workers_share_the_ports_and_stop_together(
             assert b"all workers stopped" in log or proc.returncode != 0
 
 
-async def test_rest_proxy_workers_share_the_port(tmp_path: Path) -> None:
-    """``rest-proxy --workers 2`` in front of a one-worker ``serve``: both proxy workers answer."""
+# (command, extra arguments: "{descriptors}" becomes Determined's descriptor set)
+PROXIES = [
+    ("rest-proxy", []),
+    ("gateway", ["--descriptor-set", "{descriptors}"]),
+]
+
+
+@pytest.mark.parametrize(("command", "extra"), PROXIES, ids=[p[0] for p in PROXIES])
+async def test_proxy_workers_share_the_port(command: str, extra: list[str], tmp_path: Path) -> None:
+    """``rest-proxy``/``gateway --workers 2`` in front of a one-worker ``serve``: both workers answer."""
+    descriptors = tmp_path / "determined.binpb"
+    descriptors.write_bytes(
+        importlib.resources.files("protogw.gen.descriptors").joinpath("determined.binpb").read_bytes()
+    )
+    extra = [arg.format(descriptors=descriptors) for arg in extra]
     database = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
     backend = await start(["serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "", "--database", database])
     proxy: asyncio.subprocess.Process | None = None
@@ -166,7 +180,7 @@ async def test_rest_proxy_workers_share_the_port(tmp_path: Path) -> None:
         assert backend.stderr is not None
         drains.append(asyncio.create_task(backend.stderr.read()))
         proxy = await start(
-            ["rest-proxy", "--backend", f"127.0.0.1:{grpc_port}", "--http-addr", "127.0.0.1:0", "--workers", "2"]
+            [command, "--backend", f"127.0.0.1:{grpc_port}", "--http-addr", "127.0.0.1:0", "--workers", "2", *extra]
         )
         assert proxy.stderr is not None
         port = (await read_ports(proxy, re.compile(rb"gateway: 2 workers on http://127\.0\.0\.1:(\d+)"), 1)).popitem()[
