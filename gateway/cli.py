@@ -9,8 +9,10 @@ line ``gateway listening on http://HOST:PORT`` names the bound one.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -23,8 +25,9 @@ from protogw.gateway.app import GatewayOptions, RouteTable, create_app
 from protogw.gateway.http_limits import HttpLimits, default_max_connections, limited_protocol
 from protogw.gateway.proxy import ProxyBackend
 from protogw.gateway.types import ASGIApp
+from protogw.gateway.workers import configure_logging, listen, reserve_port, run_workers
 
-__all__ = ["bind", "gateway", "parse_addr", "serve"]
+__all__ = ["bind", "gateway", "parse_addr", "run_app", "serve"]
 
 log = logging.getLogger("protogw.gateway")
 
@@ -43,19 +46,8 @@ def parse_addr(addr: str) -> tuple[str, int]:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket (port 0 picks a free port).
-
-    The protocol is given explicitly: asyncio sets TCP_NODELAY on accepted connections only when the
-    listening socket says IPPROTO_TCP. Without it, Nagle's algorithm meets delayed ACKs and every
-    response after the first on a keep-alive connection waits ~40 ms.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.setblocking(False)
-    return sock
+    """A listening TCP socket (port 0 picks a free port); see :func:`protogw.gateway.workers.listen`."""
+    return listen(host, port)
 
 
 async def serve(
@@ -86,10 +78,16 @@ def url_host(host: str) -> str:
 
 
 def run_forever(
-    app: ASGIApp, host: str, port: int, *, log_level: str = "info", limits: HttpLimits | None = None
+    app: ASGIApp,
+    host: str,
+    port: int,
+    *,
+    log_level: str = "info",
+    limits: HttpLimits | None = None,
+    reuse_port: bool = False,
 ) -> None:
     """Bind ``host:port`` and serve ``app`` on a uvloop loop until Ctrl-C or SIGTERM (the CLI commands)."""
-    sock = bind(host, port)
+    sock = listen(host, port, reuse_port=reuse_port)
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(serve(app, sock, log_level=log_level.lower(), limits=limits))
@@ -97,6 +95,67 @@ def run_forever(
         pass
     finally:
         sock.close()
+
+
+def _worker(factory: Callable[[], ASGIApp], host: str, port: int, log_level: str, limits: HttpLimits | None) -> None:
+    """One of ``--workers N``: build the app here (it does not cross processes) and serve the shared port."""
+    run_forever(factory(), host, port, log_level=log_level, limits=limits, reuse_port=True)
+
+
+def run_app(
+    factory: Callable[[], ASGIApp],
+    host: str,
+    port: int,
+    *,
+    log_level: str = "info",
+    workers: int = 1,
+    limits: HttpLimits | None = None,
+) -> None:
+    """Serve the app ``factory`` builds on ``host:port`` in ``workers`` processes (1: this one).
+
+    With several, ``factory`` must pickle (a module-level function or a ``functools.partial`` of one):
+    each worker calls it, then serves the port the parent reserved (``SO_REUSEPORT``).
+    """
+    if workers <= 1:
+        run_forever(factory(), host, port, log_level=log_level, limits=limits)
+        return
+    with reserve_port(host, port) as held:
+        port = held.getsockname()[1]
+        log.warning("gateway: %d workers on http://%s:%d", workers, url_host(host), port)
+        status = run_workers(workers, _worker, (factory, host, port, log_level.lower(), limits), log_level=log_level)
+    if status:
+        raise typer.Exit(status)
+
+
+def _gateway_app(
+    backend: str, descriptor_set: str, services: list[str] | None, reject_unknown_query: bool, channels: int
+) -> ASGIApp:
+    options = GatewayOptions(reject_unknown_query=reject_unknown_query)
+    routes = RouteTable.from_descriptor_set(descriptor_set, services, options)
+    return create_app(routes, ProxyBackend(backend, channels=channels))
+
+
+#: The ``--channels`` option of the proxying commands.
+ChannelsOption = Annotated[
+    int,
+    typer.Option(
+        "--channels",
+        envvar="PROTOGW_PROXY_CHANNELS",
+        min=1,
+        help="gRPC connections to the backend, used round-robin (several reach several backend workers).",
+    ),
+]
+
+#: The ``--workers`` option of the serving commands.
+WorkersOption = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        envvar="PROTOGW_WORKERS",
+        min=1,
+        help="Processes serving the same ports (SO_REUSEPORT); one per core is the most that helps.",
+    ),
+]
 
 
 def gateway(
@@ -132,9 +191,11 @@ def gateway(
         ),
     ] = False,
     log_level: Annotated[str, typer.Option("--log-level", envvar="PROTOGW_LOG_LEVEL")] = "info",
+    workers: WorkersOption = 1,
+    channels: ChannelsOption = 2,
 ) -> None:
     """Serve the google.api.http REST mapping of a descriptor set, proxying to a gRPC server."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(log_level, workers=workers)
     try:
         host, port = parse_addr(http_addr)
         parse_addr(backend)
@@ -147,7 +208,13 @@ def gateway(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     log.info("%d routes from %s, forwarding to %s", len(routes), descriptor_set, backend)
-    run_forever(create_app(routes, ProxyBackend(backend)), host, port, log_level=log_level)
+    if workers <= 1:
+        run_forever(create_app(routes, ProxyBackend(backend, channels=channels)), host, port, log_level=log_level)
+        return
+    factory = functools.partial(
+        _gateway_app, backend, str(descriptor_set), service or None, reject_unknown_query, channels
+    )
+    run_app(factory, host, port, log_level=log_level, workers=workers)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,9 @@ import base64
 import binascii
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 from protogw.core.requestid import acceptable_request_id, new_request_id
 
@@ -33,6 +34,7 @@ __all__ = [
     "Metadata",
     "MetadataAnnotator",
     "MetadataError",
+    "RawHeaders",
     "RequestHead",
     "default_header_matcher",
     "incoming_metadata",
@@ -49,6 +51,43 @@ class MetadataError(ValueError):
     """A header cannot become metadata (a 400)."""
 
 
+class RawHeaders(Sequence[tuple[str, str]]):
+    """An ASGI header list (lower-case ``bytes`` pairs) seen as text pairs, decoded only when someone
+    iterates them: :func:`incoming_metadata` and :meth:`RequestHead.header` read the bytes directly."""
+
+    __slots__ = ("_text", "raw")
+
+    def __init__(self, raw: Sequence[tuple[bytes, bytes]]) -> None:
+        self.raw = raw
+        self._text: list[tuple[str, str]] | None = None
+
+    def _decoded(self) -> list[tuple[str, str]]:
+        if self._text is None:
+            self._text = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.raw]
+        return self._text
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, str]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[tuple[str, str]]: ...
+    def __getitem__(self, index: int | slice) -> tuple[str, str] | Sequence[tuple[str, str]]:
+        return self._decoded()[index]
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._decoded())
+
+    def first(self, name: str) -> str | None:
+        """The first value of header ``name`` (lower-case), decoding nothing else."""
+        key = name.encode("latin-1")
+        for k, v in self.raw:
+            if k == key:
+                return v.decode("latin-1")
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class RequestHead:
     """What hooks may look at: method, path, query string, lower-cased headers and the peer."""
@@ -62,6 +101,8 @@ class RequestHead:
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (lower-case), if present."""
+        if type(self.headers) is RawHeaders:
+            return self.headers.first(name)
         for key, value in self.headers:
             if key == name:
                 return value
@@ -148,6 +189,23 @@ def _decode_bin(value: str) -> bytes:
     raise MetadataError(f"invalid binary header value: {value!r}")
 
 
+# What a header name means for the metadata, decided once per name (see ``IncomingConfig.plan``).
+_TIMEOUT, _SKIP, _XFF, _XFH, _RID, _KEEP, _DROP = range(7)
+#: Header names remembered per config; beyond this, new names are planned per request (no growth).
+_MAX_PLANNED = 512
+
+
+@dataclass(frozen=True, slots=True)
+class _HeaderPlan:
+    action: int
+    # _KEEP: the metadata key, whether the value is base64 (``-bin``), whether it is the Host header,
+    # and whether it is also sent as ``authorization``.
+    key: str = ""
+    binary: bool = False
+    host: bool = False
+    authorization: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class IncomingConfig:
     """How incoming headers become metadata."""
@@ -155,10 +213,117 @@ class IncomingConfig:
     header_matcher: HeaderMatcher = default_header_matcher
     annotators: Sequence[MetadataAnnotator] = field(default=())
     request_id_header: str | None = "x-request-id"
+    _plans: dict[bytes, _HeaderPlan] = field(default_factory=dict, compare=False, repr=False)
+
+    def plan(self, raw_name: bytes) -> _HeaderPlan:
+        """What to do with header ``raw_name``: the matcher and the key checks run once per name."""
+        found = self._plans.get(raw_name)
+        if found is not None:
+            return found
+        name = raw_name.decode("latin-1")
+        if name == "grpc-timeout":
+            found = _HeaderPlan(_TIMEOUT)
+        elif name == "connection":
+            found = _HeaderPlan(_SKIP)
+        elif name == "x-forwarded-for":
+            found = _HeaderPlan(_XFF)
+        elif name == "x-forwarded-host":
+            found = _HeaderPlan(_XFH)
+        elif self.request_id_header is not None and name == self.request_id_header:
+            found = _HeaderPlan(_RID)
+        else:
+            key = self.header_matcher(name)
+            host, authorization = name == "host", name == "authorization"
+            if key is not None:
+                key = key.lower()
+                if not _KEY_RE.fullmatch(key) or key.startswith("grpc-"):
+                    log.debug("dropping header %r: not a valid metadata key", key)
+                    key = None
+            if key is None and not (host or authorization):
+                found = _HeaderPlan(_DROP)
+            else:
+                binary = key is not None and key.endswith("-bin")
+                found = _HeaderPlan(_KEEP, key or "", binary, host, authorization)
+        if len(self._plans) < _MAX_PLANNED:
+            self._plans[raw_name] = found
+        return found
+
+
+def _planned_metadata(
+    raw: Sequence[tuple[bytes, bytes]], head: RequestHead, config: IncomingConfig
+) -> tuple[Metadata, float | None, str | None]:
+    """:func:`incoming_metadata` over the ASGI header bytes: one dict lookup per header, values
+    decoded only for the headers that are kept."""
+    md: Metadata = []
+    timeout: float | None = None
+    request_id: str | None = None
+    xff: list[str] = []
+    forwarded_host: str | None = None
+    host: str | None = None
+    plan_of = config.plan
+    for raw_name, raw_value in raw:
+        plan = plan_of(raw_name)
+        action = plan.action
+        if action in (_DROP, _SKIP):
+            continue
+        value = raw_value.decode("latin-1")
+        if action == _KEEP:
+            if plan.host:
+                host = value
+            if plan.authorization:
+                md.append(("authorization", value))
+            if not plan.key:
+                continue
+            if plan.binary:
+                md.append((plan.key, _decode_bin(value)))
+            elif _VALUE_RE.fullmatch(value):
+                md.append((plan.key, value))
+            else:
+                log.debug("dropping header %r: value is not printable ASCII", plan.key)
+        elif action == _TIMEOUT:
+            timeout = parse_grpc_timeout(value)
+        elif action == _XFF:
+            xff.append(value)
+        elif action == _XFH:
+            forwarded_host = value
+        elif action == _RID and acceptable_request_id(value):
+            request_id = value
+    return _finish(md, timeout, request_id, xff, forwarded_host, host, head, config)
+
+
+def _finish(
+    md: Metadata,
+    timeout: float | None,
+    request_id: str | None,
+    xff: list[str],
+    forwarded_host: str | None,
+    host: str | None,
+    head: RequestHead,
+    config: IncomingConfig,
+) -> tuple[Metadata, float | None, str | None]:
+    if forwarded_host is not None:
+        md.append(("x-forwarded-host", forwarded_host))
+    elif host is not None:
+        md.append(("x-forwarded-host", host))
+    if head.client is not None:
+        xff.append(head.client[0])
+    if xff:
+        md.append(("x-forwarded-for", ", ".join(xff)))
+    rid_header = config.request_id_header
+    if rid_header is not None:
+        if request_id is None:
+            request_id = new_request_id()
+        md.append((rid_header, request_id))
+    for annotate in config.annotators:
+        for extra_key, extra_value in annotate(head):
+            md.append((extra_key.lower(), extra_value))
+    return md, timeout, request_id
 
 
 def incoming_metadata(head: RequestHead, config: IncomingConfig) -> tuple[Metadata, float | None, str | None]:
     """The call's metadata, its timeout in seconds (from ``Grpc-Timeout``) and the request id."""
+    if type(head.headers) is RawHeaders:
+        return _planned_metadata(head.headers.raw, head, config)
     md: Metadata = []
     timeout: float | None = None
     request_id: str | None = None
@@ -190,22 +355,7 @@ def incoming_metadata(head: RequestHead, config: IncomingConfig) -> tuple[Metada
         if key is None:
             continue
         _append(md, key, value)
-    if forwarded_host is not None:
-        md.append(("x-forwarded-host", forwarded_host))
-    elif host is not None:
-        md.append(("x-forwarded-host", host))
-    if head.client is not None:
-        xff.append(head.client[0])
-    if xff:
-        md.append(("x-forwarded-for", ", ".join(xff)))
-    if rid_header is not None:
-        if request_id is None:
-            request_id = new_request_id()
-        md.append((rid_header, request_id))
-    for annotate in config.annotators:
-        for extra_key, extra_value in annotate(head):
-            md.append((extra_key.lower(), extra_value))
-    return md, timeout, request_id
+    return _finish(md, timeout, request_id, xff, forwarded_host, host, head, config)
 
 
 def _append(md: Metadata, key: str, value: str) -> None:

@@ -11,7 +11,7 @@ import grpc
 from google.protobuf.message import Message
 
 from protogw.gateway.errors import ErrorRenderer, GatewayError, Headers, render_error
-from protogw.gateway.headers import RequestHead, outgoing_headers
+from protogw.gateway.headers import RawHeaders, RequestHead, outgoing_headers
 from protogw.gateway.types import Receive, Scope, Send
 
 __all__ = ["frame", "http_body", "parse_query", "peer", "read_body", "request_head", "send_error"]
@@ -21,14 +21,14 @@ SSE = b"text/event-stream"
 
 
 def request_head(scope: Scope) -> RequestHead:
-    """The request line and headers as text, for header mapping and hooks."""
-    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+    """The request line and headers as text, for header mapping and hooks (the headers are decoded
+    only if a hook iterates them; header mapping reads their bytes)."""
     client = scope.get("client")
     return RequestHead(
         scope["method"],
         scope["path"],
         scope.get("query_string", b"").decode("latin-1"),
-        headers,
+        RawHeaders(scope["headers"]),
         tuple(client) if client else None,
         scope.get("scheme", "http"),
     )

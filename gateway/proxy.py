@@ -61,6 +61,19 @@ def _failure(exc: grpc.aio.AioRpcError) -> GatewayError:
     )
 
 
+class _Lane:
+    """One channel and the multi-callables built on it, one per method path."""
+
+    __slots__ = ("bidi", "channel", "client_stream", "stream", "unary")
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self.channel = channel
+        self.unary: dict[str, grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]] = {}
+        self.stream: dict[str, grpc.aio.UnaryStreamMultiCallable[bytes, bytes]] = {}
+        self.client_stream: dict[str, grpc.aio.StreamUnaryMultiCallable[bytes, bytes]] = {}
+        self.bidi: dict[str, grpc.aio.StreamStreamMultiCallable[bytes, bytes]] = {}
+
+
 class ProxyBackend:
     """Forwards calls to the gRPC server at ``target`` (``host:port``, or any gRPC target string).
 
@@ -74,67 +87,81 @@ class ProxyBackend:
         *,
         credentials: grpc.ChannelCredentials | None = None,
         options: Sequence[tuple[str, Any]] = (),
+        channels: int = 1,
     ) -> None:
+        if channels < 1:
+            raise ValueError("channels must be at least 1")
         self._target = target
         self._credentials = credentials
-        self._options = tuple(options)
-        self._channel: grpc.aio.Channel | None = None
-        self._unary: dict[str, grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]] = {}
-        self._stream: dict[str, grpc.aio.UnaryStreamMultiCallable[bytes, bytes]] = {}
-        self._client_stream: dict[str, grpc.aio.StreamUnaryMultiCallable[bytes, bytes]] = {}
-        self._bidi: dict[str, grpc.aio.StreamStreamMultiCallable[bytes, bytes]] = {}
+        # Channels with equal arguments share one connection through gRPC's global subchannel pool;
+        # several channels are only several connections (to several workers behind one port, or
+        # several server threads) each with its own pool.
+        extra = (("grpc.use_local_subchannel_pool", 1),) if channels > 1 else ()
+        self._options = (*tuple(options), *extra)
+        self._count = channels
+        self._lanes: list[_Lane] = []
+        self._next = 0
 
     @property
     def target(self) -> str:
         """The server address."""
         return self._target
 
-    def _open(self) -> grpc.aio.Channel:
-        if self._channel is None:
-            if self._credentials is None:
-                self._channel = grpc.aio.insecure_channel(self._target, options=self._options)
-            else:
-                self._channel = grpc.aio.secure_channel(self._target, self._credentials, options=self._options)
-        return self._channel
+    def _new_channel(self) -> grpc.aio.Channel:
+        if self._credentials is None:
+            return grpc.aio.insecure_channel(self._target, options=self._options)
+        return grpc.aio.secure_channel(self._target, self._credentials, options=self._options)
+
+    def _lane(self) -> _Lane:
+        """The next channel, round-robin (opened on first use)."""
+        lanes = self._lanes
+        if not lanes:
+            lanes.extend(_Lane(self._new_channel()) for _ in range(self._count))
+        if self._count == 1:
+            return lanes[0]
+        self._next = (self._next + 1) % self._count
+        return lanes[self._next]
 
     async def start(self) -> None:
-        """Open the channel (it connects lazily on the first call)."""
-        self._open()
+        """Open the channels (they connect lazily on the first call)."""
+        self._lane()
 
     async def close(self) -> None:
-        """Close the channel; calls in flight are cancelled."""
-        channel, self._channel = self._channel, None
-        for cache in (self._unary, self._stream, self._client_stream, self._bidi):
-            cache.clear()
-        if channel is not None:
-            await channel.close()
+        """Close the channels; calls in flight are cancelled."""
+        lanes, self._lanes = self._lanes, []
+        for lane in lanes:
+            await lane.channel.close()
 
     def _unary_callable(self, path: str) -> grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]:
-        mc = self._unary.get(path)
+        lane = self._lane()
+        mc = lane.unary.get(path)
         if mc is None:
-            mc = self._open().unary_unary(path, request_serializer=_identity, response_deserializer=_identity)
-            self._unary[path] = mc
+            mc = lane.channel.unary_unary(path, request_serializer=_identity, response_deserializer=_identity)
+            lane.unary[path] = mc
         return mc
 
     def _stream_callable(self, path: str) -> grpc.aio.UnaryStreamMultiCallable[bytes, bytes]:
-        mc = self._stream.get(path)
+        lane = self._lane()
+        mc = lane.stream.get(path)
         if mc is None:
-            mc = self._open().unary_stream(path, request_serializer=_identity, response_deserializer=_identity)
-            self._stream[path] = mc
+            mc = lane.channel.unary_stream(path, request_serializer=_identity, response_deserializer=_identity)
+            lane.stream[path] = mc
         return mc
 
     def _client_stream_callable(self, path: str) -> grpc.aio.StreamUnaryMultiCallable[bytes, bytes]:
-        mc = self._client_stream.get(path)
+        lane = self._lane()
+        mc = lane.client_stream.get(path)
         if mc is None:
-            mc = self._open().stream_unary(path, request_serializer=_identity, response_deserializer=_identity)
-            self._client_stream[path] = mc
+            mc = lane.channel.stream_unary(path, request_serializer=_identity, response_deserializer=_identity)
+            lane.client_stream[path] = mc
         return mc
 
     def _bidi_callable(self, path: str) -> grpc.aio.StreamStreamMultiCallable[bytes, bytes]:
-        mc = self._bidi.get(path)
+        lane = self._lane()
+        mc = lane.bidi.get(path)
         if mc is None:
-            mc = self._open().stream_stream(path, request_serializer=_identity, response_deserializer=_identity)
-            self._bidi[path] = mc
+            mc = lane.channel.stream_stream(path, request_serializer=_identity, response_deserializer=_identity)
+            lane.bidi[path] = mc
         return mc
 
     async def unary(self, method: MethodInfo, request: Message, call: Call) -> UnaryResult:

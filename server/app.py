@@ -20,6 +20,7 @@ import grpc.aio
 from google.protobuf.message import DecodeError
 from grpc_reflection.v1alpha import reflection
 
+from protogw.gateway.workers import hand_over, take_back
 from protogw.server.service import SERVICE_NAME, Service
 
 logger = logging.getLogger("protogw.server")
@@ -126,15 +127,21 @@ class AddressInUse(OSError):
     """The requested listening address could not be bound."""
 
 
-def create_server(service: Service, address: str) -> tuple[grpc.aio.Server, int]:
+def server_options(*, reuse_port: bool = False) -> list[tuple[str, int]]:
+    """:data:`SERVER_OPTIONS`, with ``SO_REUSEPORT`` on for a worker sharing its port with others."""
+    return [(name, int(reuse_port) if name == "grpc.so_reuseport" else value) for name, value in SERVER_OPTIONS]
+
+
+def create_server(service: Service, address: str, *, reuse_port: bool = False) -> tuple[grpc.aio.Server, int]:
     """A gRPC server carrying the service, health checks and reflection, bound to ``address``.
 
     ``address`` is ``HOST:PORT`` (``[::1]:PORT`` for IPv6); port 0 picks a free port, which is
-    returned. The server is not started.
+    returned. The server is not started. ``reuse_port`` binds with ``SO_REUSEPORT``, for one of the
+    workers of ``serve --workers N`` (the parent holds the port; see ``protogw.gateway.workers``).
     """
     server = grpc.aio.server(
         interceptors=[DecodeErrorInterceptor(), *service.interceptors],
-        options=SERVER_OPTIONS,
+        options=server_options(reuse_port=reuse_port),
         maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
     )
     service.register(server)
@@ -175,6 +182,7 @@ async def run(
     addons: Sequence[Addon] = (),
     grace: float = DEFAULT_GRACE,
     stop: asyncio.Event | None = None,
+    reuse_port: bool = False,
 ) -> None:
     """Serve until SIGTERM or SIGINT (or until ``stop`` is set), then shut down gracefully."""
     stop = stop or asyncio.Event()
@@ -185,7 +193,10 @@ async def run(
     server: grpc.aio.Server | None = None
     try:
         await service.start()
-        server, port = create_server(service, grpc_address)
+        # The service's buffer of recent log lines (Determined's master logs) is filled by the log
+        # writer thread when there is one, so an access-log line costs the event loop one queue put.
+        hand_over(service.logs)
+        server, port = create_server(service, grpc_address, reuse_port=reuse_port)
         await server.start()
         logger.info("gRPC server listening on %s", bound_address(grpc_address, port))
         for addon in addons:
@@ -202,4 +213,5 @@ async def run(
         if server is not None:
             await server.stop(grace)
         await service.close()
+        take_back(service.logs)
         logger.info("stopped")

@@ -16,6 +16,8 @@ those packages are installed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import os
 from pathlib import Path
@@ -24,13 +26,15 @@ from typing import Annotated
 import sqlalchemy
 import sqlalchemy.exc
 import typer
+import uvloop
 
 from protogw.clients import cli as client_cli
 from protogw.gateway import cli as gateway_cli
 from protogw.gateway import envoy
-from protogw.gateway.cli import parse_addr, run_forever
+from protogw.gateway import workers as gateway_workers
+from protogw.gateway.cli import ChannelsOption, WorkersOption, parse_addr, run_app
 from protogw.openapi import cli as openapi_cli
-from protogw.server.app import DEFAULT_GRACE, Addon, AddressInUse, run
+from protogw.server.app import DEFAULT_GRACE, Addon, AddressInUse, bound_address, run
 from protogw.server.rest import RestGateway, build_proxy_gateway, http_limits
 from protogw.server.security import DEFAULT_MAX_CONCURRENT_HASHES
 from protogw.server.seed import AlreadySeeded, seed_demo, seed_walkthrough
@@ -84,8 +88,69 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(level: str, workers: int = 1) -> None:
+    """Log to stderr through a queue and a writer thread (see :mod:`protogw.gateway.workers`)."""
+    gateway_workers.configure_logging(level, workers=workers)
+
+
+def _serve_worker(config: ServiceConfig, grpc_addr: str, http_addr: str, grace: float, reuse_port: bool) -> None:
+    """One serving process: the service, its gRPC server and its REST gateway, on a uvloop loop."""
+    addons: list[Addon] = [RestGateway(http_addr, grace=grace, reuse_port=reuse_port)] if http_addr else []
+    try:
+        service = build_service(config)
+        uvloop.run(run(service, grpc_addr, addons=addons, grace=grace, reuse_port=reuse_port))
+    except AddressInUse as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+    except (StorageError, OSError, sqlalchemy.exc.SQLAlchemyError) as exc:
+        typer.echo(f"error: cannot use the database {_redacted(config.database_url)}: {_one_line(exc)}", err=True)
+        raise SystemExit(1) from None
+
+
+async def _prepare_database(config: ServiceConfig) -> None:
+    """Migrate the database and apply the initial password once, before workers open it together."""
+    service = build_service(config)
+    try:
+        await service.start()
+    finally:
+        await service.close()
+
+
+def _serve_workers(config: ServiceConfig, grpc_addr: str, http_addr: str, grace: float, workers: int) -> None:
+    """``serve --workers N``: reserve both ports here, then N processes serve them (SO_REUSEPORT)."""
+    if config.database_url.startswith("sqlite"):
+        logging.getLogger("protogw.server").warning(
+            "%d workers on SQLite: reads scale, but SQLite has one writer, so writes queue behind each other "
+            "(use PostgreSQL for write-heavy loads)",
+            workers,
+        )
+    try:
+        uvloop.run(_prepare_database(config))
+    except (StorageError, OSError, sqlalchemy.exc.SQLAlchemyError) as exc:
+        typer.echo(f"error: cannot use the database {_redacted(config.database_url)}: {_one_line(exc)}", err=True)
+        raise typer.Exit(1) from None
+    with contextlib.ExitStack() as held:
+        try:
+            grpc_host, grpc_port = parse_addr(grpc_addr)
+            grpc_sock = held.enter_context(gateway_workers.reserve_port(grpc_host, grpc_port))
+            grpc_addr = bound_address(grpc_addr, grpc_sock.getsockname()[1])
+            if http_addr:
+                http_host, http_port = parse_addr(http_addr)
+                http_sock = held.enter_context(gateway_workers.reserve_port(http_host, http_port))
+                http_addr = bound_address(http_addr, http_sock.getsockname()[1])
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        except OSError as exc:
+            typer.echo(f"error: cannot listen: {exc}", err=True)
+            raise typer.Exit(1) from None
+        status = gateway_workers.run_workers(
+            workers,
+            _serve_worker,
+            (config, grpc_addr, http_addr, grace, True),
+            log_level=logging.getLevelName(logging.getLogger().level),
+        )
+    if status:
+        raise typer.Exit(status)
 
 
 @app.command()
@@ -164,9 +229,15 @@ def serve(
         ),
     ] = False,
     log_level: Annotated[str, typer.Option("--log-level", envvar="PROTOGW_LOG_LEVEL")] = "info",
+    workers: WorkersOption = 1,
 ) -> None:
-    """Run the gRPC server (and the REST gateway) until SIGTERM or SIGINT."""
-    configure_logging(log_level)
+    """Run the gRPC server (and the REST gateway) until SIGTERM or SIGINT.
+
+    ``--workers N`` runs N processes sharing both ports and the database. The default is 1: SQLite,
+    the embedded default, has a single writer, so more processes add read capacity only and make
+    writers wait on each other's locks. On PostgreSQL, one worker per core.
+    """
+    configure_logging(log_level, workers)
     addons: list[Addon] = []
     if http_addr:
         try:
@@ -186,9 +257,12 @@ def serve(
         max_concurrent_hashes=max_concurrent_hashes,
         access_log_in_master_logs=access_log_in_master_logs,
     )
+    if workers > 1:
+        _serve_workers(config, grpc_addr, http_addr, grace, workers)
+        return
     try:
         service = build_service(config)
-        asyncio.run(run(service, grpc_addr, addons=addons, grace=grace))
+        uvloop.run(run(service, grpc_addr, addons=addons, grace=grace))
     except AddressInUse as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -250,21 +324,28 @@ def rest_proxy(
         int, typer.Option("--max-model-definition-mb", envvar="PROTOGW_MAX_MODEL_DEFINITION_MB", min=1)
     ] = 96,
     log_level: Annotated[str, typer.Option("--log-level", envvar="PROTOGW_LOG_LEVEL")] = "info",
+    workers: WorkersOption = 1,
+    channels: ChannelsOption = 2,
 ) -> None:
     """Serve Determined's REST API (its error body, cookies, /info, Swagger UI) in front of gRPC replicas.
 
     The generic ``protogw gateway`` knows nothing about Determined; this is the same proxy with the
     Determined front-end options that ``serve`` uses in-process.
     """
-    configure_logging(log_level)
+    configure_logging(log_level, workers)
     try:
         host, port = parse_addr(http_addr)
         parse_addr(backend)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    proxy = build_proxy_gateway(backend, max_model_definition_bytes=max_model_definition_mb * 1024 * 1024)
+    factory = functools.partial(
+        build_proxy_gateway,
+        backend,
+        max_model_definition_bytes=max_model_definition_mb * 1024 * 1024,
+        channels=channels,
+    )
     limits = http_limits(max_model_definition_mb * 1024 * 1024)
-    run_forever(proxy, host, port, log_level=log_level, limits=limits)
+    run_app(factory, host, port, log_level=log_level, workers=workers, limits=limits)
 
 
 app.command("gateway", help="Run the REST gateway in front of a gRPC backend.")(gateway_cli.gateway)

@@ -75,6 +75,11 @@ class WrappingInterceptor(grpc.aio.ServerInterceptor):
     async def around_unary(self, method: str, behavior: UnaryBehavior, request: Any, context: Context) -> Any:
         return await behavior(request, context)
 
+    def applies_to(self, method: str) -> bool:
+        """Whether calls to ``method`` go through this interceptor at all. When not, its handler is
+        passed on untouched: the interceptor costs nothing on that method's calls."""
+        return True
+
     def around_stream(
         self, method: str, behavior: StreamBehavior, request: Any, context: Context
     ) -> AsyncIterator[Any]:
@@ -94,7 +99,7 @@ class WrappingInterceptor(grpc.aio.ServerInterceptor):
         cached = cache.get(key)
         if cached is not None and cached[0] is handler:
             return cast("grpc.RpcMethodHandler[Any, Any]", cached[1])
-        wrapped = self._wrap(method, handler)
+        wrapped = self._wrap(method, handler) if self.applies_to(method) else handler
         if len(cache) > _MAX_WRAPPED:
             cache.clear()
         cache[key] = (handler, wrapped)
@@ -308,6 +313,10 @@ class AuthInterceptor(WrappingInterceptor):
     def is_public(self, method: str) -> bool:
         service = method.lstrip("/").rpartition("/")[0]
         return method in self._public_methods or service in self._public_services
+
+    def applies_to(self, method: str) -> bool:
+        # Public methods are decided once per method (the wrapped handler is cached), not per call.
+        return not self.is_public(method)
 
     async def check(self, method: str, metadata: Iterable[Any]) -> None:
         """Raise the ServiceError the call would fail with for want of a valid token (nothing for a

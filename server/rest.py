@@ -28,7 +28,7 @@ from starlette.routing import Route
 from protogw.core.bindings import MethodInfo
 from protogw.gateway.app import Gateway, GatewayOptions, RouteTable, create_app
 from protogw.gateway.backend import Backend, Call
-from protogw.gateway.cli import bind, parse_addr, url_host
+from protogw.gateway.cli import parse_addr, url_host
 from protogw.gateway.errors import GatewayError, render_error
 from protogw.gateway.headers import Metadata, RequestHead
 from protogw.gateway.http_limits import (
@@ -42,6 +42,7 @@ from protogw.gateway.options import BodyGate
 from protogw.gateway.proxy import ProxyBackend
 from protogw.gateway.swagger_ui import DEFAULT_DOCS_PATH, DEFAULT_SPEC_PATH, swagger_routes
 from protogw.gateway.types import ASGIApp, Receive, Scope, Send
+from protogw.gateway.workers import listen
 from protogw.gen.determined.api.v1 import master_pb2
 from protogw.server.app import SERVER_OPTIONS
 from protogw.server.errors import ServiceError
@@ -244,8 +245,10 @@ def build_proxy_gateway(
     descriptor_set: bytes | str | None = None,
     max_model_definition_bytes: int = DEFAULT_MAX_MODEL_DEFINITION_BYTES,
     docs: bool = True,
+    channels: int = 1,
 ) -> Gateway:
-    """The same REST API as :func:`build_gateway`, forwarding over gRPC to a server at ``target``.
+    """The same REST API as :func:`build_gateway`, forwarding over gRPC to a server at ``target``
+    (over ``channels`` connections, round-robin).
 
     Routes come from ``descriptor_set`` (bytes or a path; Determined's own by default) rather than
     from generated code, so this front end needs nothing but the server's address.
@@ -253,7 +256,7 @@ def build_proxy_gateway(
     options = gateway_options(max_model_definition_bytes)
     source = descriptor_set if descriptor_set is not None else determined_descriptor_set()
     routes = RouteTable.from_descriptor_set(source, [SERVICE_NAME], options)
-    backend = ProxyBackend(target, options=PROXY_CHANNEL_OPTIONS)
+    backend = ProxyBackend(target, options=PROXY_CHANNEL_OPTIONS, channels=channels)
     mounts = [_info_mount(routes, backend)]
     if docs:
         mounts += _docs_mounts()
@@ -278,9 +281,11 @@ class RestGateway:
         docs: bool = True,
         grace: float = 10.0,
         log_level: str = "warning",
+        reuse_port: bool = False,
         limits: HttpLimits | None = None,
     ) -> None:
         self.host, self.port = parse_addr(address)
+        self._reuse_port = reuse_port
         self._limits = limits
         self._docs = docs
         self._grace = grace
@@ -290,7 +295,7 @@ class RestGateway:
 
     async def start(self, service: Service) -> None:
         app = build_gateway(service, docs=self._docs)
-        sock = bind(self.host, self.port)
+        sock = listen(self.host, self.port, reuse_port=self._reuse_port)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             app,

@@ -19,14 +19,16 @@ def method(name: str) -> MethodInfo:
     return MethodInfo.of(descriptor_pool.Default().FindMethodByName(f"kitchen.v1.KitchenService.{name}"))
 
 
-async def test_one_channel_for_all_calls() -> None:
+@pytest.mark.parametrize("channels", [1, 2])
+async def test_channels_are_reused_for_all_calls(channels: int) -> None:
     store = ThingStore()
     store.add(pb.Thing(display_name="a"))
     server, port = await start_grpc_server(store)
-    backend = ProxyBackend(f"127.0.0.1:{port}")
+    backend = ProxyBackend(f"127.0.0.1:{port}", channels=channels)
     try:
         await backend.start()
-        channel = backend._channel
+        opened = [lane.channel for lane in backend._lanes]
+        assert len(opened) == channels
         for _ in range(3):
             result = await backend.unary(method("GetThing"), pb.GetThingRequest(id=1), Call([]))
             assert result.response == store.things[1]
@@ -34,10 +36,11 @@ async def test_one_channel_for_all_calls() -> None:
             m.seq async for m in backend.server_stream(method("WatchThings"), pb.WatchThingsRequest(count=2), Call([]))
         ]
         assert items == [0, 1]
-        assert backend._channel is channel
-        assert set(backend._unary) == {"/kitchen.v1.KitchenService/GetThing"}
+        assert [lane.channel for lane in backend._lanes] == opened
+        # Round-robin: with several channels, the three unary calls used every one of them.
+        assert all(set(lane.unary) == {"/kitchen.v1.KitchenService/GetThing"} for lane in backend._lanes)
         await backend.close()
-        assert backend._channel is None
+        assert backend._lanes == []
         # Closing is not final: the next call opens a new channel.
         result = await backend.unary(method("GetThing"), pb.GetThingRequest(id=1), Call([]))
         assert result.response.display_name == "a"  # type: ignore[attr-defined]

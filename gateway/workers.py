@@ -1,0 +1,330 @@
+"""Serving processes: the log set-up every command shares, listening sockets several processes can share,
+and ``--workers N`` (N processes behind one set of ports).
+
+Logging: records go through a :class:`logging.handlers.QueueHandler` to a
+:class:`~logging.handlers.QueueListener` thread that formats and writes them, so a request's access-log
+line costs the event loop one queue put instead of a formatted write to stderr. With several workers,
+every worker's queue is the parent's: the parent's listener writes all of them to its stderr, one log
+stream, each line naming its worker.
+
+Workers: the parent reserves each port (bound with ``SO_REUSEPORT``, never listening, so the kernel keeps
+the port for the workers and sends it no connections), starts N processes with the ``spawn`` method
+(nothing of gRPC's or the event loop's state crosses a fork), and each worker binds its own listening
+socket to the same port with ``SO_REUSEPORT``: the kernel spreads new connections over them. SIGTERM or
+SIGINT to the parent is passed to every worker, which shuts down gracefully; the parent exits when all
+have. A worker that dies on its own takes the others down with it (exit status 1), so a supervisor sees
+the failure instead of a server running at reduced strength.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import logging.handlers
+import multiprocessing
+import multiprocessing.connection
+import os
+import queue
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+__all__ = [
+    "LOG_FORMAT",
+    "configure_logging",
+    "hand_over",
+    "listen",
+    "reserve_port",
+    "run_workers",
+    "take_back",
+]
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+WORKER_LOG_FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
+
+#: How often the writer thread wakes to write what was logged meanwhile (one write per batch: a thread
+#: woken per record would cost the event loop a GIL hand-over per request).
+WRITE_INTERVAL = 0.02
+
+
+class _BatchStream(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that writes a batch of records with one write."""
+
+    def handle_batch(self, records: list[logging.LogRecord]) -> None:
+        try:
+            text = "".join(self.format(r) + "\n" for r in records if r.levelno >= self.level)
+            if text:
+                with self.lock:  # type: ignore[union-attr]
+                    self.stream.write(text)
+                    self.flush()
+        except Exception:
+            self.handleError(records[0])
+
+
+class _Forwarder(logging.handlers.QueueHandler):
+    """A worker's writer: each batch goes to the parent in one put, messages rendered (the arguments
+    may not pickle); the parent adds the time, level and worker name."""
+
+    def handle_batch(self, records: list[logging.LogRecord]) -> None:
+        self.queue.put_nowait([self.prepare(r) for r in records if r.levelno >= self.level])
+
+
+class _BatchListener:
+    """A thread that, every :data:`WRITE_INTERVAL`, hands what was queued to each handler."""
+
+    def __init__(self, records: queue.SimpleQueue[logging.LogRecord], *handlers: logging.Handler) -> None:
+        self.records = records
+        self.handlers: tuple[logging.Handler, ...] = handlers
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="protogw-log-writer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._drain()
+
+    def _run(self) -> None:
+        while not self._stop.wait(WRITE_INTERVAL):
+            self._drain()
+
+    def _drain(self) -> None:
+        batch: list[logging.LogRecord] = []
+        get = self.records.get_nowait
+        with contextlib.suppress(queue.Empty):
+            while True:
+                batch.append(get())
+        if not batch:
+            return
+        for handler in self.handlers:
+            if isinstance(handler, (_BatchStream, _Forwarder)):
+                handler.handle_batch(batch)
+                continue
+            for record in batch:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+
+
+_listener: _BatchListener | None = None
+
+
+class _DeferredQueueHandler(logging.handlers.QueueHandler):
+    """Puts the record on the queue as it is: the listener thread formats it.
+
+    The stdlib's ``prepare`` formats the message in the caller's thread (it must, when the record
+    crosses a process boundary); within one process the arguments are safe to format later, so the
+    event loop pays only for the record and the put. A traceback is rendered here, while it exists.
+    """
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        return record
+
+
+def _stream_handler(fmt: str) -> _BatchStream:
+    handler = _BatchStream(sys.stderr)
+    handler.setFormatter(logging.Formatter(fmt))
+    return handler
+
+
+def _cheap_records() -> None:
+    """Skip the work a LogRecord does that no line here prints: the caller's frame (file, line,
+    function: a stack walk per record), thread and process ids. The logging HOWTO lists these switches
+    under "Optimization". The process *name* stays: worker lines carry it."""
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+
+
+def configure_logging(level: str, *, workers: int = 1, forward_to: Any = None) -> None:
+    """Log at ``level`` to stderr, through a queue and a writer thread (idempotent: a second call only
+    changes the level; like ``logging.basicConfig``, nothing happens when the root logger already has
+    handlers). ``workers`` > 1 names the worker on each line; ``forward_to`` (a worker's
+    multiprocessing queue) sends the records to the parent's writer instead of stderr."""
+    global _listener
+    root = logging.getLogger()
+    if _listener is not None:
+        root.setLevel(level.upper())
+        return
+    if root.handlers and forward_to is None:
+        # As logging.basicConfig: someone (an embedding program, a test runner) configured logging.
+        return
+    root.setLevel(level.upper())
+    _cheap_records()
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    root.addHandler(_DeferredQueueHandler(records))
+    if forward_to is not None:
+        # The stdlib handler renders the message (and any traceback) before the record crosses to the
+        # parent, where the time, level and worker name are added.
+        writer: logging.Handler = _Forwarder(forward_to)
+    else:
+        writer = _stream_handler(WORKER_LOG_FORMAT if workers > 1 else LOG_FORMAT)
+    _listener = _BatchListener(records, writer)
+    _listener.start()
+    import atexit
+
+    atexit.register(flush_logging)
+
+
+def hand_over(handler: logging.Handler) -> bool:
+    """Move ``handler`` from the root logger to the writer thread, when logging goes through one, so
+    that it too runs off the event loop (e.g. a buffer of recent records). True if it moved."""
+    listener = _listener
+    root = logging.getLogger()
+    if listener is None or handler not in root.handlers:
+        return False
+    root.removeHandler(handler)
+    listener.handlers = (*listener.handlers, handler)
+    return True
+
+
+def take_back(handler: logging.Handler) -> None:
+    """Undo :func:`hand_over` (the handler's owner is closing it)."""
+    listener = _listener
+    if listener is not None and handler in listener.handlers:
+        listener.handlers = tuple(h for h in listener.handlers if h is not handler)
+
+
+def flush_logging() -> None:
+    """Write what is queued and stop the writer thread (at exit; logging goes on synchronously)."""
+    global _listener
+    listener, _listener = _listener, None
+    if listener is None:
+        return
+    listener.stop()
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.handlers.QueueHandler):
+            root.removeHandler(handler)
+    root.addHandler(listener.handlers[0])
+
+
+# --- sockets --------------------------------------------------------------------------------------------------
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def reserve_port(host: str, port: int) -> socket.socket:
+    """Hold ``host:port`` for workers: a bound, non-listening ``SO_REUSEPORT`` socket (port 0 picks one).
+
+    The port is first bound without ``SO_REUSEPORT``, so a port another program already uses is an
+    ``OSError`` (EADDRINUSE) here rather than silently shared.
+    """
+    with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        port = probe.getsockname()[1]
+    sock = socket.socket(_family(host), socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A listening TCP socket (port 0 picks a free port); ``reuse_port`` joins a port held by
+    :func:`reserve_port` (or by other workers).
+
+    The protocol is given explicitly: asyncio sets TCP_NODELAY on accepted connections only when the
+    listening socket says IPPROTO_TCP. Without it, Nagle's algorithm meets delayed ACKs and every
+    response after the first on a keep-alive connection waits ~40 ms.
+    """
+    sock = socket.socket(_family(host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+# --- processes --------------------------------------------------------------------------------------------------
+
+
+def _worker_main(records: Any, level: str, target: Callable[..., None], args: tuple[Any, ...]) -> None:
+    configure_logging(level, forward_to=records)
+    target(*args)
+
+
+@contextlib.contextmanager
+def _parent_logging(level: str) -> Iterator[Any]:
+    """The parent's side of the one log stream: a process-safe queue and the thread writing it."""
+    context = multiprocessing.get_context("spawn")
+    records = context.Queue()
+    stream = _stream_handler(WORKER_LOG_FORMAT)
+
+    def write() -> None:
+        while (batch := records.get()) is not None:
+            stream.handle_batch(batch)
+
+    writer = threading.Thread(target=write, name="protogw-log-writer", daemon=True)
+    writer.start()
+    try:
+        yield records
+    finally:
+        records.put(None)
+        writer.join(10)
+        records.close()
+
+
+def run_workers(count: int, target: Callable[..., None], args: tuple[Any, ...], *, log_level: str) -> int:
+    """Run ``target(*args)`` in ``count`` worker processes until SIGTERM/SIGINT; the exit status.
+
+    ``target`` and ``args`` must pickle (a module-level function and plain values): each worker builds
+    its own server from them. Each worker must stop cleanly on SIGTERM.
+    """
+    context = multiprocessing.get_context("spawn")
+    log = logging.getLogger("protogw.workers")
+    stopping = threading.Event()
+    failed = False
+    with _parent_logging(log_level) as records:
+        procs = [
+            context.Process(target=_worker_main, args=(records, log_level, target, args), name=f"worker-{i + 1}")
+            for i in range(count)
+        ]
+
+        def stop(signum: int, frame: object) -> None:
+            stopping.set()
+            for proc in procs:
+                if proc.pid is not None and proc.exitcode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(proc.pid, signal.SIGTERM)
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            for proc in procs:
+                proc.start()
+            log.info("started %d workers (pids %s)", count, ", ".join(str(p.pid) for p in procs))
+            remaining = list(procs)
+            while remaining:
+                multiprocessing.connection.wait([p.sentinel for p in remaining])
+                for proc in [p for p in remaining if p.exitcode is not None]:
+                    remaining.remove(proc)
+                    if not stopping.is_set():
+                        log.error(
+                            "%s (pid %s) exited with status %s: stopping the others", proc.name, proc.pid, proc.exitcode
+                        )
+                        failed = True
+                        stop(signal.SIGTERM, None)
+                    elif proc.exitcode not in (0, -signal.SIGTERM):
+                        failed = True
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            for proc in procs:
+                if proc.pid is not None:
+                    proc.join(30)
+                    if proc.exitcode is None:
+                        proc.kill()
+                        proc.join()
+        log.info("all workers stopped")
+    return 1 if failed else 0
