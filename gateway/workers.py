@@ -250,7 +250,21 @@ def listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
 # --- processes --------------------------------------------------------------------------------------------------
 
 
-def _worker_main(records: Any, level: str, target: Callable[..., None], args: tuple[Any, ...]) -> None:
+def _die_with_parent(parent: int) -> None:
+    """A worker gets SIGTERM when the parent dies, even by SIGKILL (Linux ``PR_SET_PDEATHSIG``), so no
+    worker outlives its supervisor holding the ports."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _worker_main(records: Any, level: str, target: Callable[..., None], args: tuple[Any, ...], parent: int) -> None:
+    _die_with_parent(parent)
     configure_logging(level, forward_to=records)
     target(*args)
 
@@ -288,7 +302,9 @@ def run_workers(count: int, target: Callable[..., None], args: tuple[Any, ...], 
     failed = False
     with _parent_logging(log_level) as records:
         procs = [
-            context.Process(target=_worker_main, args=(records, log_level, target, args), name=f"worker-{i + 1}")
+            context.Process(
+                target=_worker_main, args=(records, log_level, target, args, os.getpid()), name=f"worker-{i + 1}"
+            )
             for i in range(count)
         ]
 

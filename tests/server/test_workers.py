@@ -205,3 +205,29 @@ async def test_proxy_workers_share_the_port(command: str, extra: list[str], tmp_
                 await asyncio.wait_for(proc.wait(), 60)
         for drain in drains:
             await asyncio.wait_for(drain, 30)
+
+
+async def test_workers_stop_when_the_parent_is_killed(tmp_path: Path) -> None:
+    """SIGKILL leaves the parent no chance to pass anything on: the workers must go by themselves."""
+    database = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    proc = await start([*CASES[0][1], "--database", database, "--workers", "2"])
+    assert proc.stderr is not None
+    drain: asyncio.Task[bytes] | None = None
+    try:
+        await read_worker_ports(proc, 4)
+        drain = asyncio.create_task(proc.stderr.read())
+        workers = children(proc.pid)
+        assert len(workers) == 2
+        proc.kill()
+        await proc.wait()
+        for _ in range(300):
+            if not [pid for pid in workers if alive(pid)]:
+                break
+            await asyncio.sleep(0.1)
+        assert not [pid for pid in workers if alive(pid)]
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        if drain is not None:
+            await asyncio.wait_for(drain, 30)
