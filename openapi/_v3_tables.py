@@ -15,6 +15,7 @@ from google.protobuf.message import Message as ProtoMessage
 
 from protogw.gen.protoc_gen_openapiv3.options import openapiv3_pb2
 from protogw.openapi._registry import GenerationError, read_extension
+from protogw.openapi._schemas import WKT_SCHEMAS
 
 __all__ = [
     "MAP_KEY_TYPES",
@@ -76,22 +77,10 @@ SCALARS: dict[int, Schema] = {
     FDP.TYPE_BYTES: {"type": "string", "format": "byte"},
 }
 
+# The well-known types as protojson writes them: the v2 generator's table, with JSON Schema 2020-12's
+# forms where 3.1 has them (a ListValue holds any values; NullValue is JSON null), and Any's object.
 WKT: dict[str, Schema] = {
-    ".google.protobuf.Timestamp": {"type": "string", "format": "date-time"},
-    ".google.protobuf.Duration": {"type": "string"},
-    ".google.protobuf.FieldMask": {"type": "string"},
-    ".google.protobuf.StringValue": {"type": "string"},
-    ".google.protobuf.BytesValue": {"type": "string", "format": "byte"},
-    ".google.protobuf.Int32Value": {"type": "integer", "format": "int32"},
-    ".google.protobuf.UInt32Value": {"type": "integer", "format": "int64"},
-    ".google.protobuf.Int64Value": {"type": "string", "format": "int64"},
-    ".google.protobuf.UInt64Value": {"type": "string", "format": "uint64"},
-    ".google.protobuf.FloatValue": {"type": "number", "format": "float"},
-    ".google.protobuf.DoubleValue": {"type": "number", "format": "double"},
-    ".google.protobuf.BoolValue": {"type": "boolean"},
-    ".google.protobuf.Empty": {"type": "object"},
-    ".google.protobuf.Struct": {"type": "object"},
-    ".google.protobuf.Value": {},
+    **WKT_SCHEMAS,
     ".google.protobuf.ListValue": {"type": "array", "items": {}},
     ".google.protobuf.NullValue": {"type": "null"},
     ".google.protobuf.Any": {
