@@ -1,0 +1,422 @@
+"""The proxy hop (not a test): ways of making the gateway's gRPC call, against direct gRPC, in one run.
+
+    .venv/bin/python bench/proxy_bench.py [--seconds 3] [--runs 3] [--rate 600] [--only proxy,sync-pool]
+
+One ``protogw serve`` (1 worker, a fresh SQLite database with 100 demo experiments) answers everyone.
+In front of it, one gateway process per contender (``create_app`` over Determined's descriptor set, as
+``protogw gateway`` serves it), each making the unary gRPC call its own way (streams are not measured:
+every contender keeps :class:`ProxyBackend`'s):
+
+* ``nohop``      not a contender: each method answered with its first real answer, remembered - what the
+                 gateway costs without the call, the floor every way of calling sits on;
+* ``proxy``      :class:`ProxyBackend` as ``rest-proxy``/``gateway`` run it (grpc.aio, ``--channels 2``);
+* ``proxy-1ch``  the same with one channel;
+* ``proxy-noee`` the same process with ``GRPC_EXPERIMENTS=-event_engine_client`` (grpcio's iomgr TCP client
+                 instead of the EventEngine one: the aio poller thread does the socket work itself);
+* ``aio-tuned``  grpc.aio, one channel, registered methods (``_registered_method=True``, what generated
+                 stubs use), retries, BDP probes and channelz off;
+* ``sync-future`` the sync channel's ``future()``; its done-callback, on gRPC's thread, settles an asyncio
+                 future with ``loop.call_soon_threadsafe`` (no thread per call);
+* ``sync-batch`` the same, with one loop wake-up per burst of completions instead of one per call;
+* ``sync-pool``  the sync channel's blocking ``with_call`` on a ``ThreadPoolExecutor`` of 8.
+
+Each round measures every one twice, rounds alternated and their order rotated: as fast as it goes (wrk,
+``--connections``) for req/s against ``direct`` (h2load sending pre-encoded frames straight to the
+server, the peer; goal: proxy REST / direct gRPC >= 0.9), and at a fixed ``--rate`` (h2load ``--h1
+--rps``) for the gateway process's CPU time per request, which then does not depend on how fast each
+contender is. Load generators share the 2-core box with the servers; so may other work: read the load
+average printed with the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import concurrent.futures
+import contextlib
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import grpc.aio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack_bench import PROTOGW, Proc, _env, calls, check_grpc, free_port, h2load, login, wait_http, wrk
+
+from protogw.core.bindings import MethodInfo
+from protogw.core.status import status_details_of
+from protogw.gateway.backend import Call, UnaryResult
+from protogw.gateway.errors import GatewayError
+from protogw.gateway.proxy import ProxyBackend
+
+TARGETS = ("GetMaster", "GetExperiment")
+DEFAULT = ("nohop", "proxy", "proxy-noee", "aio-tuned", "sync-batch", "sync-pool")
+
+# --- the contenders' unary calls (everything else is ProxyBackend's) ---------------------------------------------
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+def _failed(exc: Any) -> GatewayError:
+    return GatewayError(exc.code(), exc.details() or "", status_details_of(exc))
+
+
+class NoHop(ProxyBackend):
+    """Answers each method with its first real answer, remembered."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self._answers: dict[str, UnaryResult] = {}
+
+    async def unary(self, method: MethodInfo, request: Any, call: Call) -> UnaryResult:
+        answer = self._answers.get(method.grpc_path)
+        if answer is None:
+            answer = self._answers[method.grpc_path] = await super().unary(method, request, call)
+        return answer
+
+
+class TunedAio(ProxyBackend):
+    """grpc.aio on one channel with ``options``, registered methods."""
+
+    def __init__(self, target: str, options: tuple[tuple[str, Any], ...]) -> None:
+        super().__init__(target, options=options)
+        self._callables: dict[str, Any] = {}
+
+    async def unary(self, method: MethodInfo, request: Any, call: Call) -> UnaryResult:
+        mc = self._callables.get(method.grpc_path)
+        if mc is None:
+            channel = self._lane().channel
+            mc = self._callables[method.grpc_path] = channel.unary_unary(
+                method.grpc_path,
+                request_serializer=_identity,
+                response_deserializer=_identity,
+                _registered_method=True,  # type: ignore[call-arg]
+            )
+        rpc = mc(request.SerializeToString(), metadata=call.metadata or None, timeout=call.time_left())
+        try:
+            raw = await rpc
+            header, trailing = list(await rpc.initial_metadata()), list(await rpc.trailing_metadata())
+        except grpc.aio.AioRpcError as exc:
+            raise _failed(exc) from None
+        return UnaryResult(method.response_class.FromString(raw), header, trailing)
+
+
+class SyncChannel(ProxyBackend):
+    """A sync ``grpc.Channel`` for the unary calls, opened and closed with the backend."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self._sync: grpc.Channel | None = None
+        self._callables: dict[str, Any] = {}
+
+    async def start(self) -> None:
+        await super().start()
+        self._sync = grpc.insecure_channel(self._target)
+
+    async def close(self) -> None:
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
+        await super().close()
+
+    def _callable(self, path: str) -> Any:
+        mc = self._callables.get(path)
+        if mc is None:
+            assert self._sync is not None
+            mc = self._callables[path] = self._sync.unary_unary(
+                path, request_serializer=_identity, response_deserializer=_identity
+            )
+        return mc
+
+
+class SyncFuture(SyncChannel):
+    """``future()``, settled on the loop by ``call_soon_threadsafe``: per call, or (``batched``) once per
+    burst - completions queue up, and only the first of a burst wakes the loop."""
+
+    def __init__(self, target: str, *, batched: bool) -> None:
+        super().__init__(target)
+        self._batched = batched
+        self._finished: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def _drain(self) -> None:
+        finished = self._finished
+        while finished:
+            waiter = finished.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def unary(self, method: MethodInfo, request: Any, call: Call) -> UnaryResult:
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        future = self._callable(method.grpc_path).future(
+            request.SerializeToString(), metadata=call.metadata or None, timeout=call.time_left()
+        )
+        if self._batched:
+            finished = self._finished
+
+            def done(_: Any) -> None:
+                finished.append(waiter)
+                if len(finished) == 1:
+                    loop.call_soon_threadsafe(self._drain)
+        else:
+
+            def done(_: Any) -> None:
+                loop.call_soon_threadsafe(lambda: waiter.done() or waiter.set_result(None))
+
+        future.add_done_callback(done)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        if future.exception() is not None:
+            raise _failed(future.exception())
+        return UnaryResult(
+            method.response_class.FromString(future.result()),
+            list(future.initial_metadata() or ()),
+            list(future.trailing_metadata() or ()),
+        )
+
+
+class SyncPool(SyncChannel):
+    """Blocking ``with_call`` on a thread pool."""
+
+    def __init__(self, target: str, threads: int = 8) -> None:
+        super().__init__(target)
+        self._pool = concurrent.futures.ThreadPoolExecutor(threads)
+
+    async def close(self) -> None:
+        await super().close()
+        self._pool.shutdown()
+
+    async def unary(self, method: MethodInfo, request: Any, call: Call) -> UnaryResult:
+        mc = self._callable(method.grpc_path)
+        data, metadata, timeout = request.SerializeToString(), call.metadata or None, call.time_left()
+        try:
+            raw, rpc = await asyncio.get_running_loop().run_in_executor(
+                self._pool, lambda: mc.with_call(data, metadata=metadata, timeout=timeout)
+            )
+        except grpc.RpcError as exc:
+            raise _failed(exc) from None
+        return UnaryResult(
+            method.response_class.FromString(raw), list(rpc.initial_metadata()), list(rpc.trailing_metadata())
+        )
+
+
+@dataclass(frozen=True)
+class Contender:
+    make: Callable[[str], ProxyBackend]
+    env: tuple[tuple[str, str], ...] = ()
+
+
+TUNED = (("grpc.enable_retries", 0), ("grpc.http2.bdp_probe", 0), ("grpc.enable_channelz", 0))
+
+CONTENDERS: dict[str, Contender] = {
+    "nohop": Contender(NoHop),
+    "proxy": Contender(lambda t: ProxyBackend(t, channels=2)),
+    "proxy-1ch": Contender(lambda t: ProxyBackend(t, channels=1)),
+    "proxy-noee": Contender(lambda t: ProxyBackend(t, channels=2), (("GRPC_EXPERIMENTS", "-event_engine_client"),)),
+    "aio-tuned": Contender(lambda t: TunedAio(t, TUNED)),
+    "sync-future": Contender(lambda t: SyncFuture(t, batched=False)),
+    "sync-batch": Contender(lambda t: SyncFuture(t, batched=True)),
+    "sync-pool": Contender(SyncPool),
+}
+
+
+def serve_gateway(name: str, backend: str, port: int) -> None:
+    """A gateway process: Determined's routes from its descriptor set, ``name``'s backend."""
+    import uvloop
+
+    from protogw.gateway.app import RouteTable, create_app
+    from protogw.gateway.cli import bind, serve
+    from protogw.server.rest import determined_descriptor_set
+    from protogw.server.service import SERVICE_NAME
+
+    routes = RouteTable.from_descriptor_set(determined_descriptor_set(), [SERVICE_NAME])
+    app = create_app(routes, CONTENDERS[name].make(backend))
+    uvloop.run(serve(app, bind("127.0.0.1", port), log_level="error"))
+
+
+# --- the run -------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    rps: float
+    p50_ms: float
+    gateway_us: float
+    server_us: float
+
+
+def paced(url: str, rate: int, seconds: int, headers: dict[str, str], work: Path) -> tuple[float, float, float, int]:
+    """HTTP/1.1 requests at a fixed rate (h2load ``--h1 --rps``, 8 connections): req/s, p50 ms, 0, count."""
+    clients = 8
+    logfile = work / "paced.log"
+    header_args = [arg for k, v in headers.items() for arg in ("-H", f"{k}: {v}")]
+    out = subprocess.run(
+        ["h2load", "--h1", f"-c{clients}", "-t1", f"--rps={max(1, rate // clients)}", f"-D{seconds}",
+         "--log-file", str(logfile), *header_args, url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    m = re.search(r"requests: \d+ total, \d+ started, (\d+) done, \d+ succeeded, (\d+) failed, (\d+) errored", out)
+    bad = re.search(r"status codes: \d+ 2xx, \d+ 3xx, (\d+) 4xx, (\d+) 5xx", out)
+    if m is None or bad is None or any(int(n) for n in (*m.groups()[1:], *bad.groups())):
+        raise RuntimeError(f"h2load errors on {url}:\n{out}")
+    elapsed = sorted(int(line.split("\t")[2]) for line in logfile.read_text().splitlines() if line.count("\t") >= 2)
+    done = int(m.group(1))
+    return done / seconds, (elapsed[len(elapsed) // 2] / 1000 if elapsed else 0.0), 0.0, done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rate", type=int, default=600, help="req/s of the fixed-rate measurement (0: skip it)")
+    parser.add_argument(
+        "--only", default=",".join(DEFAULT), help=f"contenders, comma-separated, of: {', '.join(CONTENDERS)}"
+    )
+    parser.add_argument("--targets", default=",".join(TARGETS), help=f"of: {', '.join(TARGETS)}")
+    parser.add_argument("--serve-gateway", nargs=3, metavar=("NAME", "BACKEND", "PORT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_gateway:
+        name, backend, port = args.serve_gateway
+        serve_gateway(name, backend, int(port))
+        return
+    if not shutil.which("wrk") or not shutil.which("h2load"):
+        print("proxy_bench skipped: it needs wrk and h2load (apt-get install -y wrk nghttp2-client)")
+        return
+    names = [n for n in args.only.split(",") if n]
+    targets = [t for t in args.targets.split(",") if t]
+    unknown = [n for n in names if n not in CONTENDERS] + [t for t in targets if t not in TARGETS]
+    if unknown:
+        parser.error(f"unknown: {', '.join(unknown)}")
+    work = Path(tempfile.mkdtemp(prefix="protogw-proxy-"))
+    database = f"sqlite+aiosqlite:///{work / 'bench.db'}"
+    env = _env()
+    subprocess.run(
+        [PROTOGW, "seed", "--database", database, "--demo", "100", "--no-progress"],
+        check=True, env=env, capture_output=True,
+    )  # fmt: skip
+    load1 = os.getloadavg()[0]
+    print(f"proxy benchmark: {args.seconds}s per measurement after 1s warm-up, {args.connections} connections and "
+          f"{args.rate} req/s, {args.runs} rounds, {os.cpu_count()} CPUs shared with wrk/h2load; "
+          f"load average at start {load1:.2f}")  # fmt: skip
+    procs: list[Proc] = []
+    results: dict[tuple[str, str, str], list[Result]] = {}
+    try:
+        grpc_port, http_port = free_port(), free_port()
+        server = Proc(
+            "serve",
+            [PROTOGW, "serve", "--database", database, "--grpc-addr", f"127.0.0.1:{grpc_port}",
+             "--http-addr", f"127.0.0.1:{http_port}", "--log-level", "warning"],
+            work / "serve.log", env,
+        )  # fmt: skip
+        procs.append(server)
+        wait_http(server, f"http://127.0.0.1:{http_port}/api/v1/master")
+        gateways: dict[str, tuple[Proc, int]] = {}
+        for name in names:
+            port = free_port()
+            gateway = Proc(
+                name,
+                [sys.executable, __file__, "--serve-gateway", name, f"127.0.0.1:{grpc_port}", str(port)],
+                work / f"gateway-{name}.log", {**env, **dict(CONTENDERS[name].env)},
+            )  # fmt: skip
+            procs.append(gateway)
+            gateways[name] = (gateway, port)
+        for gateway, port in gateways.values():
+            wait_http(gateway, f"http://127.0.0.1:{port}/api/v1/master")
+        token = login(http_port)
+        rest, grpc_calls = calls(token)
+        check_grpc(grpc_port, grpc_calls)
+        headers = {"Authorization": f"Bearer {token}"}
+        phases = ["max", "paced"] if args.rate else ["max"]
+        plan = [
+            (phase, target, mode)
+            for phase in phases
+            for target in targets
+            for mode in ("direct", *names)
+            if not (phase == "paced" and mode == "direct")
+        ]
+        for run in range(1, args.runs + 1):
+            print(f"round {run}/{args.runs} (load average {os.getloadavg()[0]:.2f})", flush=True)
+            # Rotate the order each round: nobody always runs right after the same neighbour.
+            shift = (run - 1) * len(plan) // args.runs
+            for phase, target, mode in plan[shift:] + plan[:shift]:
+                gateway = gateways[mode][0] if mode != "direct" else None
+                for p in (server, gateway):
+                    if p is not None:
+                        p.check()
+
+                def go(
+                    seconds: int, ph: str = phase, m: str = mode, t: str = target
+                ) -> tuple[float, float, float, int]:
+                    if m == "direct":
+                        return h2load(grpc_port, grpc_calls[t], seconds, args.connections, work)
+                    url = f"http://127.0.0.1:{gateways[m][1]}{rest[t]}"
+                    if ph == "paced":
+                        return paced(url, args.rate, seconds, headers, work)
+                    return wrk(url, seconds, args.connections, headers)
+
+                go(1)  # warm-up
+                s0, g0 = server.cpu_seconds(), gateway.cpu_seconds() if gateway else 0.0
+                rps, p50, _, total = go(args.seconds)
+                s1, g1 = server.cpu_seconds(), gateway.cpu_seconds() if gateway else 0.0
+                n = max(total, 1)
+                r = Result(rps, p50, (g1 - g0) / n * 1e6, (s1 - s0) / n * 1e6)
+                results.setdefault((phase, target, mode), []).append(r)
+                print(f"  {phase:<5} {target:<13} {mode:<11} {rps:>7.0f} req/s  p50 {p50:6.2f} ms  gateway "
+                      f"{r.gateway_us:6.1f} us/req  server {r.server_us:6.1f} us/req", flush=True)  # fmt: skip
+    finally:
+        for p in reversed(procs):
+            p.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    report(results, targets, ["direct", *names], args)
+
+
+def report(
+    results: dict[tuple[str, str, str], list[Result]], targets: list[str], modes: list[str], args: argparse.Namespace
+) -> None:
+    def med(rs: list[Result], attr: str) -> float:
+        return statistics.median(getattr(r, attr) for r in rs)
+
+    print()
+    print(f"medians of {args.runs} rounds (load average at end {os.getloadavg()[0]:.2f}); CPU: microseconds per "
+          f"request of the gateway process and of the gRPC server")  # fmt: skip
+    print(f"{'':<25} {f'-- {args.connections} connections, as fast as it goes --':<47}  -- at {args.rate} req/s --")
+    print(f"{'target':<13} {'mode':<11} {'req/s':>7} {'/direct':>7} {'p50 ms':>7} {'gw CPU':>7} {'srv CPU':>7}   "
+          f"{'p50 ms':>7} {'gw CPU':>7} {'srv CPU':>7}")  # fmt: skip
+    for target in targets:
+        direct = results.get(("max", target, "direct"), [])
+        for mode in modes:
+            rs = results.get(("max", target, mode))
+            if not rs:
+                continue
+            ratio = ""
+            if mode != "direct" and direct:
+                # Per round: each contender against the direct measurement of the same round.
+                ratio = f"{statistics.median(x.rps / y.rps for x, y in zip(rs, direct, strict=True)):.2f}"
+            line = (f"{target:<13} {mode:<11} {med(rs, 'rps'):>7.0f} {ratio:>7} {med(rs, 'p50_ms'):>7.2f} "
+                    f"{med(rs, 'gateway_us'):>7.0f} {med(rs, 'server_us'):>7.0f}")  # fmt: skip
+            ps = results.get(("paced", target, mode))
+            if ps:
+                line += f"   {med(ps, 'p50_ms'):>7.2f} {med(ps, 'gateway_us'):>7.0f} {med(ps, 'server_us'):>7.0f}"
+            print(line)
+    print("/direct: median of the per-round ratios, proxy REST req/s / direct gRPC req/s (goal >= 0.9)")
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main()
