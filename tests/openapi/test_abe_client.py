@@ -340,10 +340,9 @@ STEPS = [
         args=["no-such-uuid"],
         kwargs={"body": model("ABitOfEverythingServiceUpdateBody", REQUIRED_JSON)},
     ),
-    # GET /v2/example/errorwithdetails: UNKNOWN (500) with a google.rpc.DebugInfo detail. Only its
-    # @type is checked: the proxying gateway does not know google.rpc.DebugInfo (it is not in the
-    # descriptor set and the process never imports error_details_pb2), so it writes the detail as
-    # {"@type", "value": base64} instead of protojson's {"@type", "stackEntries", "detail"}.
+    # GET /v2/example/errorwithdetails: UNKNOWN (500) with a google.rpc.DebugInfo detail, written as
+    # protojson (the standard detail types are always known to the gateway): its fields arrive as the
+    # client model's additional properties.
     Step(
         "error_with_details",
         "error_with_details",
@@ -353,6 +352,7 @@ STEPS = [
             "code": 2,
             "message": "with details",
             "details.0.type_": "type.googleapis.com/google.rpc.DebugInfo",
+            "details.0.additional_properties": {"stackEntries": ["foo:1"], "detail": "error debug details"},
         },
     ),
 ]
