@@ -21,6 +21,16 @@ with ``options=[("grpc.lb_policy_name", "round_robin")]`` spreads calls over eve
 app's lifespan opens and closes the channel. Metadata from the HTTP request (see
 :mod:`protogw.gateway.headers`) is forwarded, and the backend's status, details and trailers come
 back as the REST error.
+
+Why ``grpc.aio``: ``bench/proxy_bench.py`` measures it against the other ways grpcio offers (the sync
+stub's ``future()`` settled on the loop with ``call_soon_threadsafe``, per call or per burst; the sync
+stub on a thread pool; one channel tuned with registered methods and no retries, BDP probes or
+channelz). None costs less CPU per call, and the sync ones cost more, most of all at moderate rates;
+most of the proxy process's CPU per call is grpcio's client (its ``nohop`` line is the rest: the
+gateway answering from memory). One setting helps and must be made before grpcio starts, so it belongs to whoever starts the
+process: ``GRPC_EXPERIMENTS=-event_engine_client`` in its environment lets grpcio's poller thread do
+the socket work itself, one thread hand-off fewer per call (grpcio 1.85: 5-15% less CPU per call, not
+always above the noise of a shared 2-core box).
 """
 
 from __future__ import annotations
