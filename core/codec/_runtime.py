@@ -261,78 +261,101 @@ def _bad_number(number: float) -> float:
     raise Fail(f"Value.number_value cannot be {sc.float_special(number)} in JSON")
 
 
-# Struct, Value and ListValue: one loop per container with the Value dispatch written out inline; a
-# function call per leaf would cost about a fifth of the time spent on each value.
+# Struct, Value and ListValue: one loop per container with the Value dispatch written out inline (a
+# function call per leaf would cost about a fifth of the time spent on each value). Reading a Value
+# costs a map lookup or list step, then as few calls into the runtime as its kind allows: a non-empty
+# string is one attribute read, a non-zero number two; only the rest (containers, booleans, null and
+# the zero values) ask ``WhichOneof``. ``WhichOneof`` is taken from the class once: looking a method
+# up on a upb message instance goes through its field lookup first and costs as much as the call.
 
 
-def _encode_value(message: Message) -> Any:
-    kind = message.WhichOneof("kind")
-    if kind == "string_value":
-        return message.string_value  # type: ignore[attr-defined]
-    if kind == "number_value":
-        number: float = message.number_value  # type: ignore[attr-defined]
-        return number if number - number == 0 else _bad_number(number)
-    if kind == "bool_value":
-        return message.bool_value  # type: ignore[attr-defined]
-    if kind == "struct_value":
-        return _encode_struct(message.struct_value)  # type: ignore[attr-defined]
-    if kind == "list_value":
-        return _encode_list_value(message.list_value)  # type: ignore[attr-defined]
-    return None
+def struct_encoders(value_class: type[Message]) -> tuple[EncodeFn, EncodeFn, EncodeFn]:
+    """The encoders of Struct, Value and ListValue for messages whose Value class is ``value_class``."""
+    which = value_class.WhichOneof
 
+    def encode_value(message: Message) -> Any:
+        text = message.string_value  # type: ignore[attr-defined]
+        if text:
+            return text
+        number = message.number_value  # type: ignore[attr-defined]
+        if number:  # non-zero, NaN and the infinities included
+            return number if number - number == 0 else _bad_number(number)
+        kind = which(message, "kind")
+        if kind == "struct_value":
+            return encode_struct(message.struct_value)  # type: ignore[attr-defined]
+        if kind == "list_value":
+            return encode_list_value(message.list_value)  # type: ignore[attr-defined]
+        if kind == "bool_value":
+            return message.bool_value  # type: ignore[attr-defined]
+        if kind == "string_value" or kind == "number_value":
+            return text if kind == "string_value" else number  # "" or a signed zero
+        return None
 
-def _encode_struct(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    fields = message.fields  # type: ignore[attr-defined]
-    # Keys then lookups: cheaper on upb maps than items(), same order.
-    for key in fields:
-        item = fields[key]
-        kind = item.WhichOneof("kind")
-        if kind == "string_value":
-            out[key] = item.string_value
-        elif kind == "number_value":
+    def encode_struct(message: Message) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        fields = message.fields  # type: ignore[attr-defined]
+        # Keys then lookups: cheaper on upb maps than items(), same order.
+        for key in fields:
+            item = fields[key]
+            text = item.string_value
+            if text:
+                out[key] = text
+                continue
             number = item.number_value
-            out[key] = number if number - number == 0 else _bad_number(number)
-        elif kind == "struct_value":
-            out[key] = _encode_struct(item.struct_value)
-        elif kind == "bool_value":
-            out[key] = item.bool_value
-        elif kind == "list_value":
-            out[key] = _encode_list_value(item.list_value)
-        else:
-            out[key] = None
-    return out
+            if number:
+                out[key] = number if number - number == 0 else _bad_number(number)
+                continue
+            kind = which(item, "kind")
+            if kind == "struct_value":
+                out[key] = encode_struct(item.struct_value)
+            elif kind == "list_value":
+                out[key] = encode_list_value(item.list_value)
+            elif kind == "bool_value":
+                out[key] = item.bool_value
+            elif kind == "string_value":
+                out[key] = text
+            elif kind == "number_value":
+                out[key] = number
+            else:
+                out[key] = None
+        return out
 
-
-def _encode_list_value(message: Message) -> list[Any]:
-    out: list[Any] = []
-    append = out.append
-    for item in message.values:  # type: ignore[attr-defined]
-        kind = item.WhichOneof("kind")
-        if kind == "string_value":
-            append(item.string_value)
-        elif kind == "number_value":
+    def encode_list_value(message: Message) -> list[Any]:
+        out: list[Any] = []
+        append = out.append
+        for item in message.values:  # type: ignore[attr-defined]
+            text = item.string_value
+            if text:
+                append(text)
+                continue
             number = item.number_value
-            append(number if number - number == 0 else _bad_number(number))
-        elif kind == "struct_value":
-            append(_encode_struct(item.struct_value))
-        elif kind == "bool_value":
-            append(item.bool_value)
-        elif kind == "list_value":
-            append(_encode_list_value(item.list_value))
-        else:
-            append(None)
-    return out
+            if number:
+                append(number if number - number == 0 else _bad_number(number))
+                continue
+            kind = which(item, "kind")
+            if kind == "struct_value":
+                append(encode_struct(item.struct_value))
+            elif kind == "list_value":
+                append(encode_list_value(item.list_value))
+            elif kind == "bool_value":
+                append(item.bool_value)
+            elif kind == "string_value":
+                append(text)
+            elif kind == "number_value":
+                append(number)
+            else:
+                append(None)
+        return out
+
+    return encode_struct, encode_value, encode_list_value
 
 
-# The well-known types with a JSON form of their own (wrappers and Any need the compiler: see there).
+# The well-known types with a JSON form of their own (wrappers, Any, Struct, Value and ListValue need the
+# compiler: see there).
 SPECIAL_ENCODERS: dict[str, EncodeFn] = {
     wkt.TIMESTAMP: _encode_timestamp,
     wkt.DURATION: _encode_with_runtime,
     wkt.FIELD_MASK: _encode_with_runtime,
-    wkt.STRUCT: _encode_struct,
-    wkt.VALUE: _encode_value,
-    wkt.LIST_VALUE: _encode_list_value,
 }
 SPECIAL_DECODERS: dict[str, DecodeFn] = {
     wkt.TIMESTAMP: _decode_timestamp,
