@@ -162,24 +162,48 @@ def _decode_struct(value: Any, msg: Message, depth: int) -> None:
         raise Fail(f"expected an object, got {sc.show(value)}")
     msg.Clear()
     fields = msg.fields  # type: ignore[attr-defined]
-    # Leaves are set inline (their Value sits one level deeper, which is fine below the limit).
-    inline = depth < MAX_DEPTH
-    for key, item in value.items():
-        kind = type(item)
-        if inline and kind is str and type(key) is str:
-            fields[key].string_value = item
-        elif inline and kind is float and type(key) is str and item - item == 0:
-            fields[key].number_value = item
-        elif inline and kind is bool and type(key) is str:
-            fields[key].bool_value = item
-        else:
-            try:
-                if not isinstance(key, str):
-                    raise Fail(f"object keys must be strings, got {key!r}")
+    if depth >= MAX_DEPTH:
+        _decode_struct_items(value, fields, depth)
+        return
+    # The values JSON parsers produce are set inline, the containers' own Value level skipped (it
+    # only checks the depth, which the container checks one level further down). A key that is not
+    # a string (TypeError from the map) or an integer too large for a double (OverflowError) sends
+    # the whole object to the careful loop, which names the offending key.
+    key = ""
+    try:
+        for key, item in value.items():
+            kind = type(item)
+            if kind is str:
+                fields[key].string_value = item
+            elif (kind is float and item - item == 0) or kind is int:
+                fields[key].number_value = item
+            elif kind is dict:
+                _decode_struct(item, fields[key].struct_value, depth + 2)
+            elif kind is list:
+                _decode_list_value(item, fields[key].list_value, depth + 2)
+            elif kind is bool:
+                fields[key].bool_value = item
+            elif item is None:
+                fields[key].null_value = 0
+            else:
                 _decode_value(item, fields[key], depth + 1)
-            except Fail as exc:
-                exc.segments.append(key)
-                raise
+    except Fail as exc:
+        exc.segments.append(key)
+        raise
+    except (TypeError, OverflowError):
+        msg.Clear()
+        _decode_struct_items(value, msg.fields, depth)  # type: ignore[attr-defined]
+
+
+def _decode_struct_items(value: dict[Any, Any], fields: Any, depth: int) -> None:
+    for key, item in value.items():
+        try:
+            if not isinstance(key, str):
+                raise Fail(f"object keys must be strings, got {key!r}")
+            _decode_value(item, fields[key], depth + 1)
+        except Fail as exc:
+            exc.segments.append(key)
+            raise
 
 
 def _decode_list_value(value: Any, msg: Message, depth: int) -> None:
@@ -188,10 +212,23 @@ def _decode_list_value(value: Any, msg: Message, depth: int) -> None:
     if not isinstance(value, list | tuple):
         raise Fail(f"expected an array, got {sc.show(value)}")
     msg.ClearField("values")
-    values = msg.values  # type: ignore[attr-defined]
+    add = msg.values.add  # type: ignore[attr-defined]
+    # As in _decode_struct: common values inline, containers one call deep, the rest through
+    # _decode_value (which turns an out-of-range integer into a Fail).
+    inline = depth < MAX_DEPTH
     for index, item in enumerate(value):
         try:
-            _decode_value(item, values.add(), depth + 1)
+            kind = type(item)
+            if inline and kind is str:
+                add().string_value = item
+            elif inline and kind is float and item - item == 0:
+                add().number_value = item
+            elif inline and kind is dict:
+                _decode_struct(item, add().struct_value, depth + 2)
+            elif inline and kind is list:
+                _decode_list_value(item, add().list_value, depth + 2)
+            else:
+                _decode_value(item, add(), depth + 1)
         except Fail as exc:
             exc.segments.append(f"[{index}]")
             raise
@@ -323,7 +360,8 @@ def struct_encoders(value_class: type[Message]) -> tuple[EncodeFn, EncodeFn, Enc
     def encode_list_value(message: Message) -> list[Any]:
         out: list[Any] = []
         append = out.append
-        for item in message.values:  # type: ignore[attr-defined]
+        # A slice: one call, where iterating the container steps through it an index at a time.
+        for item in message.values[:]:  # type: ignore[attr-defined]
             text = item.string_value
             if text:
                 append(text)

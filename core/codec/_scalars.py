@@ -115,11 +115,21 @@ TIMESTAMP_SECONDS_MIN: Final = -62135596800
 TIMESTAMP_SECONDS_MAX: Final = 253402300799
 
 
-@functools.lru_cache(maxsize=4096)
+# Timestamps in one response cluster on few days: the date part ("2024-01-31T") is formatted once per
+# day and kept (up to a bound); the time of day is put together from pre-rendered pieces, and the
+# common millisecond fraction is looked up. Format specs cost about ten times more than these lookups.
+_DATES: dict[int, str] = {}
+_DATES_KEPT: Final = 4096
+_HOURS_MINUTES: Final = tuple(f"{minute // 60:02d}:{minute % 60:02d}:" for minute in range(1440))
+_SECONDS: Final = tuple(f"{second:02d}" for second in range(60))
+_MILLIS: Final = tuple(f".{milli:03d}Z" for milli in range(1000))
+
+
 def _date_text(days: int) -> str:
-    # Timestamps in one response cluster on few days; formatting the date once per day saves most
-    # of the cost of a datetime round trip per value.
-    return (_EPOCH_DATE + datetime.timedelta(days=days)).isoformat()
+    if len(_DATES) >= _DATES_KEPT:
+        _DATES.clear()
+    text = _DATES[days] = (_EPOCH_DATE + datetime.timedelta(days=days)).isoformat() + "T"
+    return text
 
 
 def encode_timestamp_parts(seconds: int, nanos: int) -> str:
@@ -127,21 +137,15 @@ def encode_timestamp_parts(seconds: int, nanos: int) -> str:
     if not (TIMESTAMP_SECONDS_MIN <= seconds <= TIMESTAMP_SECONDS_MAX) or not (0 <= nanos < 1_000_000_000):
         raise Fail(f"timestamp out of range: seconds={seconds}, nanos={nanos}")
     days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
-    # Plain concatenation of pre-rendered two-digit numbers: format specs (":02d") cost about ten
-    # times more here.
-    text = _date_text(days) + "T" + _TWO_DIGITS[hours] + ":" + _TWO_DIGITS[minutes] + ":" + _TWO_DIGITS[secs]
+    text = (_DATES.get(days) or _date_text(days)) + _HOURS_MINUTES[minutes] + _SECONDS[secs]
     if nanos == 0:
         return text + "Z"
     if nanos % 1_000_000 == 0:
-        return text + "." + str(nanos // 1_000_000).zfill(3) + "Z"
+        return text + _MILLIS[nanos // 1_000_000]
     if nanos % 1000 == 0:
-        return text + "." + str(nanos // 1000).zfill(6) + "Z"
-    return text + "." + str(nanos).zfill(9) + "Z"
-
-
-_TWO_DIGITS: Final = tuple(f"{number:02d}" for number in range(60))
+        return f"{text}.{nanos // 1000:06d}Z"
+    return f"{text}.{nanos:09d}Z"
 
 
 # ---------------------------------------------------------------------------------------------------
