@@ -392,10 +392,10 @@ class Compiler:
         if special is not None:
             self._decoders[desc] = special
             return special
-        table: dict[str, Setter] = {}
-        oneofs: dict[str, str] = {}
-        decode = message_decoder(desc, table, oneofs, self.discard_unknown)
-        # Registered before the table is filled, so recursive types find themselves.
+        plain: dict[str, Setter] = {}
+        in_oneof: dict[str, tuple[Setter, str]] = {}
+        decode = message_decoder(desc, plain, in_oneof, self.discard_unknown)
+        # Registered before the tables are filled, so recursive types find themselves.
         self._decoders[desc] = decode
         setters: dict[FieldDescriptor, Setter] = {field: self._setter(field) for field in desc.fields}
         # JSON names are entered last: they win over proto names when both match different fields,
@@ -403,11 +403,12 @@ class Compiler:
         for use_json_name in (False, True):
             for field in desc.fields:
                 key = field.json_name if use_json_name else field.name
-                table[key] = setters[field]
+                plain.pop(key, None)
+                in_oneof.pop(key, None)
                 if field.containing_oneof is not None:
-                    oneofs[key] = field.containing_oneof.name
+                    in_oneof[key] = (setters[field], field.containing_oneof.name)
                 else:
-                    oneofs.pop(key, None)
+                    plain[key] = setters[field]
         return decode
 
     def _enum_decoder(self, enum: EnumDescriptor) -> Callable[[Any], Any]:
@@ -498,6 +499,8 @@ class Compiler:
         # Bound now, while the root type is being built under the lock: by the time any codec is
         # handed out, every decoder it can reach is complete.
         decode = self.decoder(sub_desc)
+        # From the class: a method looked up on a upb message instance costs as much as the call.
+        set_in_parent = GetMessageClass(sub_desc).SetInParent
 
         def set_message(msg: Message, value: Any, depth: int) -> None:
             if value is None:
@@ -507,7 +510,7 @@ class Compiler:
                     msg.ClearField(name)
                 return
             sub = getattr(msg, name)
-            sub.SetInParent()
+            set_in_parent(sub)
             decode(value, sub, depth + 1)
 
         return set_message

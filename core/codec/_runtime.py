@@ -27,12 +27,11 @@ Setter = Callable[[Message, Any, int], None]
 
 
 def message_decoder(
-    desc: Descriptor, setters: dict[str, Setter], oneofs: dict[str, str], discard_unknown: bool
+    desc: Descriptor, plain: dict[str, Setter], in_oneof: dict[str, tuple[Setter, str]], discard_unknown: bool
 ) -> DecodeFn:
+    """The decoder of a message type from its setters by JSON key: ``plain`` for fields outside any
+    oneof, ``in_oneof`` (setter, oneof name) for the rest, whose keys are checked for conflicts."""
     full_name = desc.full_name
-    # Proto3 optional fields sit in synthetic oneofs; json_format checks those too (giving the same
-    # field under both of its names is then an error), so they are in ``oneofs`` as well.
-    has_oneofs = bool(desc.oneofs)
 
     def decode(value: Any, msg: Message, depth: int) -> None:
         if type(value) is not dict and not isinstance(value, dict):
@@ -43,21 +42,24 @@ def message_decoder(
             raise Fail(f"message nested deeper than {MAX_DEPTH} levels")
         seen: set[str] | None = None
         for key, item in value.items():
-            setter = setters.get(key)
+            setter = plain.get(key)
             if setter is None:
-                if not isinstance(key, str):
-                    raise Fail(f"object keys must be strings, got {key!r}")
-                if _EXTENSION_KEY.match(key):
-                    # Extension syntax; json_format rejects it even when ignoring unknown fields.
-                    raise Fail(f"{full_name} has no extensions: {key}")
-                if discard_unknown:
-                    continue
-                fail = Fail(f"unknown field for {full_name}")
-                fail.segments.append(key)
-                raise fail
-            if has_oneofs and item is not None:
-                oneof = oneofs.get(key)
-                if oneof is not None:
+                entry = in_oneof.get(key)
+                if entry is None:
+                    if not isinstance(key, str):
+                        raise Fail(f"object keys must be strings, got {key!r}")
+                    if _EXTENSION_KEY.match(key):
+                        # Extension syntax; json_format rejects it even when ignoring unknown fields.
+                        raise Fail(f"{full_name} has no extensions: {key}")
+                    if discard_unknown:
+                        continue
+                    fail = Fail(f"unknown field for {full_name}")
+                    fail.segments.append(key)
+                    raise fail
+                # Proto3 optional fields sit in synthetic oneofs; json_format checks those too
+                # (giving the same field under both of its names is then an error).
+                setter, oneof = entry
+                if item is not None:
                     if seen is None:
                         seen = {oneof}
                     elif oneof in seen:

@@ -348,6 +348,13 @@ def _day_number(text: str) -> int | None:
         return None
 
 
+# Lookup tables for the parts of a canonical timestamp: "hh:mm:" to the minute of the day, "ss" to
+# seconds and ".fff" to nanos; each lookup also validates its part.
+_MINUTES_OF_DAY: Final = {text: minute for minute, text in enumerate(_HOURS_MINUTES)}
+_SECONDS_OF_MINUTE: Final = {text: second for second, text in enumerate(_SECONDS)}
+_MILLIS_AS_NANOS: Final = {f".{milli:03d}": milli * 1_000_000 for milli in range(1000)}
+
+
 def parse_timestamp_fast(value: str) -> tuple[int, int] | None:
     """Seconds and nanos of a canonical UTC timestamp ("YYYY-MM-DDThh:mm:ss[.f{1,9}]Z"), or None
     when the text needs the full parser.
@@ -355,23 +362,23 @@ def parse_timestamp_fast(value: str) -> tuple[int, int] | None:
     Only unambiguous inputs are handled here; anything else (offsets, odd digit counts, invalid dates)
     goes to the runtime's own parser so acceptance stays exactly that of json_format.
     """
-    if len(value) < 20 or value[-1] != "Z" or not value.isascii():
+    size = len(value)
+    if size < 20 or value[-1] != "Z" or not value.isascii():
         return None
     days = _day_number(value[:10])
-    if days is None or value[10] != "T" or value[13] != ":" or value[16] != ":":
+    minutes = _MINUTES_OF_DAY.get(value[11:17])
+    secs = _SECONDS_OF_MINUTE.get(value[17:19])
+    if days is None or value[10] != "T" or minutes is None or secs is None:
         return None
-    hh, mm, ss = value[11:13], value[14:16], value[17:19]
-    # ASCII was checked above, so isdigit() means 0-9 here.
-    if not (hh.isdigit() and mm.isdigit() and ss.isdigit()):
-        return None
-    hours, minutes, secs = int(hh), int(mm), int(ss)
-    if hours > 23 or minutes > 59 or secs > 59:
-        return None
-    fraction = value[19:-1]
-    if not fraction:
+    if size == 20:
         nanos = 0
-    elif fraction[0] == "." and 2 <= len(fraction) <= 10 and fraction[1:].isdigit():
-        nanos = int(fraction[1:].ljust(9, "0"))
+    elif size == 24 and value[19:23] in _MILLIS_AS_NANOS:
+        nanos = _MILLIS_AS_NANOS[value[19:23]]
     else:
-        return None
-    return days * 86400 + hours * 3600 + minutes * 60 + secs, nanos
+        fraction = value[19:-1]
+        # ASCII was checked above, so isdigit() means 0-9 here.
+        if fraction[0] == "." and 2 <= len(fraction) <= 10 and fraction[1:].isdigit():
+            nanos = int(fraction[1:].ljust(9, "0"))
+        else:
+            return None
+    return (days * 1440 + minutes) * 60 + secs, nanos
