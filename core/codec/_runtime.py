@@ -199,9 +199,10 @@ def _decode_struct(value: Any, msg: Message, depth: int) -> None:
 
 def _decode_struct_items(value: dict[Any, Any], fields: Any, depth: int) -> None:
     for key, item in value.items():
+        if not isinstance(key, str):
+            # Raised outside the try below: the bad key is no path segment (the object is the place).
+            raise Fail(f"object keys must be strings, got {key!r}")
         try:
-            if not isinstance(key, str):
-                raise Fail(f"object keys must be strings, got {key!r}")
             _decode_value(item, fields[key], depth + 1)
         except Fail as exc:
             exc.segments.append(key)
