@@ -10,15 +10,25 @@ Prints, per message and direction, the time per operation of:
 and the ratios (goal: <= 0.25 in both directions), plus the binary protobuf figures for scale.
 Messages: the Determined ``Experiment`` and a 100-item ``GetExperimentsResponse`` page.
 
-Run: ``.venv/bin/python bench/codec_bench.py [--quick]``.
+``--against REV`` also measures the codec as it was at git revision REV (its ``core/codec`` extracted
+to a temporary package), interleaved with the rest, and prints before/after: on a shared box that is
+the only comparison worth making. ``--page`` measures the 100-item page only.
+
+Run: ``.venv/bin/python bench/codec_bench.py [--quick] [--page] [--against REV]``.
 """
 
 from __future__ import annotations
 
+import importlib
+import io
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 import timeit
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -88,6 +98,25 @@ def _determined_samples() -> tuple[Message, ...]:
     return one(1, structs=False), one(1), page
 
 
+def _codec_at(revision: str) -> Any:
+    """``core/codec`` at ``revision`` as a package of its own (its imports of itself renamed); the
+    rest of ``protogw.core`` it uses is today's."""
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", revision, "core/codec"], capture_output=True, check=True
+    ).stdout
+    target = Path(tempfile.mkdtemp(prefix="codec-bench-"))
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    name = "protogw_codec_" + "".join(c for c in revision if c.isalnum())
+    package = target / name
+    (target / "core" / "codec").rename(package)
+    for source in package.glob("*.py"):
+        source.write_text(source.read_text().replace("protogw.core.codec", name))
+    sys.path.insert(0, str(target))
+    return importlib.import_module(name)
+
+
 # CPU time of this process rather than wall time: the box is shared (2 cores, other work running), and
 # time spent preempted would otherwise land on whichever contender was running at the moment.
 _CLOCK = time.process_time
@@ -111,13 +140,18 @@ def _per_op(fns: list[Callable[[], Any]], budget: float, rounds: int = 7) -> lis
 
 
 def main() -> None:
-    budget = 0.3 if "--quick" in sys.argv else 2.0
+    args = sys.argv[1:]
+    budget = 0.3 if "--quick" in args else 2.0
+    baseline = _codec_at(args[args.index("--against") + 1]) if "--against" in args else None
     samples = _determined_samples()
+    if "--page" in args:
+        samples = samples[-1:]
     label = "Determined Experiment (typed fields only; then with config + hyperparameters Structs) / GetExperimentsResponse(100)"
     print(f"messages: {label}; options: {OPTIONS}")
-    print(
-        f"{'message':<34}{'op':<8}{'compiled':>12}{'MessageToJson':>15}{'ratio':>8}{'ToDict+orjson':>15}{'ratio':>8}{'binary':>10}{'x bin':>7}"
-    )
+    header = f"{'message':<34}{'op':<8}{'compiled':>12}{'MessageToJson':>15}{'ratio':>8}{'ToDict+orjson':>15}{'ratio':>8}{'binary':>10}{'x bin':>7}"
+    if baseline is not None:
+        header += f"{'before':>12}{'ratio':>8}{'after/before':>14}"
+    print(header)
     for message in samples:
         codec = codec_for(message.DESCRIPTOR, OPTIONS)
         cls = type(message)
@@ -125,34 +159,35 @@ def main() -> None:
         assert data == orjson.dumps(json_format.MessageToDict(message, always_print_fields_with_no_presence=True))
         wire = message.SerializeToString()
         name = f"{message.DESCRIPTOR.name} ({len(data)} B)"
+        encoders: list[Callable[[], Any]] = [
+            lambda: orjson.dumps(codec.encode(message)),  # noqa: B023
+            lambda: json_format.MessageToJson(message, always_print_fields_with_no_presence=True, indent=None),  # noqa: B023
+            lambda: orjson.dumps(json_format.MessageToDict(message, always_print_fields_with_no_presence=True)),  # noqa: B023
+            message.SerializeToString,
+        ]
+        decoders: list[Callable[[], Any]] = [
+            lambda: codec.decode(orjson.loads(data)),  # noqa: B023
+            lambda: json_format.Parse(data, cls()),  # noqa: B023
+            lambda: json_format.ParseDict(orjson.loads(data), cls()),  # noqa: B023
+            lambda: cls.FromString(wire),  # noqa: B023
+        ]
+        if baseline is not None:
+            before = baseline.codec_for(message.DESCRIPTOR, baseline.JsonOptions(unset_message_as_null=False))
+            assert orjson.dumps(before.encode(message)) == data
+            encoders.append(lambda: orjson.dumps(before.encode(message)))  # noqa: B023
+            decoders.append(lambda: before.decode(orjson.loads(data)))  # noqa: B023
 
-        enc, enc_json, enc_dict, enc_bin = _per_op(
-            [
-                lambda: orjson.dumps(codec.encode(message)),  # noqa: B023
-                lambda: json_format.MessageToJson(message, always_print_fields_with_no_presence=True, indent=None),  # noqa: B023
-                lambda: orjson.dumps(json_format.MessageToDict(message, always_print_fields_with_no_presence=True)),  # noqa: B023
-                message.SerializeToString,
-            ],
-            budget,
-        )
-        dec, dec_json, dec_dict, dec_bin = _per_op(
-            [
-                lambda: codec.decode(orjson.loads(data)),  # noqa: B023
-                lambda: json_format.Parse(data, cls()),  # noqa: B023
-                lambda: json_format.ParseDict(orjson.loads(data), cls()),  # noqa: B023
-                lambda: cls.FromString(wire),  # noqa: B023
-            ],
-            budget,
-        )
-
-        for op, ours, ref_json, ref_dict, binary in (
-            ("encode", enc, enc_json, enc_dict, enc_bin),
-            ("decode", dec, dec_json, dec_dict, dec_bin),
+        for op, (ours, ref_json, ref_dict, binary, *old) in (
+            ("encode", _per_op(encoders, budget)),
+            ("decode", _per_op(decoders, budget)),
         ):
-            print(
+            line = (
                 f"{name:<34}{op:<8}{ours * 1e6:>10.1f}us{ref_json * 1e6:>13.1f}us{ours / ref_json:>8.3f}"
                 f"{ref_dict * 1e6:>13.1f}us{ours / ref_dict:>8.3f}{binary * 1e6:>8.2f}us{ours / binary:>7.0f}"
             )
+            if old:
+                line += f"{old[0] * 1e6:>10.1f}us{old[0] / ref_json:>8.3f}{ours / old[0]:>14.3f}"
+            print(line)
 
 
 if __name__ == "__main__":
