@@ -8,11 +8,12 @@ Prints, per message and direction, the time per operation of:
   ``json_format.ParseDict(orjson.loads(b))``;
 
 and the ratios (goal: <= 0.25 in both directions), plus the binary protobuf figures for scale.
-Messages: the Determined ``Experiment`` and a 100-item ``GetExperimentsResponse`` page.
+Messages: the Determined ``Experiment`` and a 100-item ``GetExperimentsResponse`` page, then a page
+shaped like the seeded demo's (three times the Struct values per experiment).
 
 ``--against REV`` also measures the codec as it was at git revision REV (its ``core/codec`` extracted
 to a temporary package), interleaved with the rest, and prints before/after: on a shared box that is
-the only comparison worth making. ``--page`` measures the 100-item page only.
+the only comparison worth making. ``--page`` measures the two pages only.
 
 Run: ``.venv/bin/python bench/codec_bench.py [--quick] [--page] [--against REV]``.
 """
@@ -95,7 +96,78 @@ def _determined_samples() -> tuple[Message, ...]:
         experiments=[one(i) for i in range(1, 101)],
         pagination=pagination_pb2.Pagination(offset=0, limit=100, start_index=0, end_index=100, total=1000),
     )
-    return one(1, structs=False), one(1), page
+    return one(1, structs=False), one(1), page, _demo_page()
+
+
+def _demo_page() -> Message:
+    """A 100-experiment page shaped like the one ``protogw seed --demo`` serves: configs with a nested
+    Struct per hyperparameter, numbers stored as doubles, a searcher block, the original config text;
+    about three times the Struct values per experiment of the synthetic page."""
+    from google.protobuf import struct_pb2, timestamp_pb2, wrappers_pb2
+
+    from protogw.gen.determined.api.v1 import experiment_pb2 as api
+    from protogw.gen.determined.api.v1 import pagination_pb2
+    from protogw.gen.determined.experiment.v1 import experiment_pb2 as exp
+
+    def one(i: int) -> exp.Experiment:
+        hyperparameters = {
+            "global_batch_size": {"val": 128.0, "type": "const"},
+            "learning_rate": {"base": 10.0, "maxval": -1.0, "type": "log", "minval": -5.0 - i % 3},
+            "layers": {"maxval": 8.0, "type": "int", "minval": 2.0},
+            "optimizer": {"type": "categorical", "vals": ["adam", "sgd", "adamw"]},
+            "dropout": {"maxval": 0.5, "type": "double", "minval": 0.0},
+        }
+        config = {
+            "description": f"Reproduce t5-summarize results ({i}% data)",
+            "entrypoint": "model_def:Trial",
+            "name": f"t5-summarize-t5-small-{i}",
+            "labels": [],
+            "resources": {"slots_per_trial": 8.0, "resource_pool": "gpu-t4"},
+            "hyperparameters": hyperparameters,
+            "checkpoint_storage": {"host_path": "/tmp/checkpoints", "save_trial_best": 1.0, "type": "shared_fs"},
+            "searcher": {
+                "max_trials": 32.0,
+                "metric": "validation_error",
+                "name": "adaptive_asha",
+                "max_length": {"batches": 1000.0},
+                "smaller_is_better": True,
+            },
+            "max_restarts": 5.0,
+        }
+        config_struct, hyperparameters_struct = struct_pb2.Struct(), struct_pb2.Struct()
+        config_struct.update(config)
+        hyperparameters_struct.update(hyperparameters)
+        return exp.Experiment(
+            id=i,
+            description=config["description"],
+            start_time=timestamp_pb2.Timestamp(seconds=1_752_266_017 + 3600 * i),
+            state=exp.State.Value("STATE_ACTIVE"),
+            num_trials=20,
+            username="carol",
+            resource_pool="gpu-t4",
+            searcher_type="adaptive_asha",
+            name=config["name"],
+            job_id=f"e61a441c-12e0-48b2-bad6-{i:012d}",
+            progress=wrappers_pb2.DoubleValue(value=0.282),
+            display_name="Carol D\u00edaz",
+            user_id=5,
+            project_id=3,
+            project_name="language",
+            workspace_id=2,
+            workspace_name="Demo",
+            config=config_struct,
+            original_config=repr(config),
+            project_owner_id=3,
+            checkpoint_size=6_399_665_251,
+            checkpoint_count=7,
+            searcher_metric="validation_error",
+            hyperparameters=hyperparameters_struct,
+        )
+
+    return api.GetExperimentsResponse(
+        experiments=[one(i) for i in range(1, 101)],
+        pagination=pagination_pb2.Pagination(offset=0, limit=100, start_index=0, end_index=100, total=100),
+    )
 
 
 def _codec_at(revision: str) -> Any:
@@ -145,8 +217,11 @@ def main() -> None:
     baseline = _codec_at(args[args.index("--against") + 1]) if "--against" in args else None
     samples = _determined_samples()
     if "--page" in args:
-        samples = samples[-1:]
-    label = "Determined Experiment (typed fields only; then with config + hyperparameters Structs) / GetExperimentsResponse(100)"
+        samples = samples[-2:]
+    label = (
+        "Determined Experiment (typed fields only; then with config + hyperparameters Structs) / "
+        "GetExperimentsResponse(100) / the same, shaped like the seeded demo (Struct-heavy)"
+    )
     print(f"messages: {label}; options: {OPTIONS}")
     header = f"{'message':<34}{'op':<8}{'compiled':>12}{'MessageToJson':>15}{'ratio':>8}{'ToDict+orjson':>15}{'ratio':>8}{'binary':>10}{'x bin':>7}"
     if baseline is not None:
