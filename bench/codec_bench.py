@@ -194,9 +194,12 @@ def _codec_at(revision: str) -> Any:
 _CLOCK = time.process_time
 
 
-def _per_op(fns: list[Callable[[], Any]], budget: float, rounds: int = 7) -> list[float]:
+def _per_op(fns: list[Callable[[], Any]], budget: float, rounds: int = 40) -> list[float]:
     """Seconds per call of each function: the best of ``rounds`` rounds, the functions interleaved
-    within each round so that load from other processes hits them alike."""
+    within each round so that load from other processes hits them alike. Many short rounds rather
+    than a few long ones: on a shared box a long round always catches some other process's burst, so
+    its figure (and the ratios) moved by 10-20% from run to run; the best of many short ones is what
+    the code costs when it has the core."""
     numbers = []
     for fn in fns:
         number, elapsed = 1, 0.0
