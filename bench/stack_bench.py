@@ -11,7 +11,10 @@ Contenders, all on one fresh SQLite database seeded with 100 demo experiments:
               transcoding to the same ``protogw serve``'s gRPC port;
 * ``grpc``    the same gRPC port, called directly (h2load with pre-encoded frames);
 * ``proxy``   ``protogw rest-proxy`` in front of the same gRPC port;
-* ``nolog``   (1 worker, GetMaster) ``protogw serve --log-level warning``: the access log's cost.
+* ``nolog``   (1 worker, GetMaster) ``protogw serve --log-level warning``: the access log's cost;
+* ``g-raw``, ``g-inproc`` (1 worker, when ``granian`` is installed) the raw app and the in-process gateway
+              (``build_gateway``, no gRPC port) on Granian instead of uvicorn: the other HTTP server people
+              run ASGI apps on, compared side by side.
 
 Targets: GetMaster, GetExperiment (with a session token) and a 100-experiment page (GetExperiments
 limit=100); every server runs with 1 and with 2 worker processes (``--workers``). HTTP load is wrk
@@ -85,6 +88,41 @@ def serve_raw(port: int) -> None:
         server_header=False,
     )  # fmt: skip
     uvloop.run(uvicorn.Server(config).serve(sockets=[sock]))
+
+
+def serve_granian(port: int, database: str) -> None:
+    """Granian (Rust HTTP, ASGI interface) on ``port``: the raw app when ``database`` is ``raw``, else the
+    service with the in-process gateway (``build_gateway``, as ``serve``'s REST port builds it)."""
+    from granian.constants import HTTPModes, Interfaces
+    from granian.server.embed import Server
+
+    async def main() -> None:
+        app: Any = _raw_app
+        if database != "raw":
+            from protogw.server.cli import configure_logging
+            from protogw.server.rest import build_gateway
+            from protogw.server.service import ServiceConfig, build_service
+
+            configure_logging("info")
+            service = build_service(ServiceConfig(database_url=database, initial_password=PASSWORD))
+            await service.start()
+            app = build_gateway(service, docs=False)
+        server = Server(
+            app, address="127.0.0.1", port=port, interface=Interfaces.ASGI, http=HTTPModes.http1, log_enabled=False
+        )
+        await server.serve()
+
+    import uvloop
+
+    uvloop.run(main())
+
+
+def have_granian() -> bool:
+    try:
+        import granian  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 # --- processes -------------------------------------------------------------------------------------------------
@@ -299,8 +337,18 @@ def start_stack(workers: int, database: str, work: Path, with_nolog: bool) -> tu
     )  # fmt: skip
     started.append(envoy)
     stack.http["envoy"], stack.procs["envoy"] = envoy_port, [serve, envoy]
-    for mode in ("raw", "proxy", "envoy"):
-        wait_http(stack.procs[mode][-1], f"http://127.0.0.1:{stack.http[mode]}/api/v1/master")
+    if workers == 1 and have_granian():
+        # The same app on Granian instead of uvicorn (one process, no gRPC port): the HTTP server compared.
+        for mode, source in (("g-raw", "raw"), ("g-inproc", database)):
+            port = free_port()
+            proc = Proc(
+                mode, [sys.executable, __file__, "--serve-granian", str(port), source], work / f"{mode}.log", env
+            )
+            started.append(proc)
+            stack.http[mode], stack.procs[mode] = port, [proc]
+    for mode in ("raw", "proxy", "envoy", "g-raw", "g-inproc"):
+        if mode in stack.http:
+            wait_http(stack.procs[mode][-1], f"http://127.0.0.1:{stack.http[mode]}/api/v1/master")
     return stack, started
 
 
@@ -355,9 +403,13 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
     parser.add_argument("--label", default="", help="suffix for the result files (e.g. 'before')")
     parser.add_argument("--serve-raw", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-granian", nargs=2, metavar=("PORT", "DATABASE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_raw:
         serve_raw(args.serve_raw)
+        return
+    if args.serve_granian:
+        serve_granian(int(args.serve_granian[0]), args.serve_granian[1])
         return
     if not shutil.which("wrk") or not shutil.which("h2load"):
         print("stack_bench skipped: it needs wrk and h2load (apt-get install -y wrk nghttp2-client)")
@@ -393,8 +445,10 @@ def main() -> None:
         plan: list[tuple[Stack, str, str]] = []
         for stack in stacks:
             for target in TARGETS:
-                for mode in ("raw", "inproc", "nolog", "envoy", "grpc", "proxy"):
-                    if mode == "raw" and target != "GetMaster":
+                for mode in ("raw", "inproc", "nolog", "envoy", "grpc", "proxy", "g-raw", "g-inproc"):
+                    if mode in ("raw", "g-raw") and target != "GetMaster":
+                        continue
+                    if mode.startswith("g-") and (mode not in stack.http or target == "Page100"):
                         continue
                     if mode == "nolog" and ("nolog" not in stack.http or target != "GetMaster"):
                         continue
@@ -407,7 +461,7 @@ def main() -> None:
                     p.check()
                 # A page costs milliseconds: fewer connections, or the first answers take longer than a round.
                 conns = args.connections if target != "Page100" else min(args.connections, 4)
-                path = "/" if mode == "raw" else rest[target]
+                path = "/" if mode in ("raw", "g-raw") else rest[target]
 
                 def go(seconds: int, st: Stack = stack, m: str = mode, p: str = path, t: str = target, c: int = conns):
                     if m == "grpc":
@@ -469,6 +523,10 @@ def report(
         ("proxy REST / direct gRPC, GetExperiment", ("GetExperiment", "proxy"), ("GetExperiment", "grpc"), ">= 0.9"),
         ("proxy REST / direct gRPC, 100-page", ("Page100", "proxy"), ("Page100", "grpc"), ">= 0.9"),
         ("in-process access log on / off, GetMaster", ("GetMaster", "inproc"), ("GetMaster", "nolog"), ""),
+        ("Granian: in-process REST / raw ASGI, GetMaster", ("GetMaster", "g-inproc"), ("GetMaster", "g-raw"), ""),
+        ("in-process REST on Granian / on uvicorn, GetMaster", ("GetMaster", "g-inproc"), ("GetMaster", "inproc"), ""),
+        ("in-process REST on Granian / on uvicorn, GetExperiment", ("GetExperiment", "g-inproc"), ("GetExperiment", "inproc"), ""),
+        ("raw ASGI on Granian / on uvicorn", ("GetMaster", "g-raw"), ("GetMaster", "raw"), ""),
     ]  # fmt: skip
     print()
     print(f"{'ratio (median of per-round ratios)':<48} {'w':>2} {'req/s':>7} {'CPU':>7}  goal")

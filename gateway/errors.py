@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import grpc
 from google.protobuf import any_pb2, json_format
+from google.rpc import error_details_pb2  # noqa: F401  (registers the standard detail types)
 
 from protogw.core.codec import dumps
 from protogw.core.status import code_number, http_status_from_code
@@ -80,7 +81,11 @@ class ErrorRenderer(Protocol):
 
 
 def any_to_json(detail: any_pb2.Any) -> Any:
-    """An ``Any`` as protojson renders it, or its raw form when its type is not known here."""
+    """An ``Any`` as protojson renders it, or its raw form when its type is not known here.
+
+    The standard detail types (``google.rpc.error_details``: BadRequest, DebugInfo, ErrorInfo...) are
+    always known: their module is imported here, since a gateway serving from a descriptor set alone
+    may have imported nothing that defines them."""
     try:
         return json_format.MessageToDict(detail, always_print_fields_with_no_presence=True)
     except Exception:  # the packed type is not in this process's descriptor pool

@@ -116,6 +116,7 @@ async def send_error(
     headers.extend(err.headers)
     headers.extend(outgoing_headers(err.header_metadata, err.trailing_metadata if te_trailers else None))
     headers.extend(extra)
+    headers.append((b"content-length", b"%d" % len(body)))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

@@ -7,10 +7,12 @@ It looks like a ``grpc.aio`` server to the code that registers services::
     add_KitchenServiceServicer_to_server(KitchenServicer(store), backend)
 
 and per call it does what ``grpc.aio`` does: run each interceptor's ``intercept_service(continuation,
-handler_call_details)`` in order, then invoke the resulting handler's behaviour (a ``unary_unary``
-coroutine, a ``unary_stream`` async generator, or their ``stream_unary``/``stream_stream`` forms that read a
-request iterator) with the request message (or iterator) and an :class:`InProcessContext`. Everything runs in the caller's task, so contextvars an interceptor sets are
-visible to the servicer, exactly as on the real server.
+handler_call_details)`` in order (once per method instead, when every interceptor declares that its
+choice of handler depends on the method alone - ``method_scoped = True``, as ``protogw.server``'s do),
+then invoke the resulting handler's behaviour (a ``unary_unary`` coroutine, a ``unary_stream`` async
+generator, or their ``stream_unary``/``stream_stream`` forms that read a request iterator) with the
+request message (or iterator) and an :class:`InProcessContext`. Everything runs in the caller's task, so
+contextvars an interceptor sets are visible to the servicer, exactly as on the real server.
 
 Serving REST beside a ``grpc.aio`` server in one process, with the same servicer object (so both
 see the same state)::
@@ -58,7 +60,7 @@ from protogw.gateway.backend import Call, UnaryResult
 from protogw.gateway.errors import GatewayError
 from protogw.gateway.headers import Metadata
 
-__all__ = ["InProcessBackend", "InProcessContext"]
+__all__ = ["METHOD_SCOPED", "InProcessBackend", "InProcessContext", "method_scoped"]
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +248,17 @@ async def _run_interceptors(
     return await interceptor.intercept_service(continuation, details)
 
 
+#: The attribute by which an interceptor says that what its ``intercept_service`` returns depends only on
+#: the method and on the handler its continuation returns - never on the call's metadata, and it has no
+#: per-call side effect there (it may still wrap the handler with per-call work).
+METHOD_SCOPED = "method_scoped"
+
+
+def method_scoped(interceptor: grpc.aio.ServerInterceptor) -> bool:
+    """Whether ``interceptor`` declares itself method-scoped (``method_scoped = True``)."""
+    return getattr(interceptor, METHOD_SCOPED, False) is True
+
+
 def _unexpected(exc: BaseException) -> GatewayError:
     # The same status grpc.aio gives an exception that escapes a servicer.
     return GatewayError(grpc.StatusCode.UNKNOWN, f"Unexpected {type(exc)}: {exc}")
@@ -268,17 +281,26 @@ class InProcessBackend:
         self._generic: list[grpc.GenericRpcHandler] = []
         self._registered: dict[str, Handler] = {}
         self._default_pool = descriptor_pool.Default()
+        # Each method's handler after the interceptors, when every interceptor says its choice depends on
+        # the method alone (see :func:`method_scoped`): the chain then runs once per method, not per call.
+        self._resolved: dict[str, Handler] | None = {} if all(method_scoped(i) for i in self._interceptors) else None
 
     # -- the registration surface of grpc.aio.Server --------------------------------------------------
 
     def add_generic_rpc_handlers(self, generic_rpc_handlers: Sequence[grpc.GenericRpcHandler]) -> None:
         """Register handlers the way ``grpc.aio.Server.add_generic_rpc_handlers`` does."""
         self._generic.extend(generic_rpc_handlers)
+        self._forget_resolved()
 
     def add_registered_method_handlers(self, service_name: str, method_handlers: Mapping[str, Handler]) -> None:
         """Register per-method handlers (the fast path generated ``add_*_to_server`` functions use)."""
         for name, handler in method_handlers.items():
             self._registered[f"/{service_name}/{name}"] = handler
+        self._forget_resolved()
+
+    def _forget_resolved(self) -> None:
+        if self._resolved is not None:
+            self._resolved.clear()
 
     def _query(self, details: grpc.HandlerCallDetails) -> Handler | None:
         handler = self._registered.get(details.method)
@@ -291,6 +313,11 @@ class InProcessBackend:
         return None
 
     async def _handler(self, method: MethodInfo, context: InProcessContext) -> Handler:
+        resolved = self._resolved
+        if resolved is not None:
+            handler = resolved.get(method.grpc_path)
+            if handler is not None:
+                return handler
         details = _HandlerCallDetails(method.grpc_path, tuple(context._raw_metadata))
         if self._interceptors:
             handler = await _run_interceptors(iter(self._interceptors), self._query, details)
@@ -298,6 +325,8 @@ class InProcessBackend:
             handler = self._query(details)
         if handler is None:
             raise GatewayError(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+        if resolved is not None:
+            resolved[method.grpc_path] = handler
         return handler
 
     # -- Backend ------------------------------------------------------------------------------------------

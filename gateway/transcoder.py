@@ -184,6 +184,9 @@ class Transcoder:
         else:
             content_type, payload = JSON, self._encode(route, result.response, pretty)
         headers.append((b"content-type", content_type))
+        # A length lets HTTP/1.1 answer without chunked framing (what Go's net/http does for a body
+        # written at once, as grpc-gateway's is).
+        headers.append((b"content-length", b"%d" % len(payload)))
         headers.extend(extra)
         if request is not None:
             for hook in self.options.response_hooks:

@@ -15,10 +15,14 @@ core's google.api.http rules are shared; what differs is the shape of the docume
 * responses: ``200`` (the response message, described by its comment) and ``default``
   (``google.rpc.Status``) unless ``disable_default_errors``;
 * proto ``oneof`` groups of two or more fields become a JSON Schema ``oneOf`` (none or exactly one
-  set), ``field_behavior`` REQUIRED goes to ``required``, OUTPUT_ONLY / INPUT_ONLY to
-  ``readOnly`` / ``writeOnly``, and ``deprecated`` cascades from file and message.
+  set), one ``allOf`` item per group; ``field_behavior`` REQUIRED goes to ``required``, OUTPUT_ONLY /
+  INPUT_ONLY to ``readOnly`` / ``writeOnly``, and ``deprecated`` cascades from file and message.
 
 Where protogw deliberately writes something else (each is listed in the README with its reason):
+
+* a message with a single oneof group keeps its ``oneOf`` under ``allOf: [{oneOf: ...}]`` (the
+  same constraint) instead of next to ``properties``, where client generators read the message as a
+  union of the variants and lose its other fields;
 
 * a server-streaming method's 200 response is the ``{"result": ..., "error": ...}`` object the
   gateway writes on each line of the stream, not the bare message;
@@ -192,9 +196,10 @@ class _DocumentV3:
                 for f in members
             )
             constraints.append(options)
-        if len(constraints) == 1:
-            schema["oneOf"] = constraints[0]
-        elif constraints:
+        if constraints:
+            # Always under allOf, even for one group (upstream hoists a single group's oneOf next to
+            # `properties`): generators such as openapi-python-client read a schema with a top-level
+            # oneOf as a union of its variants and drop its properties, and skip oneOf inside allOf.
             schema["allOf"] = [{"oneOf": c} for c in constraints]
 
     def _apply_schema_body(self, schema: Schema, ann: openapiv3_pb2.Schema) -> None:

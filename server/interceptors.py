@@ -11,12 +11,13 @@ rather than acting in ``intercept_service`` itself: the wrapper runs in the task
 call, which is what makes the context variables it sets visible to the servicer. The REST gateway's
 in-process backend runs this same list, so REST requests pass the same checks.
 
-Unary-unary and unary-stream handlers (everything the Determined service has, plus health checks)
-are wrapped; client-streaming handlers such as server reflection pass through untouched.
+Every kind of handler is wrapped, request-streaming ones (server reflection; any client-streaming or
+bidirectional method of a service reusing these) included, so none escapes authentication.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import time
@@ -64,9 +65,19 @@ def value_in(metadata: Iterable[Any], key: str) -> str | None:
 class WrappingInterceptor(grpc.aio.ServerInterceptor):
     """Base class: subclasses implement ``around_unary`` and ``around_stream``.
 
-    Unary-stream behaviours that are coroutines (they write with ``context.write``) are wrapped with
-    ``around_unary``, since to the pipeline they are just one awaited call.
+    ``around_unary`` wraps every behaviour that ends in one awaited result: unary-unary, client
+    streaming (its ``request`` is then the request iterator), and unary-stream behaviours that are
+    coroutines writing with ``context.write``. ``around_stream`` wraps those that yield their answers:
+    unary-stream and bidirectional (again with the iterator as ``request``). Nothing here reads the
+    request, so one pair of methods serves all four kinds.
+
+    Each method's wrapped handler is built once: which handler an interceptor returns depends on the
+    method alone (``method_scoped``), so the in-process gateway may resolve the chain once per method.
     """
+
+    #: See :data:`protogw.gateway.inprocess.METHOD_SCOPED`: a subclass that overrides
+    #: ``intercept_service`` to look at the call's metadata must set this to False.
+    method_scoped = True
 
     def __init__(self) -> None:
         # (method, id of the inner handler) -> (inner handler, wrapped handler)
@@ -89,7 +100,7 @@ class WrappingInterceptor(grpc.aio.ServerInterceptor):
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
-        if handler is None or handler.request_streaming:
+        if handler is None:
             return handler
         method = handler_call_details.method
         # The handler found for a method is the same object on every call (and, since every
@@ -106,43 +117,38 @@ class WrappingInterceptor(grpc.aio.ServerInterceptor):
         return wrapped
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
-        if not handler.response_streaming and handler.unary_unary is not None:
-            unary: UnaryBehavior = handler.unary_unary  # type: ignore[assignment]
+        kinds = {
+            (False, False): ("unary_unary", grpc.unary_unary_rpc_method_handler),
+            (True, False): ("stream_unary", grpc.stream_unary_rpc_method_handler),
+            (False, True): ("unary_stream", grpc.unary_stream_rpc_method_handler),
+            (True, True): ("stream_stream", grpc.stream_stream_rpc_method_handler),
+        }
+        attribute, make = kinds[(bool(handler.request_streaming), bool(handler.response_streaming))]
+        behavior: Any = getattr(handler, attribute)
+        if behavior is None:
+            return handler
+        wrapped: Any
+        if handler.response_streaming and (
+            inspect.isasyncgenfunction(behavior) or not inspect.iscoroutinefunction(behavior)
+        ):
+            stream: StreamBehavior = behavior
 
-            async def wrapped_unary(request: Any, context: Context) -> Any:
-                return await self.around_unary(method, unary, request, context)
+            # grpc.aio tells streaming behaviours apart with isasyncgenfunction, so the wrapper must
+            # itself be an async generator function, not a function returning one.
+            async def wrapped_stream(request: Any, context: Context) -> AsyncIterator[Any]:
+                async for response in self.around_stream(method, stream, request, context):
+                    yield response
 
-            return grpc.unary_unary_rpc_method_handler(
-                wrapped_unary,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.response_streaming and handler.unary_stream is not None:
-            behavior: Any = handler.unary_stream
-            if inspect.isasyncgenfunction(behavior) or not inspect.iscoroutinefunction(behavior):
-                stream: StreamBehavior = behavior
-
-                # grpc.aio tells streaming behaviours apart with isasyncgenfunction, so the wrapper
-                # must itself be an async generator function, not a function returning one.
-                async def wrapped_stream(request: Any, context: Context) -> AsyncIterator[Any]:
-                    async for response in self.around_stream(method, stream, request, context):
-                        yield response
-
-                return grpc.unary_stream_rpc_method_handler(
-                    wrapped_stream,
-                    request_deserializer=handler.request_deserializer,
-                    response_serializer=handler.response_serializer,
-                )
-
-            async def wrapped_writer(request: Any, context: Context) -> Any:
-                return await self.around_unary(method, behavior, request, context)
-
-            return grpc.unary_stream_rpc_method_handler(
-                wrapped_writer,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+            wrapped = wrapped_stream
+        else:
+            # A partial of a coroutine function is one (inspect and grpc.aio both say so), and it costs
+            # the call no coroutine frame of its own.
+            wrapped = functools.partial(self.around_unary, method, behavior)
+        return make(
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
 
 
 class RequestIdInterceptor(WrappingInterceptor):

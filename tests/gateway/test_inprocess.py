@@ -301,3 +301,54 @@ def test_registration_surface_matches_generated_code() -> None:
     }
     assert len(backend._generic) == 1
     assert empty_pb2.Empty is not None
+
+
+class ScopedRecorder(Recorder):
+    """A :class:`Recorder` that declares its choice of handler depends on the method alone."""
+
+    method_scoped = True
+
+
+# interceptors -> how many times the chain runs for three calls to one method and one call to another
+RESOLUTION_CASES = [
+    (
+        "all method-scoped: once per method",
+        [ScopedRecorder("a"), ScopedRecorder("b")],
+        ["a:ok", "b:ok", "a:sync-behaviour", "b:sync-behaviour"],
+    ),
+    (
+        "one per-call interceptor: every call",
+        [ScopedRecorder("a"), Recorder("b")],
+        ["a:ok", "b:ok"] * 3 + ["a:sync-behaviour", "b:sync-behaviour"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("interceptors", "expected"), [c[1:] for c in RESOLUTION_CASES], ids=[c[0] for c in RESOLUTION_CASES]
+)
+async def test_method_scoped_interceptors_resolve_once_per_method(
+    interceptors: list[grpc.aio.ServerInterceptor], expected: list[str]
+) -> None:
+    backend = InProcessBackend(interceptors)
+    register(backend)
+    CALLS.clear()
+    for name in ("ok", "ok", "ok", "sync-behaviour"):
+        result = await backend.unary(_method(name), pb.Everything(string_value="in"), Call([]))
+        assert result.response.string_value in ("ok:in", "sync")
+    assert expected == CALLS
+
+
+async def test_registering_again_replaces_a_resolved_handler() -> None:
+    backend = InProcessBackend([ScopedRecorder("a")])
+    register(backend)
+    assert (
+        await backend.unary(_method("ok"), pb.Everything(string_value="x"), Call([]))
+    ).response.string_value == "ok:x"
+    backend.add_registered_method_handlers(
+        SERVICE,
+        {"ok": grpc.unary_unary_rpc_method_handler(sync_ok, pb.Everything.FromString, pb.Everything.SerializeToString)},
+    )
+    assert (
+        await backend.unary(_method("ok"), pb.Everything(string_value="x"), Call([]))
+    ).response.string_value == "sync"

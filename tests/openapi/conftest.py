@@ -1,4 +1,5 @@
-"""Fixtures for the OpenAPI tests: the test descriptor set and the golden-file switch.
+"""Fixtures for the OpenAPI tests: the test descriptor set, the golden-file switch and the client
+generator (openapi-python-client in its own environment, tests/openapi/client_generator.py).
 
 Regenerate the golden files with ``pytest tests/openapi --update-golden`` (or with
 ``PROTOGW_UPDATE_GOLDEN=1`` when running from another directory, where this conftest's option is not
@@ -15,6 +16,7 @@ import pytest
 from google.protobuf import descriptor_pb2
 
 from protogw.openapi import read_descriptor_set
+from tests.openapi import client_generator as _generator
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -34,3 +36,9 @@ def testing_files() -> list[descriptor_pb2.FileDescriptorProto]:
     """Every file of tests/gen/descriptors/testing.binpb (kitchen sink + openapitest, with imports)."""
     data = importlib.resources.files("tests.gen.descriptors").joinpath("testing.binpb").read_bytes()
     return read_descriptor_set(data)
+
+
+@pytest.fixture(scope="session")
+def client_generator() -> _generator.ClientGenerator:
+    """openapi-python-client, installed into ``.venv-openapi-client`` on first use."""
+    return _generator.client_generator()

@@ -25,6 +25,8 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from tests.openapi.client_generator import ClientGenerator
+
 # Every test here needs the live stack (a subprocess) and takes seconds; the brief groups them as browser tests.
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -147,41 +149,14 @@ def test_swagger_ui_try_it_out(live: Live, tmp_path: Path) -> None:
             context.close()
 
 
-GENERATOR_ENV = ROOT / ".venv-openapi-client"
-# openapi-python-client pins typer<0.28 and protogw needs typer 0.29, so the generator gets its own
-# environment (like Determined's client in .venv-determined), made on first use from the pip cache.
-GENERATOR_REQUIREMENTS = ["openapi-python-client~=0.29.1", "python-dateutil~=2.9"]
-
-
 @pytest.fixture(scope="module")
-def generated_client(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def generated_client(tmp_path_factory: pytest.TempPathFactory, client_generator: ClientGenerator) -> tuple[Path, Path]:
     """(python of the generator environment, folder holding the generated ``determined_client``)."""
-    python = GENERATOR_ENV / "bin" / "python"
-    if not (GENERATOR_ENV / "bin" / "openapi-python-client").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(GENERATOR_ENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *GENERATOR_REQUIREMENTS], check=True)
     parent = tmp_path_factory.mktemp("client")
-    env = {**os.environ, "PATH": f"{GENERATOR_ENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
-    result = subprocess.run(
-        [
-            str(GENERATOR_ENV / "bin" / "openapi-python-client"),
-            "generate",
-            "--path",
-            str(ROOT / "gen" / "openapi" / "api.openapi.json"),
-            "--output-path",
-            str(parent / "determined_client"),
-            "--meta",
-            "none",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    output = client_generator.generate(ROOT / "gen" / "openapi" / "api.openapi.json", parent / "determined_client")
     # Every operation of the document became a function: nothing was skipped with a warning.
-    assert "will not be generated" not in result.stdout + result.stderr, result.stdout + result.stderr
-    return python, parent
+    assert "will not be generated" not in output, output
+    return client_generator.python, parent
 
 
 # step -> (HTTP status, value read from the parsed model); "*" stands for ids assigned at run time.

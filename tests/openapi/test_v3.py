@@ -100,6 +100,7 @@ def _pointer(doc: Any, pointer: str) -> Any:
 
 
 _THING = "/components/schemas/v3test.v1.Thing"
+_EVENT = "/components/schemas/v3test.v1.WatchEvent"
 _GET = "/paths/~1v1~1things~1{name}/get"
 _PATCH = "/paths/~1v1~1things~1{thing.name}/patch"
 
@@ -134,9 +135,12 @@ RULES: list[tuple[str, str, Any]] = [
     ("features", f"{_THING}/properties/secret/writeOnly", True),
     ("features", f"{_THING}/properties/oldPart", {"allOf": [{"$ref": "#/components/schemas/v3test.v1.Part"}], "deprecated": True}),
     ("features", "/paths/~1v1~1old~1{name}/delete/deprecated", True),
-    # oneof: one constraint per group of two or more, allOf when there are several
+    # oneof: one constraint per group of two or more, always as an allOf item (a single group too:
+    # generators read a top-level oneOf as a union of the variants and drop the properties)
     ("features", f"{_THING}/allOf/0/oneOf/1/required", ["radius"]),
     ("features", f"{_THING}/allOf/1/oneOf/0/not/anyOf", [{"required": ["color"]}, {"required": ["grey"]}]),
+    ("features", f"{_EVENT}/allOf/0/oneOf/2", {"type": "object", "properties": {"deleted": {"type": "string"}}, "required": ["deleted"]}),
+    ("features", f"{_EVENT}/properties/created", {"type": "string"}),
     # options on fields
     ("features", f"{_THING}/properties/annotated", {"type": "string", "title": "Annotated", "description": "Described by the option."}),
     ("features", "/paths/~1v1~1things~1{name}/post/operationId", "MakeThing"),
@@ -179,6 +183,16 @@ RULES: list[tuple[str, str, Any]] = [
 def test_rules(case: str, pointer: str, value: Any, files: list[descriptor_pb2.FileDescriptorProto]) -> None:
     (doc,) = [d for name, d in _docs(files, case).items() if name != "v3test/v1/other.openapi.json"]
     assert _pointer(doc, pointer) == value
+
+
+@pytest.mark.parametrize("case", sorted(GOLDEN_CASES))
+def test_no_component_has_a_top_level_oneof(case: str, files: list[descriptor_pb2.FileDescriptorProto]) -> None:
+    """A oneOf next to ``properties`` makes openapi-python-client (and other generators) model the
+    message as a union of its oneOf variants without the other fields; it always goes under allOf."""
+    for doc in _docs(files, case).values():
+        schemas = doc["components"]["schemas"]
+        assert [name for name, schema in schemas.items() if "oneOf" in schema] == []
+        assert any("allOf" in schema and "properties" in schema for schema in schemas.values())
 
 
 def test_hidden_without_selector(files: list[descriptor_pb2.FileDescriptorProto]) -> None:

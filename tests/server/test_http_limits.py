@@ -7,11 +7,14 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
-from protogw.gateway.http_limits import HttpLimits
+from protogw.gateway.http_limits import HttpLimits, limited_protocol
+from protogw.gateway.workers import listen
 from protogw.server.rest import RestGateway, http_limits
 from tests.server.harness import Running
 
@@ -163,3 +166,40 @@ def test_limits_default_to_the_gateway_body_limit() -> None:
     assert isinstance(limits, HttpLimits)
     assert limits.max_body_bytes == 8 * 1024 * 1024
     assert limits.credential_cookies == (b"auth",)
+
+
+async def _head_then_body(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """An app that starts its answer, then writes the body only when asked to (``?body``) or never."""
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    if scope["query_string"] == b"body":
+        await send({"type": "http.response.body", "body": b"done"})
+    else:
+        await asyncio.sleep(30)
+
+
+# (case, query) -> what arrives: the head alone, at once, when no body follows it in the same loop
+# iteration (the server holds a response's head only until then), or head and body together.
+HEAD_CASES = [("head without a body yet", b"", b""), ("head and body", b"body", b"done")]
+
+
+@pytest.mark.parametrize(("query", "body"), [c[1:] for c in HEAD_CASES], ids=[c[0] for c in HEAD_CASES])
+async def test_the_response_head_is_never_held_back(query: bytes, body: bytes) -> None:
+    sock = listen("127.0.0.1", 0)
+    config = uvicorn.Config(_head_then_body, http=limited_protocol(HttpLimits()), lifespan="off", log_level="error")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        # The socket already listens: the connection waits in its backlog until uvicorn picks it up.
+        reader, writer = await asyncio.open_connection("127.0.0.1", sock.getsockname()[1])
+        writer.write(b"GET /?" + query + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 200")
+        if body:
+            assert body in await asyncio.wait_for(reader.read(100), 5)
+        writer.transport.abort()
+    finally:
+        server.should_exit = True
+        server.force_exit = True
+        await task

@@ -143,6 +143,26 @@ class Boom(grpc.GenericRpcHandler):
                 raise KeyError("secret internals")
 
             return grpc.unary_stream_rpc_method_handler(stream)
+        if handler_call_details.method == "/test.Boom/ClientStream":
+
+            async def client_stream(
+                requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
+            ) -> bytes:
+                async for _ in requests:
+                    pass
+                raise ValueError("secret internals")
+
+            return grpc.stream_unary_rpc_method_handler(client_stream)
+        if handler_call_details.method == "/test.Boom/Bidi":
+
+            async def bidi(
+                requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
+            ) -> AsyncIterator[bytes]:
+                async for request in requests:
+                    yield request
+                raise KeyError("secret internals")
+
+            return grpc.stream_stream_rpc_method_handler(bidi)
         return None
 
 
@@ -174,3 +194,51 @@ async def test_unexpected_errors_become_generic_internal(
     logged = [r for r in caplog.records if r.name == "protogw.server.errors"]
     assert logged
     assert logged[-1].exc_info is not None
+
+
+async def _any_kind(
+    channel: grpc.aio.Channel, kind: str, metadata: Metadata
+) -> tuple[grpc.StatusCode, str, str | None]:
+    """Call ``/test.Boom/<kind>`` with two request messages where it takes a stream; the status, its
+    details and the request id the call ended with."""
+    path = f"/test.Boom/{kind}"
+    requests = [b"a", b"b"]
+
+    async def source() -> AsyncIterator[bytes]:
+        for request in requests:
+            yield request
+
+    call: Any
+    if kind == "Unary":
+        call = channel.unary_unary(path)(b"", metadata=metadata, timeout=5)
+    elif kind == "Stream":
+        call = channel.unary_stream(path)(b"", metadata=metadata, timeout=5)
+    elif kind == "ClientStream":
+        call = channel.stream_unary(path)(source(), metadata=metadata, timeout=5)
+    else:
+        call = channel.stream_stream(path)(source(), metadata=metadata, timeout=5)
+    try:
+        if kind in ("Stream", "Bidi"):
+            async for _ in call:
+                pass
+        else:
+            await call
+    except grpc.aio.AioRpcError as exc:
+        trailing = dict(exc.trailing_metadata() or ())
+        return exc.code(), exc.details() or "", trailing.get(REQUEST_ID_KEY)
+    raise AssertionError(f"{kind} should fail")
+
+
+@pytest.mark.parametrize("kind", ["Unary", "Stream", "ClientStream", "Bidi"])
+@pytest.mark.parametrize("with_token", [False, True], ids=["no-token", "token"])
+async def test_every_handler_kind_goes_through_the_pipeline(
+    boom: grpc.aio.Channel, user_md: Metadata, kind: str, with_token: bool
+) -> None:
+    """Request-streaming handlers are wrapped like the rest: authenticated, errors mapped, request id given."""
+    code, details, request_id = await _any_kind(boom, kind, user_md if with_token else ())
+    if with_token:
+        assert code == grpc.StatusCode.INTERNAL
+        assert details.startswith("internal error (request id ")
+    else:
+        assert (code, details) == (UNAUTH, "token missing")
+    assert request_id
