@@ -20,6 +20,7 @@ encoder is native). Duration and FieldMask use the runtime's own ``ToJsonString`
 from __future__ import annotations
 
 import keyword
+import operator
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -57,6 +58,7 @@ from protogw.core.codec._runtime import (
     null_value_setter,
     repeated_scalar_setter,
     scalar_setter,
+    struct_encoders,
     wrapper_decoder,
 )
 from protogw.core.descriptors import is_map, is_message
@@ -101,6 +103,7 @@ class Compiler:
             "_fsp": sc.float_special,
             "_b64": sc.encode_bytes,
             "_nz": sc.negative_zero,
+            "_ts": sc.encode_timestamp_parts,
         }
         # Building registers a type before its body is complete (recursive types need that); the
         # re-entrant lock keeps other threads from seeing such half-built state.
@@ -109,6 +112,7 @@ class Compiler:
         self._enum_tables: dict[EnumDescriptor, str] = {}
         self._decoders: dict[Descriptor, DecodeFn] = {}
         self._enum_decoders: dict[EnumDescriptor, Callable[[Any], Any]] = {}
+        self._struct_encoder_sets: dict[Descriptor, tuple[EncodeFn, EncodeFn, EncodeFn]] = {}
 
     # -----------------------------------------------------------------------------------------------
     # Encoding
@@ -174,18 +178,20 @@ class Compiler:
         raise TypeError(f"unsupported field type {t} for {field.full_name}")
 
     def _list_expr(self, field: FieldDescriptor, v: str) -> str:
+        # Repeated containers are read through a slice (one call that builds a list): iterating one
+        # goes through the sequence protocol, an index at a time, and ends on a raised IndexError.
         t = field.type
         if t in INT32_TYPES or t == FD.TYPE_BOOL or t == FD.TYPE_STRING:
-            return f"list({v})"
+            return f"{v}[:]"
         if t in INT64_TYPES:
-            return f"list(map(str, {v}))"
+            return f"list(map(str, {v}[:]))"
         if is_message(field):
-            return f"list(map({self._encoder_name(msg_type(field))}, {v}))"
+            return f"list(map({self._encoder_name(msg_type(field))}, {v}[:]))"
         if t == FD.TYPE_BYTES:
-            return f"list(map(_b64, {v}))"
+            return f"list(map(_b64, {v}[:]))"
         if t == FD.TYPE_FLOAT:
-            return f"list(map(_f32, {v}))"
-        return f"[{self._value_expr(field, 'x')} for x in {v}]"
+            return f"list(map(_f32, {v}[:]))"
+        return f"[{self._value_expr(field, 'x')} for x in {v}[:]]"
 
     def _map_expr(self, field: FieldDescriptor, v: str) -> str:
         key_field = msg_type(field).fields_by_name["key"]
@@ -199,7 +205,8 @@ class Compiler:
         value = self._value_expr(value_field, "x")
         if key == "k" and value == "x":
             return f"dict({v})"
-        return f"{{{key}: {value} for k, x in {v}.items()}}"
+        # Keys, then a lookup each: items() on a upb map costs several times more (same order).
+        return f"{{{key}: {value} for k in {v} for x in ({v}[k],)}}"
 
     def _default_expr(self, field: FieldDescriptor) -> str:
         """The JSON value json_format prints for an absent field without presence."""
@@ -226,15 +233,43 @@ class Compiler:
             return repr(sc.encode_double(float(default)))
         return repr(default)
 
+    def _present_value(self, field: FieldDescriptor) -> tuple[str, str]:
+        """For a field known to be set: the expression that reads it into ``x`` and the expression that
+        turns ``x`` into its JSON value. Timestamps and wrappers are written out inline, which saves a
+        call per value; wrappers read their ``value`` straight away."""
+        read = _attr(field.name)
+        if is_message(field):
+            sub = msg_type(field)
+            if sub.file.name == WRAPPERS_FILE:
+                return read + ".value", self._value_expr(sub.fields_by_name["value"], "x")
+            if sub.full_name == _TIMESTAMP:
+                return read, "_ts(x.seconds, x.nanos)"
+        return read, self._value_expr(field, "x")
+
     def _encoder_source(self, desc: Descriptor, fname: str) -> str:
         lines = [f"def {fname}(m):", "    d = {}"]
+        # HasField and WhichOneof are taken from the class once (globals ``<fname>h``/``<fname>w``):
+        # looking a method up on a upb message instance goes through its field lookup first and costs
+        # as much as the call itself.
+        cls = GetMessageClass(desc)
+        self._globals[fname + "h"] = cls.HasField
+        self._globals[fname + "w"] = cls.WhichOneof
+        # The fields read unconditionally (no presence: scalars, repeated fields and maps) are read by
+        # one attrgetter call (global ``<fname>g``) into their locals.
+        plain = [field for field in desc.fields if is_map(field) or field.is_repeated or not field.has_presence]
+        plain.sort(key=lambda f: f.number)
+        if len(plain) > 1:
+            self._globals[fname + "g"] = operator.attrgetter(*(field.name for field in plain))
+            lines.append(f"    {', '.join(f'v{field.index}' for field in plain)} = {fname}g(m)")
+        elif plain:
+            lines.append(f"    v{plain[0].index} = {_attr(plain[0].name)}")
         oneof_vars: dict[str, str] = {}
         synthetic = synthetic_oneofs(desc)
         for index, oneof in enumerate(desc.oneofs):
             if oneof.name in synthetic:
                 continue
             oneof_vars[oneof.name] = f"w{index}"
-            lines.append(f"    w{index} = m.WhichOneof({oneof.name!r})")
+            lines.append(f"    w{index} = {fname}w(m, {oneof.name!r})")
         # Per field: the local that holds its value or presence, and whether a truthy test of it
         # means "present" (floats need a sign-bit test as well, for -0.0).
         present: dict[int, str] = {}
@@ -244,36 +279,35 @@ class Compiler:
             oneof = real_oneof(field)
             if is_map(field):
                 lines += [
-                    f"    {v} = {_attr(field.name)}",
                     f"    if {v}:",
                     f"        d[{key!r}] = {self._map_expr(field, v)}",
                 ]
                 present[field.index] = v
             elif field.is_repeated:
                 lines += [
-                    f"    {v} = {_attr(field.name)}",
                     f"    if {v}:",
                     f"        d[{key!r}] = {self._list_expr(field, v)}",
                 ]
                 present[field.index] = v
             elif oneof is not None:
+                read, value = self._present_value(field)
                 lines += [
                     f"    if {oneof_vars[oneof.name]} == {field.name!r}:",
-                    f"        x = {_attr(field.name)}",
-                    f"        d[{key!r}] = {self._value_expr(field, 'x')}",
+                    f"        x = {read}",
+                    f"        d[{key!r}] = {value}",
                 ]
             elif field.has_presence:
+                read, value = self._present_value(field)
                 lines += [
-                    f"    {v} = m.HasField({field.name!r})",
+                    f"    {v} = {fname}h(m, {field.name!r})",
                     f"    if {v}:",
-                    f"        x = {_attr(field.name)}",
-                    f"        d[{key!r}] = {self._value_expr(field, 'x')}",
+                    f"        x = {read}",
+                    f"        d[{key!r}] = {value}",
                 ]
                 present[field.index] = v
             else:
                 test = f"({v} or _nz({v}))" if field.type in (FD.TYPE_FLOAT, FD.TYPE_DOUBLE) else v
                 lines += [
-                    f"    {v} = {_attr(field.name)}",
                     f"    if {test}:",
                     f"        d[{key!r}] = {self._value_expr(field, v)}",
                 ]
@@ -303,7 +337,18 @@ class Compiler:
             return wrapper
         if full == _ANY:
             return self._encode_any
+        if full in (_STRUCT, _VALUE, _LIST_VALUE):
+            return self._struct_encoders(desc)[(_STRUCT, _VALUE, _LIST_VALUE).index(full)]
         return SPECIAL_ENCODERS.get(full)
+
+    def _struct_encoders(self, desc: Descriptor) -> tuple[EncodeFn, EncodeFn, EncodeFn]:
+        # One set per Value type: a gateway that loads its types from a descriptor set has a Value of
+        # its own, beside the generated one.
+        value_desc = desc.file.pool.FindMessageTypeByName(_VALUE)
+        found = self._struct_encoder_sets.get(value_desc)
+        if found is None:
+            found = self._struct_encoder_sets[value_desc] = struct_encoders(GetMessageClass(value_desc))
+        return found
 
     def _encode_any(self, message: Message) -> Any:
         if not message.ListFields():
@@ -347,10 +392,10 @@ class Compiler:
         if special is not None:
             self._decoders[desc] = special
             return special
-        table: dict[str, Setter] = {}
-        oneofs: dict[str, str] = {}
-        decode = message_decoder(desc, table, oneofs, self.discard_unknown)
-        # Registered before the table is filled, so recursive types find themselves.
+        plain: dict[str, Setter] = {}
+        in_oneof: dict[str, tuple[Setter, str]] = {}
+        decode = message_decoder(desc, plain, in_oneof, self.discard_unknown)
+        # Registered before the tables are filled, so recursive types find themselves.
         self._decoders[desc] = decode
         setters: dict[FieldDescriptor, Setter] = {field: self._setter(field) for field in desc.fields}
         # JSON names are entered last: they win over proto names when both match different fields,
@@ -358,11 +403,12 @@ class Compiler:
         for use_json_name in (False, True):
             for field in desc.fields:
                 key = field.json_name if use_json_name else field.name
-                table[key] = setters[field]
+                plain.pop(key, None)
+                in_oneof.pop(key, None)
                 if field.containing_oneof is not None:
-                    oneofs[key] = field.containing_oneof.name
+                    in_oneof[key] = (setters[field], field.containing_oneof.name)
                 else:
-                    oneofs.pop(key, None)
+                    plain[key] = setters[field]
         return decode
 
     def _enum_decoder(self, enum: EnumDescriptor) -> Callable[[Any], Any]:
@@ -453,6 +499,8 @@ class Compiler:
         # Bound now, while the root type is being built under the lock: by the time any codec is
         # handed out, every decoder it can reach is complete.
         decode = self.decoder(sub_desc)
+        # From the class: a method looked up on a upb message instance costs as much as the call.
+        set_in_parent = GetMessageClass(sub_desc).SetInParent
 
         def set_message(msg: Message, value: Any, depth: int) -> None:
             if value is None:
@@ -462,7 +510,7 @@ class Compiler:
                     msg.ClearField(name)
                 return
             sub = getattr(msg, name)
-            sub.SetInParent()
+            set_in_parent(sub)
             decode(value, sub, depth + 1)
 
         return set_message

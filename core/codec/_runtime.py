@@ -27,12 +27,11 @@ Setter = Callable[[Message, Any, int], None]
 
 
 def message_decoder(
-    desc: Descriptor, setters: dict[str, Setter], oneofs: dict[str, str], discard_unknown: bool
+    desc: Descriptor, plain: dict[str, Setter], in_oneof: dict[str, tuple[Setter, str]], discard_unknown: bool
 ) -> DecodeFn:
+    """The decoder of a message type from its setters by JSON key: ``plain`` for fields outside any
+    oneof, ``in_oneof`` (setter, oneof name) for the rest, whose keys are checked for conflicts."""
     full_name = desc.full_name
-    # Proto3 optional fields sit in synthetic oneofs; json_format checks those too (giving the same
-    # field under both of its names is then an error), so they are in ``oneofs`` as well.
-    has_oneofs = bool(desc.oneofs)
 
     def decode(value: Any, msg: Message, depth: int) -> None:
         if type(value) is not dict and not isinstance(value, dict):
@@ -43,21 +42,24 @@ def message_decoder(
             raise Fail(f"message nested deeper than {MAX_DEPTH} levels")
         seen: set[str] | None = None
         for key, item in value.items():
-            setter = setters.get(key)
+            setter = plain.get(key)
             if setter is None:
-                if not isinstance(key, str):
-                    raise Fail(f"object keys must be strings, got {key!r}")
-                if _EXTENSION_KEY.match(key):
-                    # Extension syntax; json_format rejects it even when ignoring unknown fields.
-                    raise Fail(f"{full_name} has no extensions: {key}")
-                if discard_unknown:
-                    continue
-                fail = Fail(f"unknown field for {full_name}")
-                fail.segments.append(key)
-                raise fail
-            if has_oneofs and item is not None:
-                oneof = oneofs.get(key)
-                if oneof is not None:
+                entry = in_oneof.get(key)
+                if entry is None:
+                    if not isinstance(key, str):
+                        raise Fail(f"object keys must be strings, got {key!r}")
+                    if _EXTENSION_KEY.match(key):
+                        # Extension syntax; json_format rejects it even when ignoring unknown fields.
+                        raise Fail(f"{full_name} has no extensions: {key}")
+                    if discard_unknown:
+                        continue
+                    fail = Fail(f"unknown field for {full_name}")
+                    fail.segments.append(key)
+                    raise fail
+                # Proto3 optional fields sit in synthetic oneofs; json_format checks those too
+                # (giving the same field under both of its names is then an error).
+                setter, oneof = entry
+                if item is not None:
                     if seen is None:
                         seen = {oneof}
                     elif oneof in seen:
@@ -162,24 +164,49 @@ def _decode_struct(value: Any, msg: Message, depth: int) -> None:
         raise Fail(f"expected an object, got {sc.show(value)}")
     msg.Clear()
     fields = msg.fields  # type: ignore[attr-defined]
-    # Leaves are set inline (their Value sits one level deeper, which is fine below the limit).
-    inline = depth < MAX_DEPTH
-    for key, item in value.items():
-        kind = type(item)
-        if inline and kind is str and type(key) is str:
-            fields[key].string_value = item
-        elif inline and kind is float and type(key) is str and item - item == 0:
-            fields[key].number_value = item
-        elif inline and kind is bool and type(key) is str:
-            fields[key].bool_value = item
-        else:
-            try:
-                if not isinstance(key, str):
-                    raise Fail(f"object keys must be strings, got {key!r}")
+    if depth >= MAX_DEPTH:
+        _decode_struct_items(value, fields, depth)
+        return
+    # The values JSON parsers produce are set inline, the containers' own Value level skipped (it
+    # only checks the depth, which the container checks one level further down). A key that is not
+    # a string (TypeError from the map) or an integer too large for a double (OverflowError) sends
+    # the whole object to the careful loop, which names the offending key.
+    key = ""
+    try:
+        for key, item in value.items():
+            kind = type(item)
+            if kind is str:
+                fields[key].string_value = item
+            elif (kind is float and item - item == 0) or kind is int:
+                fields[key].number_value = item
+            elif kind is dict:
+                _decode_struct(item, fields[key].struct_value, depth + 2)
+            elif kind is list:
+                _decode_list_value(item, fields[key].list_value, depth + 2)
+            elif kind is bool:
+                fields[key].bool_value = item
+            elif item is None:
+                fields[key].null_value = 0
+            else:
                 _decode_value(item, fields[key], depth + 1)
-            except Fail as exc:
-                exc.segments.append(key)
-                raise
+    except Fail as exc:
+        exc.segments.append(key)
+        raise
+    except (TypeError, OverflowError):
+        msg.Clear()
+        _decode_struct_items(value, msg.fields, depth)  # type: ignore[attr-defined]
+
+
+def _decode_struct_items(value: dict[Any, Any], fields: Any, depth: int) -> None:
+    for key, item in value.items():
+        if not isinstance(key, str):
+            # Raised outside the try below: the bad key is no path segment (the object is the place).
+            raise Fail(f"object keys must be strings, got {key!r}")
+        try:
+            _decode_value(item, fields[key], depth + 1)
+        except Fail as exc:
+            exc.segments.append(key)
+            raise
 
 
 def _decode_list_value(value: Any, msg: Message, depth: int) -> None:
@@ -188,10 +215,23 @@ def _decode_list_value(value: Any, msg: Message, depth: int) -> None:
     if not isinstance(value, list | tuple):
         raise Fail(f"expected an array, got {sc.show(value)}")
     msg.ClearField("values")
-    values = msg.values  # type: ignore[attr-defined]
+    add = msg.values.add  # type: ignore[attr-defined]
+    # As in _decode_struct: common values inline, containers one call deep, the rest through
+    # _decode_value (which turns an out-of-range integer into a Fail).
+    inline = depth < MAX_DEPTH
     for index, item in enumerate(value):
         try:
-            _decode_value(item, values.add(), depth + 1)
+            kind = type(item)
+            if inline and kind is str:
+                add().string_value = item
+            elif inline and kind is float and item - item == 0:
+                add().number_value = item
+            elif inline and kind is dict:
+                _decode_struct(item, add().struct_value, depth + 2)
+            elif inline and kind is list:
+                _decode_list_value(item, add().list_value, depth + 2)
+            else:
+                _decode_value(item, add(), depth + 1)
         except Fail as exc:
             exc.segments.append(f"[{index}]")
             raise
@@ -261,78 +301,102 @@ def _bad_number(number: float) -> float:
     raise Fail(f"Value.number_value cannot be {sc.float_special(number)} in JSON")
 
 
-# Struct, Value and ListValue: one loop per container with the Value dispatch written out inline; a
-# function call per leaf would cost about a fifth of the time spent on each value.
+# Struct, Value and ListValue: one loop per container with the Value dispatch written out inline (a
+# function call per leaf would cost about a fifth of the time spent on each value). Reading a Value
+# costs a map lookup or list step, then as few calls into the runtime as its kind allows: a non-empty
+# string is one attribute read, a non-zero number two; only the rest (containers, booleans, null and
+# the zero values) ask ``WhichOneof``. ``WhichOneof`` is taken from the class once: looking a method
+# up on a upb message instance goes through its field lookup first and costs as much as the call.
 
 
-def _encode_value(message: Message) -> Any:
-    kind = message.WhichOneof("kind")
-    if kind == "string_value":
-        return message.string_value  # type: ignore[attr-defined]
-    if kind == "number_value":
-        number: float = message.number_value  # type: ignore[attr-defined]
-        return number if number - number == 0 else _bad_number(number)
-    if kind == "bool_value":
-        return message.bool_value  # type: ignore[attr-defined]
-    if kind == "struct_value":
-        return _encode_struct(message.struct_value)  # type: ignore[attr-defined]
-    if kind == "list_value":
-        return _encode_list_value(message.list_value)  # type: ignore[attr-defined]
-    return None
+def struct_encoders(value_class: type[Message]) -> tuple[EncodeFn, EncodeFn, EncodeFn]:
+    """The encoders of Struct, Value and ListValue for messages whose Value class is ``value_class``."""
+    which = value_class.WhichOneof
 
+    def encode_value(message: Message) -> Any:
+        text = message.string_value  # type: ignore[attr-defined]
+        if text:
+            return text
+        number = message.number_value  # type: ignore[attr-defined]
+        if number:  # non-zero, NaN and the infinities included
+            return number if number - number == 0 else _bad_number(number)
+        kind = which(message, "kind")
+        if kind == "struct_value":
+            return encode_struct(message.struct_value)  # type: ignore[attr-defined]
+        if kind == "list_value":
+            return encode_list_value(message.list_value)  # type: ignore[attr-defined]
+        if kind == "bool_value":
+            return message.bool_value  # type: ignore[attr-defined]
+        if kind == "string_value" or kind == "number_value":
+            return text if kind == "string_value" else number  # "" or a signed zero
+        return None
 
-def _encode_struct(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    fields = message.fields  # type: ignore[attr-defined]
-    # Keys then lookups: cheaper on upb maps than items(), same order.
-    for key in fields:
-        item = fields[key]
-        kind = item.WhichOneof("kind")
-        if kind == "string_value":
-            out[key] = item.string_value
-        elif kind == "number_value":
+    def encode_struct(message: Message) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        fields = message.fields  # type: ignore[attr-defined]
+        # Keys then lookups: cheaper on upb maps than items(), same order.
+        for key in fields:
+            item = fields[key]
+            text = item.string_value
+            if text:
+                out[key] = text
+                continue
             number = item.number_value
-            out[key] = number if number - number == 0 else _bad_number(number)
-        elif kind == "struct_value":
-            out[key] = _encode_struct(item.struct_value)
-        elif kind == "bool_value":
-            out[key] = item.bool_value
-        elif kind == "list_value":
-            out[key] = _encode_list_value(item.list_value)
-        else:
-            out[key] = None
-    return out
+            if number:
+                out[key] = number if number - number == 0 else _bad_number(number)
+                continue
+            kind = which(item, "kind")
+            if kind == "struct_value":
+                out[key] = encode_struct(item.struct_value)
+            elif kind == "list_value":
+                out[key] = encode_list_value(item.list_value)
+            elif kind == "bool_value":
+                out[key] = item.bool_value
+            elif kind == "string_value":
+                out[key] = text
+            elif kind == "number_value":
+                out[key] = number
+            else:
+                out[key] = None
+        return out
 
-
-def _encode_list_value(message: Message) -> list[Any]:
-    out: list[Any] = []
-    append = out.append
-    for item in message.values:  # type: ignore[attr-defined]
-        kind = item.WhichOneof("kind")
-        if kind == "string_value":
-            append(item.string_value)
-        elif kind == "number_value":
+    def encode_list_value(message: Message) -> list[Any]:
+        out: list[Any] = []
+        append = out.append
+        # A slice: one call, where iterating the container steps through it an index at a time.
+        for item in message.values[:]:  # type: ignore[attr-defined]
+            text = item.string_value
+            if text:
+                append(text)
+                continue
             number = item.number_value
-            append(number if number - number == 0 else _bad_number(number))
-        elif kind == "struct_value":
-            append(_encode_struct(item.struct_value))
-        elif kind == "bool_value":
-            append(item.bool_value)
-        elif kind == "list_value":
-            append(_encode_list_value(item.list_value))
-        else:
-            append(None)
-    return out
+            if number:
+                append(number if number - number == 0 else _bad_number(number))
+                continue
+            kind = which(item, "kind")
+            if kind == "struct_value":
+                append(encode_struct(item.struct_value))
+            elif kind == "list_value":
+                append(encode_list_value(item.list_value))
+            elif kind == "bool_value":
+                append(item.bool_value)
+            elif kind == "string_value":
+                append(text)
+            elif kind == "number_value":
+                append(number)
+            else:
+                append(None)
+        return out
+
+    return encode_struct, encode_value, encode_list_value
 
 
-# The well-known types with a JSON form of their own (wrappers and Any need the compiler: see there).
+# The well-known types with a JSON form of their own (wrappers, Any, Struct, Value and ListValue need the
+# compiler: see there).
 SPECIAL_ENCODERS: dict[str, EncodeFn] = {
     wkt.TIMESTAMP: _encode_timestamp,
     wkt.DURATION: _encode_with_runtime,
     wkt.FIELD_MASK: _encode_with_runtime,
-    wkt.STRUCT: _encode_struct,
-    wkt.VALUE: _encode_value,
-    wkt.LIST_VALUE: _encode_list_value,
 }
 SPECIAL_DECODERS: dict[str, DecodeFn] = {
     wkt.TIMESTAMP: _decode_timestamp,

@@ -115,11 +115,21 @@ TIMESTAMP_SECONDS_MIN: Final = -62135596800
 TIMESTAMP_SECONDS_MAX: Final = 253402300799
 
 
-@functools.lru_cache(maxsize=4096)
+# Timestamps in one response cluster on few days: the date part ("2024-01-31T") is formatted once per
+# day and kept (up to a bound); the time of day is put together from pre-rendered pieces, and the
+# common millisecond fraction is looked up. Format specs cost about ten times more than these lookups.
+_DATES: dict[int, str] = {}
+_DATES_KEPT: Final = 4096
+_HOURS_MINUTES: Final = tuple(f"{minute // 60:02d}:{minute % 60:02d}:" for minute in range(1440))
+_SECONDS: Final = tuple(f"{second:02d}" for second in range(60))
+_MILLIS: Final = tuple(f".{milli:03d}Z" for milli in range(1000))
+
+
 def _date_text(days: int) -> str:
-    # Timestamps in one response cluster on few days; formatting the date once per day saves most
-    # of the cost of a datetime round trip per value.
-    return (_EPOCH_DATE + datetime.timedelta(days=days)).isoformat()
+    if len(_DATES) >= _DATES_KEPT:
+        _DATES.clear()
+    text = _DATES[days] = (_EPOCH_DATE + datetime.timedelta(days=days)).isoformat() + "T"
+    return text
 
 
 def encode_timestamp_parts(seconds: int, nanos: int) -> str:
@@ -127,21 +137,15 @@ def encode_timestamp_parts(seconds: int, nanos: int) -> str:
     if not (TIMESTAMP_SECONDS_MIN <= seconds <= TIMESTAMP_SECONDS_MAX) or not (0 <= nanos < 1_000_000_000):
         raise Fail(f"timestamp out of range: seconds={seconds}, nanos={nanos}")
     days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
-    # Plain concatenation of pre-rendered two-digit numbers: format specs (":02d") cost about ten
-    # times more here.
-    text = _date_text(days) + "T" + _TWO_DIGITS[hours] + ":" + _TWO_DIGITS[minutes] + ":" + _TWO_DIGITS[secs]
+    text = (_DATES.get(days) or _date_text(days)) + _HOURS_MINUTES[minutes] + _SECONDS[secs]
     if nanos == 0:
         return text + "Z"
     if nanos % 1_000_000 == 0:
-        return text + "." + str(nanos // 1_000_000).zfill(3) + "Z"
+        return text + _MILLIS[nanos // 1_000_000]
     if nanos % 1000 == 0:
-        return text + "." + str(nanos // 1000).zfill(6) + "Z"
-    return text + "." + str(nanos).zfill(9) + "Z"
-
-
-_TWO_DIGITS: Final = tuple(f"{number:02d}" for number in range(60))
+        return f"{text}.{nanos // 1000:06d}Z"
+    return f"{text}.{nanos:09d}Z"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -344,6 +348,13 @@ def _day_number(text: str) -> int | None:
         return None
 
 
+# Lookup tables for the parts of a canonical timestamp: "hh:mm:" to the minute of the day, "ss" to
+# seconds and ".fff" to nanos; each lookup also validates its part.
+_MINUTES_OF_DAY: Final = {text: minute for minute, text in enumerate(_HOURS_MINUTES)}
+_SECONDS_OF_MINUTE: Final = {text: second for second, text in enumerate(_SECONDS)}
+_MILLIS_AS_NANOS: Final = {f".{milli:03d}": milli * 1_000_000 for milli in range(1000)}
+
+
 def parse_timestamp_fast(value: str) -> tuple[int, int] | None:
     """Seconds and nanos of a canonical UTC timestamp ("YYYY-MM-DDThh:mm:ss[.f{1,9}]Z"), or None
     when the text needs the full parser.
@@ -351,23 +362,23 @@ def parse_timestamp_fast(value: str) -> tuple[int, int] | None:
     Only unambiguous inputs are handled here; anything else (offsets, odd digit counts, invalid dates)
     goes to the runtime's own parser so acceptance stays exactly that of json_format.
     """
-    if len(value) < 20 or value[-1] != "Z" or not value.isascii():
+    size = len(value)
+    if size < 20 or value[-1] != "Z" or not value.isascii():
         return None
     days = _day_number(value[:10])
-    if days is None or value[10] != "T" or value[13] != ":" or value[16] != ":":
+    minutes = _MINUTES_OF_DAY.get(value[11:17])
+    secs = _SECONDS_OF_MINUTE.get(value[17:19])
+    if days is None or value[10] != "T" or minutes is None or secs is None:
         return None
-    hh, mm, ss = value[11:13], value[14:16], value[17:19]
-    # ASCII was checked above, so isdigit() means 0-9 here.
-    if not (hh.isdigit() and mm.isdigit() and ss.isdigit()):
-        return None
-    hours, minutes, secs = int(hh), int(mm), int(ss)
-    if hours > 23 or minutes > 59 or secs > 59:
-        return None
-    fraction = value[19:-1]
-    if not fraction:
+    if size == 20:
         nanos = 0
-    elif fraction[0] == "." and 2 <= len(fraction) <= 10 and fraction[1:].isdigit():
-        nanos = int(fraction[1:].ljust(9, "0"))
+    elif size == 24 and value[19:23] in _MILLIS_AS_NANOS:
+        nanos = _MILLIS_AS_NANOS[value[19:23]]
     else:
-        return None
-    return days * 86400 + hours * 3600 + minutes * 60 + secs, nanos
+        fraction = value[19:-1]
+        # ASCII was checked above, so isdigit() means 0-9 here.
+        if fraction[0] == "." and 2 <= len(fraction) <= 10 and fraction[1:].isdigit():
+            nanos = int(fraction[1:].ljust(9, "0"))
+        else:
+            return None
+    return (days * 1440 + minutes) * 60 + secs, nanos

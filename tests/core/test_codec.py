@@ -760,3 +760,194 @@ def test_encode_refuses_what_json_format_refuses(options: JsonOptions) -> None:
             _reference_dict(message, options)
         with pytest.raises(CodecError):
             codec_for(message.DESCRIPTOR, options).encode(message)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Struct, Value and ListValue edge cases. The encoder reads a non-empty string or a non-zero number
+# without asking WhichOneof, and asks for everything else (zeros, "", booleans, null, unset Values,
+# containers); the decoder sets common JSON values inline and sends the rest (non-string keys,
+# integers too large for a double, tuples, subclasses) the careful way. Both paths are covered here.
+
+
+def _struct_of(**fields: Any) -> struct_pb2.Struct:
+    return _struct(fields)
+
+
+def _struct_with(key: str, value: struct_pb2.Value) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    s.fields[key].CopyFrom(value)
+    return s
+
+
+def _list_of(*values: struct_pb2.Value) -> struct_pb2.ListValue:
+    return struct_pb2.ListValue(values=list(values))
+
+
+def _unset_value() -> struct_pb2.Value:
+    return struct_pb2.Value()
+
+
+_UNICODE_KEYS = {"ключ": 1, "🔑": "🔒", "": "empty key", "a.b": True, 'quo"te\\': None, "\u00e9\u0301": [], "\x00": 0}
+
+STRUCT_ENCODE_CASES: list[tuple[str, Message]] = [
+    ("zeros and empties", _struct_of(zero=0.0, empty="", no=False, yes=True, none=None)),
+    ("negative zero", _struct_with("z", struct_pb2.Value(number_value=-0.0))),
+    ("unset value in struct", _struct_with("u", _unset_value())),
+    ("unset value alone", _unset_value()),
+    ("unset value in list", _list_of(_unset_value(), struct_pb2.Value(string_value="x"))),
+    ("explicit null", struct_pb2.Value(null_value=struct_pb2.NULL_VALUE)),
+    ("nested empties", _struct_of(s={}, l=[], ll=[[], [[]]], sl=[{}], ls={"a": []}, deep={"a": {"b": {"c": {}}}})),
+    ("empty struct", struct_pb2.Struct()),
+    ("empty list", struct_pb2.ListValue()),
+    ("list of nulls", _list_of(struct_pb2.Value(null_value=0), struct_pb2.Value(null_value=0))),
+    (
+        "large and tiny numbers",
+        _struct_of(
+            big=float(2**53 + 1),
+            bigger=float(2**63),
+            huge=1e300,
+            max=1.7976931348623157e308,
+            tiny=5e-324,
+            negative=-1e-300,
+            integral=4.0,
+        ),
+    ),
+    ("unicode keys and values", _struct(_UNICODE_KEYS)),
+    (
+        "unicode strings",
+        _list_of(struct_pb2.Value(string_value="ok \U0001f600"), struct_pb2.Value(string_value="\u2028")),
+    ),
+    ("mixed list", _list_of(*(_value_message(v) for v in [1.5, "s", True, False, None, {"a": 1}, [2], "", 0.0]))),
+    ("top-level Value kinds", _value_message({"a": [1, {"b": [None, {"c": ""}]}]})),
+    ("Value holding a list", _value_message([[], {}, [[1]]])),
+]
+
+
+@pytest.mark.parametrize("message", [m for _, m in STRUCT_ENCODE_CASES], ids=[n for n, _ in STRUCT_ENCODE_CASES])
+def test_struct_values_encode_and_decode_like_json_format(message: Message) -> None:
+    for options in OPTION_SETS:
+        _check_encode(message, options)
+        # Inside a message too, where the containers are fields of their own.
+        holder = kitchen_pb2.Everything()
+        getattr(holder, _HOLDER_FIELDS[message.DESCRIPTOR.full_name]).CopyFrom(message)
+        _check_encode(holder, options)
+    for options in OPTION_SETS[:3]:
+        _check_decode(message, options)
+
+
+_HOLDER_FIELDS = {
+    "google.protobuf.Struct": "struct_value",
+    "google.protobuf.Value": "value",
+    "google.protobuf.ListValue": "list_value",
+}
+
+
+def _nan_struct(number: float) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    s.fields["x"].number_value = number
+    return s
+
+
+STRUCT_REFUSED: list[tuple[str, Message]] = [
+    ("NaN in struct", _nan_struct(math.nan)),
+    ("Infinity in struct", _nan_struct(math.inf)),
+    ("-Infinity in struct", _nan_struct(-math.inf)),
+    ("NaN alone", struct_pb2.Value(number_value=math.nan)),
+    ("-Infinity alone", struct_pb2.Value(number_value=-math.inf)),
+    ("NaN in list", _list_of(struct_pb2.Value(string_value="ok"), struct_pb2.Value(number_value=math.nan))),
+    (
+        "Infinity deep",
+        _struct_with("a", struct_pb2.Value(list_value=_list_of(struct_pb2.Value(struct_value=_nan_struct(math.inf))))),
+    ),
+]
+
+
+@pytest.mark.parametrize("message", [m for _, m in STRUCT_REFUSED], ids=[n for n, _ in STRUCT_REFUSED])
+def test_struct_nan_and_infinity_are_refused_like_json_format(message: Message) -> None:
+    with pytest.raises(ValueError, match=r"NaN|Infinity"):
+        json_format.MessageToDict(message)
+    with pytest.raises(CodecError, match=r"NaN|Infinity"):
+        codec_for(message.DESCRIPTOR).encode(message)
+
+
+def _deep_struct(depth: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = {"k": value}
+    return value
+
+
+class _Text(str):
+    pass
+
+
+_S = struct_pb2.Struct.DESCRIPTOR
+_V = struct_pb2.Value.DESCRIPTOR
+_L = struct_pb2.ListValue.DESCRIPTOR
+
+STRUCT_PARSE_CASES: list[tuple[Descriptor, Any]] = [
+    (_S, {"n": None, "l": [None, None], "s": {"n": None}}),
+    (_S, {"s": {}, "l": [], "ll": [[], [[]]], "sl": [{}], "ls": {"a": []}}),
+    (_S, {"t": True, "f": False, "one": 1, "zero": 0, "z": 0.0, "nz": -0.0, "e": ""}),
+    (_S, {"big": 2**53 + 1, "i64": 2**63, "u64": 2**64, "neg": -(2**63), "e308": 10**308}),
+    (_S, {"overflow": 10**309}),
+    (_S, {"a": "ok", "overflow late": 10**400}),
+    (_S, {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}),
+    (_S, _UNICODE_KEYS),
+    (_S, {"lone surrogate": "\udc00"}),
+    (_S, {1: "non-string key"}),
+    (_S, {"a": "x", None: "non-string key later"}),
+    (_S, {"tuple": (1, "a", (None,)), "sub": _Text("str subclass")}),
+    (_S, {"a": {"b": object()}}),
+    (_S, [1, 2]),
+    (_S, "not an object"),
+    (_S, _deep_struct(98)),
+    (_S, _deep_struct(99)),
+    (_S, _deep_struct(100)),
+    (_S, {"l": _deep_list(97)}),
+    (_S, {"l": _deep_list(98)}),
+    (_L, [1, "a", None, True, {}, [], [[{}]], 2**64, (1, 2)]),
+    (_L, [10**400]),
+    (_L, [math.nan]),
+    (_L, {"not": "a list"}),
+    (_V, None),
+    (_V, 0),
+    (_V, ""),
+    (_V, {"a": None}),
+    (_V, [[]]),
+    (_V, 2**1030),
+    (E, {"structValue": {"a": {"b": [1, {"c": None}]}}, "value": {"x": []}, "listValue": [{}, None]}),
+    (E, {"structValue": {}, "value": {}, "listValue": []}),
+    (E, {"value": None, "structValue": None, "listValue": None}),
+]
+
+
+@pytest.mark.parametrize(
+    ("desc", "data"), STRUCT_PARSE_CASES, ids=[f"{i}-{d.name}" for i, (d, _) in enumerate(STRUCT_PARSE_CASES)]
+)
+def test_struct_values_decode_like_parse_dict(desc: Descriptor, data: Any) -> None:
+    decoded = _check_parse(desc, data, JsonOptions())
+    if decoded is not None:
+        # And back: the codec prints what json_format prints for the message both built.
+        options = JsonOptions(unset_message_as_null=False)
+        try:
+            expected = _reference_dict(decoded, options)
+        except ValueError:  # NaN or Infinity in a Value
+            with pytest.raises(CodecError):
+                codec_for(desc, options).encode(decoded)
+            return
+        assert dumps(codec_for(desc, options).encode(decoded)) == orjson.dumps(expected)
+
+
+def test_struct_error_paths_name_the_key() -> None:
+    cases = [
+        ({"a": {"b": [1, {"c": 10**400}]}}, "a.b[1].c: number out of range"),
+        ({"a": {"b": {"c": object()}}}, "a.b.c: not a JSON value"),
+        ({"a": {"b": {5: 1}}}, "a.b: object keys must be strings"),
+        ({"ok": 1, "l": [1, [2, 10**400]]}, "l[1][1]: number out of range"),
+    ]
+    codec = codec_for(_S)
+    for data, message in cases:
+        with pytest.raises(CodecError) as caught:
+            codec.decode(data)
+        assert str(caught.value).startswith(message), str(caught.value)
