@@ -51,7 +51,19 @@ import grpc
 import grpc.aio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack_bench import PROTOGW, Proc, _env, calls, check_grpc, free_port, h2load, login, wait_http, wrk
+from stack_bench import (
+    Proc,
+    _env,
+    calls,
+    check_grpc,
+    free_port,
+    h2load,
+    login,
+    seeded_database,
+    start_serve,
+    wait_http,
+    wrk,
+)
 
 from protogw.core.bindings import MethodInfo
 from protogw.core.status import status_details_of
@@ -304,12 +316,8 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown: {', '.join(unknown)}")
     work = Path(tempfile.mkdtemp(prefix="protogw-proxy-"))
-    database = f"sqlite+aiosqlite:///{work / 'bench.db'}"
+    database = seeded_database(work)
     env = _env()
-    subprocess.run(
-        [PROTOGW, "seed", "--database", database, "--demo", "100", "--no-progress"],
-        check=True, env=env, capture_output=True,
-    )  # fmt: skip
     load1 = os.getloadavg()[0]
     print(f"proxy benchmark: {args.seconds}s per measurement after 1s warm-up, {args.connections} connections and "
           f"{args.rate} req/s, {args.runs} rounds, {os.cpu_count()} CPUs shared with wrk/h2load; "
@@ -317,13 +325,7 @@ def main() -> None:
     procs: list[Proc] = []
     results: dict[tuple[str, str, str], list[Result]] = {}
     try:
-        grpc_port, http_port = free_port(), free_port()
-        server = Proc(
-            "serve",
-            [PROTOGW, "serve", "--database", database, "--grpc-addr", f"127.0.0.1:{grpc_port}",
-             "--http-addr", f"127.0.0.1:{http_port}", "--log-level", "warning"],
-            work / "serve.log", env,
-        )  # fmt: skip
+        server, grpc_port, http_port = start_serve("serve", database, work / "serve.log", "--log-level", "warning")
         procs.append(server)
         wait_http(server, f"http://127.0.0.1:{http_port}/api/v1/master")
         gateways: dict[str, tuple[Proc, int]] = {}

@@ -195,6 +195,28 @@ def _env() -> dict[str, str]:
     return {**os.environ, "COLUMNS": "200", "PROTOGW_INITIAL_PASSWORD": PASSWORD}
 
 
+def seeded_database(work: Path) -> str:
+    """A fresh SQLite database in ``work`` with 100 demo experiments; its URL."""
+    database = f"sqlite+aiosqlite:///{work / 'bench.db'}"
+    subprocess.run(
+        [PROTOGW, "seed", "--database", database, "--demo", "100", "--no-progress"],
+        check=True, env=_env(), capture_output=True,
+    )  # fmt: skip
+    return database
+
+
+def start_serve(name: str, database: str, log: Path, *extra: str) -> tuple[Proc, int, int]:
+    """``protogw serve`` on free ports (``extra`` flags added); the process, its gRPC and REST ports."""
+    grpc_port, http_port = free_port(), free_port()
+    serve = Proc(
+        name,
+        [PROTOGW, "serve", "--database", database, "--grpc-addr", f"127.0.0.1:{grpc_port}",
+         "--http-addr", f"127.0.0.1:{http_port}", *extra],
+        log, _env(),
+    )  # fmt: skip
+    return serve, grpc_port, http_port
+
+
 # --- load generators --------------------------------------------------------------------------------------------
 
 
@@ -286,25 +308,13 @@ def start_stack(workers: int, database: str, work: Path, with_nolog: bool) -> tu
     ]
     started += raws
     stack.http["raw"], stack.procs["raw"] = raw_port, raws
-    grpc_port, http_port = free_port(), free_port()
-    serve = Proc(
-        "serve",
-        [PROTOGW, "serve", "--database", database, "--grpc-addr", f"127.0.0.1:{grpc_port}",
-         "--http-addr", f"127.0.0.1:{http_port}", *wflag],
-        work / f"serve{workers}.log", env,
-    )  # fmt: skip
+    serve, grpc_port, http_port = start_serve("serve", database, work / f"serve{workers}.log", *wflag)
     started.append(serve)
     stack.grpc_port = grpc_port
     stack.http["inproc"], stack.procs["inproc"], stack.procs["grpc"] = http_port, [serve], [serve]
     wait_http(serve, f"http://127.0.0.1:{http_port}/api/v1/master")
     if with_nolog:
-        nolog_grpc, nolog_http = free_port(), free_port()
-        nolog = Proc(
-            "serve-nolog",
-            [PROTOGW, "serve", "--database", database, "--grpc-addr", f"127.0.0.1:{nolog_grpc}",
-             "--http-addr", f"127.0.0.1:{nolog_http}", "--log-level", "warning"],
-            work / "serve-nolog.log", env,
-        )  # fmt: skip
+        nolog, _, nolog_http = start_serve("serve-nolog", database, work / "serve-nolog.log", "--log-level", "warning")
         started.append(nolog)
         stack.http["nolog"], stack.procs["nolog"] = nolog_http, [nolog]
         wait_http(nolog, f"http://127.0.0.1:{nolog_http}/api/v1/master")
@@ -419,13 +429,7 @@ def main() -> None:
         print("note: this protogw has no --workers; measuring 1 worker only")
         worker_counts = [1]
     work = Path(tempfile.mkdtemp(prefix="protogw-stack-"))
-    database = f"sqlite+aiosqlite:///{work / 'bench.db'}"
-    subprocess.run(
-        [PROTOGW, "seed", "--database", database, "--demo", "100", "--no-progress"],
-        check=True,
-        env=_env(),
-        capture_output=True,
-    )
+    database = seeded_database(work)
     load1 = os.getloadavg()[0]
     print(f"stack benchmark: {args.seconds}s per measurement after 1s warm-up, {args.connections} connections, "
           f"{args.runs} rounds, workers {worker_counts}, {os.cpu_count()} CPUs shared with the load generators; "
