@@ -62,6 +62,16 @@ def value_in(metadata: Iterable[Any], key: str) -> str | None:
     return None
 
 
+#: (request streaming, response streaming) -> the handler's behaviour attribute and the function that
+#: makes a handler of that kind.
+_HANDLER_KINDS: dict[tuple[bool, bool], tuple[str, Callable[..., grpc.RpcMethodHandler[Any, Any]]]] = {
+    (False, False): ("unary_unary", grpc.unary_unary_rpc_method_handler),
+    (True, False): ("stream_unary", grpc.stream_unary_rpc_method_handler),
+    (False, True): ("unary_stream", grpc.unary_stream_rpc_method_handler),
+    (True, True): ("stream_stream", grpc.stream_stream_rpc_method_handler),
+}
+
+
 class WrappingInterceptor(grpc.aio.ServerInterceptor):
     """Base class: subclasses implement ``around_unary`` and ``around_stream``.
 
@@ -117,13 +127,7 @@ class WrappingInterceptor(grpc.aio.ServerInterceptor):
         return wrapped
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
-        kinds = {
-            (False, False): ("unary_unary", grpc.unary_unary_rpc_method_handler),
-            (True, False): ("stream_unary", grpc.stream_unary_rpc_method_handler),
-            (False, True): ("unary_stream", grpc.unary_stream_rpc_method_handler),
-            (True, True): ("stream_stream", grpc.stream_stream_rpc_method_handler),
-        }
-        attribute, make = kinds[(bool(handler.request_streaming), bool(handler.response_streaming))]
+        attribute, make = _HANDLER_KINDS[(bool(handler.request_streaming), bool(handler.response_streaming))]
         behavior: Any = getattr(handler, attribute)
         if behavior is None:
             return handler
