@@ -8,6 +8,10 @@ Prints, per message and direction, the time per operation of:
   ``json_format.ParseDict(orjson.loads(b))``;
 
 and the ratios (goal: <= 0.25 in both directions), plus the binary protobuf figures for scale.
+The codec remembers the JSON of Struct fields it has encoded (``StructMemo``), so encoding the same
+message again is its warm case; a ``cold`` encode line follows for messages with Structs, cycling
+through copies whose every Struct is new to the memo (more of them than it holds), so each encode
+walks every Struct and fills the memo as a first read would.
 Messages: the Determined ``Experiment`` and a 100-item ``GetExperimentsResponse`` page, then a page
 shaped like the seeded demo's (three times the Struct values per experiment).
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import itertools
 import subprocess
 import sys
 import tarfile
@@ -33,10 +38,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from google.protobuf.message import Message
 
 from protogw.core.codec import JsonOptions, codec_for
+from protogw.core.codec._runtime import STRUCT_MEMO_ENTRIES
 
 # Same output as json_format with always_print_fields_with_no_presence=True, so the work is equal.
 OPTIONS = JsonOptions(unset_message_as_null=False)
@@ -194,6 +200,37 @@ def _codec_at(revision: str) -> Any:
 _CLOCK = time.process_time
 
 
+def _cold_copies(message: Message) -> list[Message]:
+    """Copies of ``message`` whose Struct fields all differ from each other's and the original's,
+    enough of them that cycling through them always misses the codec's Struct memo; empty when the
+    message has no Struct."""
+    structs = _structs_in(message)
+    if not structs:
+        return []
+    count = STRUCT_MEMO_ENTRIES // len(structs) + 2
+    copies = []
+    for n in range(count):
+        copy = type(message).FromString(message.SerializeToString())
+        for i, struct in enumerate(_structs_in(copy)):
+            struct.fields["benchCopy"].number_value = n * 1_000_000 + i
+        copies.append(copy)
+    return copies
+
+
+def _structs_in(message: Message) -> list[struct_pb2.Struct]:
+    """The Struct fields of ``message`` and of its (repeated) message fields, recursively."""
+    if isinstance(message, struct_pb2.Struct):
+        return [message]
+    found: list[struct_pb2.Struct] = []
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        for item in [value] if isinstance(value, Message) else value:  # a map gives its keys: skipped below
+            if isinstance(item, Message):
+                found.extend(_structs_in(item))
+    return found
+
+
 def _per_op(fns: list[Callable[[], Any]], budget: float, rounds: int = 40) -> list[float]:
     """Seconds per call of each function: the best of ``rounds`` rounds, the functions interleaved
     within each round so that load from other processes hits them alike. Many short rounds rather
@@ -255,10 +292,27 @@ def main() -> None:
             encoders.append(lambda: orjson.dumps(before.encode(message)))  # noqa: B023
             decoders.append(lambda: before.decode(orjson.loads(data)))  # noqa: B023
 
-        for op, (ours, ref_json, ref_dict, binary, *old) in (
-            ("encode", _per_op(encoders, budget)),
-            ("decode", _per_op(decoders, budget)),
-        ):
+        measured = [("encode", _per_op(encoders, budget)), ("decode", _per_op(decoders, budget))]
+        copies = _cold_copies(message)
+        if copies:
+            cold, reference = itertools.cycle(copies), itertools.cycle(copies)
+
+            def reference_json(source: Any = reference) -> bytes:
+                return json_format.MessageToJson(next(source), always_print_fields_with_no_presence=True, indent=None)
+
+            def reference_dict(source: Any = reference) -> bytes:
+                return orjson.dumps(json_format.MessageToDict(next(source), always_print_fields_with_no_presence=True))
+
+            cold_encoders: list[Callable[[], Any]] = [
+                lambda: orjson.dumps(codec.encode(next(cold))),  # noqa: B023
+                reference_json,
+                reference_dict,
+                message.SerializeToString,
+            ]
+            if baseline is not None:
+                cold_encoders.append(lambda: orjson.dumps(before.encode(next(reference))))  # noqa: B023
+            measured.insert(1, ("cold", _per_op(cold_encoders, budget)))
+        for op, (ours, ref_json, ref_dict, binary, *old) in measured:
             line = (
                 f"{name:<34}{op:<8}{ours * 1e6:>10.1f}us{ref_json * 1e6:>13.1f}us{ours / ref_json:>8.3f}"
                 f"{ref_dict * 1e6:>13.1f}us{ours / ref_dict:>8.3f}{binary * 1e6:>8.2f}us{ours / binary:>7.0f}"

@@ -3,10 +3,13 @@ its own constants) and the encoders and decoders of the well-known types, indexe
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Final
 
+import orjson
 from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 
@@ -309,9 +312,69 @@ def _bad_number(number: float) -> float:
 # up on a upb message instance goes through its field lookup first and costs as much as the call.
 
 
-def struct_encoders(value_class: type[Message]) -> tuple[EncodeFn, EncodeFn, EncodeFn]:
-    """The encoders of Struct, Value and ListValue for messages whose Value class is ``value_class``."""
+#: A Struct whose wire form is this size or more has its JSON form remembered (see ``StructMemo``);
+#: below it, walking the map costs about as much as looking it up.
+STRUCT_MEMO_MIN_BYTES: Final = 64
+#: Larger Structs are walked every time, so a memo's worst case stays ``STRUCT_MEMO_ENTRIES`` times
+#: this, twice over (the wire form as key, the JSON as value): 64 MiB.
+STRUCT_MEMO_MAX_BYTES: Final = 16 * 1024
+#: Structs remembered per Value type.
+STRUCT_MEMO_ENTRIES: Final = 2048
+
+
+class StructMemo:
+    """The JSON text of Structs already encoded, by their wire form; at most ``entries``, the least
+    recently used leaving first.
+
+    The same configuration or metadata returned again (a listing page, a record read twice) then
+    costs one serialisation, one lookup and one ``orjson.loads`` (about a fifth of walking the upb
+    map). The key is the serialisation in the map's own iteration order, the order the walk writes
+    keys in too, so equal keys mean equal walks: a hit gives exactly the JSON the walk would. The
+    value is text, parsed afresh on each hit, so callers never share (or can corrupt) a remembered
+    dict. Several threads may use one memo: a lost race costs an extra walk or eviction, never a
+    wrong answer.
+    """
+
+    __slots__ = ("_entries", "_items")
+
+    def __init__(self, entries: int = STRUCT_MEMO_ENTRIES) -> None:
+        self._entries = entries
+        self._items: OrderedDict[bytes, bytes] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def encode(self, message: Message, walk: Callable[[Message], dict[str, Any]]) -> dict[str, Any]:
+        """``walk(message)``, or the remembered result of an earlier walk of an equal Struct."""
+        wire = message.SerializeToString()
+        if not STRUCT_MEMO_MIN_BYTES <= len(wire) <= STRUCT_MEMO_MAX_BYTES:
+            return walk(message)
+        items = self._items
+        found = items.get(wire)
+        if found is not None:
+            with contextlib.suppress(KeyError):  # evicted by another thread meanwhile
+                items.move_to_end(wire)
+            remembered: dict[str, Any] = orjson.loads(found)
+            return remembered
+        value = walk(message)  # raises (a NaN...) before anything is remembered
+        if len(items) >= self._entries:
+            with contextlib.suppress(KeyError):  # emptied by another thread meanwhile
+                items.popitem(last=False)
+        items[wire] = orjson.dumps(value)
+        return value
+
+
+def struct_encoders(value_class: type[Message], memo: StructMemo | None = None) -> tuple[EncodeFn, EncodeFn, EncodeFn]:
+    """The encoders of Struct, Value and ListValue for messages whose Value class is ``value_class``.
+
+    Whole Struct fields (and Values holding one) go through ``memo`` (a new one by default); Structs
+    nested inside them are part of their parent's entry.
+    """
     which = value_class.WhichOneof
+    remember = (memo if memo is not None else StructMemo()).encode
+
+    def encode_struct(message: Message) -> dict[str, Any]:
+        return remember(message, walk_struct)
 
     def encode_value(message: Message) -> Any:
         text = message.string_value  # type: ignore[attr-defined]
@@ -331,7 +394,7 @@ def struct_encoders(value_class: type[Message]) -> tuple[EncodeFn, EncodeFn, Enc
             return text if kind == "string_value" else number  # "" or a signed zero
         return None
 
-    def encode_struct(message: Message) -> dict[str, Any]:
+    def walk_struct(message: Message) -> dict[str, Any]:
         out: dict[str, Any] = {}
         fields = message.fields  # type: ignore[attr-defined]
         # Keys then lookups: cheaper on upb maps than items(), same order.
@@ -347,7 +410,7 @@ def struct_encoders(value_class: type[Message]) -> tuple[EncodeFn, EncodeFn, Enc
                 continue
             kind = which(item, "kind")
             if kind == "struct_value":
-                out[key] = encode_struct(item.struct_value)
+                out[key] = walk_struct(item.struct_value)
             elif kind == "list_value":
                 out[key] = encode_list_value(item.list_value)
             elif kind == "bool_value":
@@ -375,7 +438,7 @@ def struct_encoders(value_class: type[Message]) -> tuple[EncodeFn, EncodeFn, Enc
                 continue
             kind = which(item, "kind")
             if kind == "struct_value":
-                append(encode_struct(item.struct_value))
+                append(walk_struct(item.struct_value))
             elif kind == "list_value":
                 append(encode_list_value(item.list_value))
             elif kind == "bool_value":

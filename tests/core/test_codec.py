@@ -34,6 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protogw.core.codec import CodecError, JsonOptions, codec_for, dumps
+from protogw.core.codec._runtime import STRUCT_MEMO_MAX_BYTES, StructMemo, struct_encoders
 from protogw.core.descriptors import is_message
 from tests.gen.editions.v1 import editions_pb2
 from tests.gen.kitchen.v1 import kitchen_pb2
@@ -951,3 +952,105 @@ def test_struct_error_paths_name_the_key() -> None:
         with pytest.raises(CodecError) as caught:
             codec.decode(data)
         assert str(caught.value).startswith(message), str(caught.value)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The Struct memo: whole Struct fields of 64 bytes or more are encoded once per distinct wire form
+
+
+def _config(**extra: Any) -> dict[str, Any]:
+    """A configuration-shaped object, well over the memo's lower bound."""
+    return {
+        "name": "mnist",
+        "hyperparameters": {"lr": {"type": "log", "minval": -4.0, "maxval": -1.0}, "layers": [64, 128, 256]},
+        "resources": {"slots_per_trial": 8.0, "resource_pool": "gpu"},
+        "searcher": {"name": "adaptive_asha", "metric": "validation_loss", "smaller_is_better": True},
+        **extra,
+    }
+
+
+MEMO_CASES: list[tuple[str, Message]] = [
+    ("configuration", _struct(_config())),
+    ("unicode and empties", _struct(_config(**_UNICODE_KEYS, s={}, l=[], e=""))),
+    (
+        "negative zero and large numbers",
+        _struct(_config(z=-0.0, big=float(2**63), tiny=5e-324, max=1.7976931348623157e308)),
+    ),
+    ("structs in lists", _struct(_config(steps=[{"a": 1.5, "b": [None, True]}, {"c": {"d": "e"}}]))),
+    ("Value holding a struct", _value_message(_config())),
+    ("list of structs", struct_pb2.ListValue(values=[_value_message(_config()), _value_message(_config(x=1))])),
+]
+
+
+@pytest.mark.parametrize("message", [m for _, m in MEMO_CASES], ids=[n for n, _ in MEMO_CASES])
+def test_struct_memo_hits_encode_like_json_format(message: Message) -> None:
+    # Alone and as a field, three times each: the first walks, the rest come from the memo.
+    holder = kitchen_pb2.Everything()
+    getattr(holder, _HOLDER_FIELDS[message.DESCRIPTOR.full_name]).CopyFrom(message)
+    for options in OPTION_SETS:
+        for _ in range(3):
+            _check_encode(message, options)
+            _check_encode(holder, options)
+
+
+def test_struct_memo_gives_each_caller_its_own_value() -> None:
+    message = _struct(_config())
+    codec = codec_for(_S)
+    first = codec.encode(message)
+    first["searcher"]["name"] = "changed"
+    first["extra"] = 1
+    again = codec.encode(message)
+    assert again == json_format.MessageToDict(message)
+    assert again is not codec.encode(message)
+
+
+def test_struct_memo_keeps_each_structs_own_key_order() -> None:
+    # Equal contents inserted in opposite orders: each encodes in its own map's order, as json_format does.
+    keys = [f"key_{i:02}" for i in range(40)]
+    forward, backward = struct_pb2.Struct(), struct_pb2.Struct()
+    for key in keys:
+        forward.fields[key].string_value = key
+    for key in reversed(keys):
+        backward.fields[key].string_value = key
+    codec = codec_for(_S)
+    for message in [forward, backward, forward, backward]:
+        assert dumps(codec.encode(message)) == orjson.dumps(json_format.MessageToDict(message))
+
+
+def test_struct_memo_never_remembers_a_refused_struct() -> None:
+    message = _struct(_config())
+    message.fields["bad"].number_value = math.nan
+    for _ in range(3):
+        with pytest.raises(CodecError, match="NaN"):
+            codec_for(_S).encode(message)
+
+
+@pytest.mark.parametrize(
+    ("name", "message", "remembered"),
+    [
+        ("small struct walked", _struct({"a": 1.0}), 0),
+        ("configuration remembered", _struct(_config()), 1),
+        ("over the upper bound walked", _struct({"blob": "x" * (STRUCT_MEMO_MAX_BYTES + 1)}), 0),
+    ],
+)
+def test_struct_memo_bounds(name: str, message: struct_pb2.Struct, remembered: int) -> None:
+    memo = StructMemo()
+    encode_struct, _, _ = struct_encoders(struct_pb2.Value, memo)
+    for _ in range(2):
+        assert encode_struct(message) == json_format.MessageToDict(message), name
+    assert len(memo) == remembered
+
+
+def test_struct_memo_holds_at_most_its_entries() -> None:
+    memo = StructMemo(entries=4)
+    encode_struct, _, _ = struct_encoders(struct_pb2.Value, memo)
+    messages = [_struct(_config(n=float(i))) for i in range(10)]
+    for message in messages:
+        encode_struct(message)
+        assert len(memo) <= 4
+    # The last four are remembered: encoding them again adds nothing, an early one evicts one of them.
+    for message in messages[-4:]:
+        assert encode_struct(message) == json_format.MessageToDict(message)
+    assert len(memo) == 4
+    assert encode_struct(messages[0]) == json_format.MessageToDict(messages[0])
+    assert len(memo) == 4
