@@ -107,6 +107,9 @@ def serve_granian(port: int, database: str) -> None:
             service = build_service(ServiceConfig(database_url=database, initial_password=PASSWORD))
             await service.start()
             app = build_gateway(service, docs=False)
+        from protogw.gateway.workers import settle_heap
+
+        settle_heap()  # as ``serve`` does once started
         server = Server(
             app, address="127.0.0.1", port=port, interface=Interfaces.ASGI, http=HTTPModes.http1, log_enabled=False
         )

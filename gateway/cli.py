@@ -25,7 +25,7 @@ from protogw.gateway.app import GatewayOptions, RouteTable, create_app
 from protogw.gateway.http_limits import HttpLimits, default_max_connections, limited_protocol
 from protogw.gateway.proxy import ProxyBackend
 from protogw.gateway.types import ASGIApp
-from protogw.gateway.workers import configure_logging, listen, reserve_port, run_workers
+from protogw.gateway.workers import configure_logging, listen, reserve_port, run_workers, settle_heap
 
 __all__ = ["bind", "gateway", "parse_addr", "run_app", "serve"]
 
@@ -67,6 +67,7 @@ async def serve(
         server_header=False,
     )
     server = uvicorn.Server(config)
+    settle_heap()  # the app and its routes are built; what serving allocates is all that is left
     host, port = sock.getsockname()[:2]
     log.warning("gateway listening on http://%s:%d", url_host(host), port)
     await server.serve(sockets=[sock])

@@ -20,7 +20,7 @@ import grpc.aio
 from google.protobuf.message import DecodeError
 from grpc_reflection.v1alpha import reflection
 
-from protogw.gateway.workers import hand_over, take_back
+from protogw.gateway.workers import hand_over, settle_heap, take_back
 from protogw.server.service import SERVICE_NAME, Service
 
 logger = logging.getLogger("protogw.server")
@@ -202,6 +202,7 @@ async def run(
         for addon in addons:
             await addon.start(service)
             started.append(addon)
+        settle_heap()
         await stop.wait()
         logger.info("shutting down: finishing calls in flight (up to %.0f s)", grace)
     finally:
