@@ -322,6 +322,13 @@ STRUCT_MEMO_MAX_BYTES: Final = 16 * 1024
 STRUCT_MEMO_ENTRIES: Final = 2048
 
 
+#: After this many misses in a row the memo rests: it probes one Struct in ``STRUCT_MEMO_PROBE_EVERY``
+#: and walks the rest straight away, until a probe hits. Structs that never repeat (events, unique
+#: metadata) then cost almost nothing extra; a page that does repeat is back to hitting after a few reads.
+STRUCT_MEMO_MISS_STREAK: Final = 64
+STRUCT_MEMO_PROBE_EVERY: Final = 16
+
+
 class StructMemo:
     """The JSON text of Structs already encoded, by their wire form; at most ``entries``, the least
     recently used leaving first.
@@ -331,27 +338,34 @@ class StructMemo:
     map). The key is the serialisation in the map's own iteration order, the order the walk writes
     keys in too, so equal keys mean equal walks: a hit gives exactly the JSON the walk would. The
     value is text, parsed afresh on each hit, so callers never share (or can corrupt) a remembered
-    dict. Several threads may use one memo: a lost race costs an extra walk or eviction, never a
-    wrong answer.
+    dict. A long run of misses puts the memo to rest (see ``STRUCT_MEMO_MISS_STREAK``), so a stream of
+    Structs that never repeat pays for it on one in ``STRUCT_MEMO_PROBE_EVERY`` only. Several threads
+    may use one memo: a lost race costs an extra walk, eviction or probe, never a wrong answer.
     """
 
-    __slots__ = ("_entries", "_items")
+    __slots__ = ("_entries", "_items", "_resting", "_streak")
 
     def __init__(self, entries: int = STRUCT_MEMO_ENTRIES) -> None:
         self._entries = entries
         self._items: OrderedDict[bytes, bytes] = OrderedDict()
+        self._streak = 0  # misses in a row
+        self._resting = 0  # Structs still to walk without probing
 
     def __len__(self) -> int:
         return len(self._items)
 
     def encode(self, message: Message, walk: Callable[[Message], dict[str, Any]]) -> dict[str, Any]:
         """``walk(message)``, or the remembered result of an earlier walk of an equal Struct."""
+        if self._resting:
+            self._resting -= 1
+            return walk(message)
         wire = message.SerializeToString()
         if not STRUCT_MEMO_MIN_BYTES <= len(wire) <= STRUCT_MEMO_MAX_BYTES:
             return walk(message)
         items = self._items
         found = items.get(wire)
         if found is not None:
+            self._streak = 0
             with contextlib.suppress(KeyError):  # evicted by another thread meanwhile
                 items.move_to_end(wire)
             remembered: dict[str, Any] = orjson.loads(found)
@@ -361,6 +375,9 @@ class StructMemo:
             with contextlib.suppress(KeyError):  # emptied by another thread meanwhile
                 items.popitem(last=False)
         items[wire] = orjson.dumps(value)
+        self._streak += 1
+        if self._streak >= STRUCT_MEMO_MISS_STREAK:
+            self._resting = STRUCT_MEMO_PROBE_EVERY - 1
         return value
 
 
