@@ -1,6 +1,7 @@
 """The whole stack side by side (not a test): one process tree, one run, rounds alternated.
 
     .venv/bin/python bench/stack_bench.py [--seconds 3] [--runs 3] [--workers 1,2] [--connections 32]
+        [--targets GetMaster,GetExperiment,Page100] [--modes raw,inproc,grpc,...]  (a focused run: a subset)
 
 Contenders, all on one fresh SQLite database seeded with 100 demo experiments:
 
@@ -55,6 +56,7 @@ PROTOGW = str(BIN / "protogw")
 ENVOY = shutil.which("envoy") or str(BIN / "envoy")
 PASSWORD = "bench-password"
 TARGETS = ("GetMaster", "GetExperiment", "Page100")
+MODES = ("raw", "inproc", "nolog", "envoy", "grpc", "proxy", "g-raw", "g-inproc")
 RAW_BODY = b'{"version":"0.38.1","masterId":"bench","clusterId":"bench","clusterName":"protogw"}'
 
 
@@ -415,6 +417,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
     parser.add_argument("--label", default="", help="suffix for the result files (e.g. 'before')")
+    parser.add_argument("--targets", default=",".join(TARGETS), help="targets to measure, comma-separated")
+    parser.add_argument("--modes", default=",".join(MODES), help="contenders to measure, comma-separated")
     parser.add_argument("--serve-raw", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--serve-granian", nargs=2, metavar=("PORT", "DATABASE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -450,9 +454,10 @@ def main() -> None:
         check_grpc(stacks[0].grpc_port, grpc_calls)
         headers = {"Authorization": f"Bearer {token}"}
         plan: list[tuple[Stack, str, str]] = []
+        targets, modes = args.targets.split(","), args.modes.split(",")
         for stack in stacks:
-            for target in TARGETS:
-                for mode in ("raw", "inproc", "nolog", "envoy", "grpc", "proxy", "g-raw", "g-inproc"):
+            for target in (t for t in TARGETS if t in targets):
+                for mode in (m for m in MODES if m in modes):
                     if mode in ("raw", "g-raw") and target != "GetMaster":
                         continue
                     if mode.startswith("g-") and (mode not in stack.http or target == "Page100"):

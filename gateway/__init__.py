@@ -12,7 +12,8 @@ Module by module (import from the modules; this package imports nothing):
 * ``inprocess`` - ``InProcessBackend(interceptors)``: a grpc.aio-server-shaped registry the service
   registers on, run without a network hop; ``proxy`` - ``ProxyBackend("host:port")``; ``backend`` -
   the interface both implement;
-* ``errors`` - ``GatewayError``, the ``ErrorRenderer`` protocol and the default ``StatusRenderer``;
+* ``errors`` - ``GatewayError``, the ``ErrorRenderer`` protocol and the default ``StatusRenderer``
+  (details' types resolved in the routes' descriptor pools, then the default pool);
 * ``headers`` - header/metadata mapping, ``RequestHead`` for hooks; ``request`` - building request
   messages; ``router`` - matching;
 * ``swagger_ui`` - serving an OpenAPI document with Swagger UI; ``envoy`` - an Envoy config for the

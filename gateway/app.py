@@ -234,12 +234,12 @@ class Gateway:
         try:
             await endpoint.handle(scope, receive, send)
         except GatewayError as err:
-            await send_error(send, self.options.error_renderer, err)
+            await send_error(send, self.routes.error_renderer, err)
         except Exception:
             log.exception("unhandled error serving %s %s", scope["method"], scope["path"])
             with contextlib.suppress(Exception):
                 await send_error(
-                    send, self.options.error_renderer, GatewayError(grpc.StatusCode.INTERNAL, "internal error")
+                    send, self.routes.error_renderer, GatewayError(grpc.StatusCode.INTERNAL, "internal error")
                 )
 
 

@@ -4,11 +4,17 @@ The status table follows grpc-gateway v2 (``runtime/errors.go``) exactly. The bo
 :class:`ErrorRenderer`; the default writes ``google.rpc.Status`` JSON (``{"code","message","details"}``,
 with ``details`` rendered as ``Any`` JSON). A service with its own error envelope passes another
 renderer to the application factory - see :class:`StatusRenderer` for the shape to follow.
+
+A detail's type is looked up in the gateway's own descriptor pools first (those its routes were built
+from: in proxy mode, the descriptor set's), then in the default pool. The gateway hands its pools to the
+renderer once, when the routes are built (:func:`with_pools`): a renderer that defines
+``with_pools(pools)`` returns a copy that resolves details there, as :class:`StatusRenderer` does.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +22,7 @@ from typing import Any, Protocol
 
 import grpc
 from google.protobuf import any_pb2, json_format
+from google.protobuf.descriptor_pool import DescriptorPool
 from google.rpc import error_details_pb2  # noqa: F401  (registers the standard detail types)
 
 from protogw.core.codec import dumps
@@ -27,7 +34,9 @@ __all__ = [
     "GatewayError",
     "Headers",
     "StatusRenderer",
+    "any_to_json",
     "http_status_from_code",
+    "with_pools",
 ]
 
 log = logging.getLogger(__name__)
@@ -80,16 +89,29 @@ class ErrorRenderer(Protocol):
     ) -> tuple[Headers, Any]: ...
 
 
-def any_to_json(detail: any_pb2.Any) -> Any:
+def any_to_json(detail: any_pb2.Any, pools: Sequence[DescriptorPool] = ()) -> Any:
     """An ``Any`` as protojson renders it, or its raw form when its type is not known here.
 
+    The packed type is looked up in ``pools`` first, in order (the gateway's own: a gateway serving
+    from a descriptor set knows types no module of this process defines), then in the default pool.
     The standard detail types (``google.rpc.error_details``: BadRequest, DebugInfo, ErrorInfo...) are
-    always known: their module is imported here, since a gateway serving from a descriptor set alone
-    may have imported nothing that defines them."""
+    always known there: their module is imported here, since a gateway serving from a descriptor set
+    alone may have imported nothing that defines them. A type found nowhere (or a value that does not
+    parse as it) gives ``{"@type": ..., "value": <base64>}``."""
+    name = detail.type_url.rpartition("/")[2]
+    pool = next((p for p in pools if _defines(p, name)), None)  # None: json_format's default pool
     try:
-        return json_format.MessageToDict(detail, always_print_fields_with_no_presence=True)
-    except Exception:  # the packed type is not in this process's descriptor pool
+        return json_format.MessageToDict(detail, always_print_fields_with_no_presence=True, descriptor_pool=pool)
+    except Exception:  # the packed type is in none of the pools, or its value is not that type
         return {"@type": detail.type_url, "value": base64.b64encode(detail.value).decode("ascii")}
+
+
+def _defines(pool: DescriptorPool, name: str) -> bool:
+    try:
+        pool.FindMessageTypeByName(name)
+    except KeyError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,13 +120,22 @@ class StatusRenderer:
 
     For UNAUTHENTICATED, the message is also put in ``WWW-Authenticate`` as grpc-gateway does.
     Subclass or wrap it to add fields: ``status_json`` returns the dict before serialisation.
+    ``pools`` are where details' types are looked up before the default pool (see :func:`any_to_json`);
+    the gateway adds the pools of its routes through :meth:`with_pools`.
     """
 
     content_type: bytes = b"application/json"
+    pools: tuple[DescriptorPool, ...] = ()
+
+    def with_pools(self, pools: Sequence[DescriptorPool]) -> StatusRenderer:
+        """This renderer, also resolving details in ``pools`` (after its own); ``self`` if it already does."""
+        added = tuple(p for p in dict.fromkeys(pools) if p not in self.pools)
+        return dataclasses.replace(self, pools=self.pools + added) if added else self
 
     def status_json(self, code: grpc.StatusCode, message: str, details: Sequence[any_pb2.Any]) -> dict[str, Any]:
         """The ``google.rpc.Status`` JSON value (details as ``Any`` JSON; always present)."""
-        return {"code": code_number(code), "message": message, "details": [any_to_json(d) for d in details]}
+        pools = self.pools
+        return {"code": code_number(code), "message": message, "details": [any_to_json(d, pools) for d in details]}
 
     def __call__(
         self,
@@ -128,6 +159,22 @@ def _header_safe(text: str) -> bytes:
 
 
 DEFAULT_RENDERER: ErrorRenderer = StatusRenderer()
+
+
+def with_pools(renderer: ErrorRenderer, pools: Sequence[DescriptorPool]) -> ErrorRenderer:
+    """``renderer`` resolving error details in ``pools`` before the default pool, if it can.
+
+    A renderer opts in by defining ``with_pools(pools)`` (as :class:`StatusRenderer` and its subclasses
+    do); any other renderer is returned as it is, and resolves details itself (e.g. with
+    :func:`any_to_json` and the pools of its :class:`~protogw.gateway.routes.RouteTable`). The gateway
+    calls this once, when its routes are built, never per call.
+    """
+    bind = getattr(renderer, "with_pools", None)
+    if bind is None:
+        return renderer
+    bound: ErrorRenderer = bind(pools)
+    return bound
+
 
 # What grpc-gateway writes when the error itself cannot be marshalled.
 FALLBACK_BODY = b'{"code": 13, "message": "failed to marshal error message"}'

@@ -21,7 +21,9 @@ serialized ``FileDescriptorSet`` when there is no generated code (proxy mode)::
 The descriptor set must hold the imports (``buf build`` does by default; ``protoc --include_imports``)
 and, for useful OpenAPI descriptions elsewhere, source info. Options (JSON field names, unknown query
 parameters, the unescaping mode, ...) are :class:`~protogw.gateway.options.GatewayOptions`, given here
-because they shape the routes.
+because they shape the routes. ``routes.error_renderer`` is the options' renderer resolving error
+details in the table's own descriptor pools (``routes.pools``) before the default pool, so a detail
+whose type only the descriptor set defines is rendered with its fields.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from google.protobuf import descriptor_pool
 from protogw.core.bindings import Binding, HttpRuleError, bindings_for
 from protogw.core.codec import Codec, codec_for
 from protogw.core.descriptors import load_descriptor_set, services_in
+from protogw.gateway.errors import ErrorRenderer, with_pools
 from protogw.gateway.options import GatewayOptions
 from protogw.gateway.request import RequestBuilder
 from protogw.gateway.router import ConflictError, Router
@@ -65,6 +68,12 @@ class RouteTable:
         self.options = options or GatewayOptions()
         self.router: Router[Route] = Router(self.options.unescaping)
         self.bindings = tuple(bindings)
+        # The pools the methods come from (one, unless the bindings were gathered from several).
+        self.pools: tuple[descriptor_pool.DescriptorPool, ...] = tuple(
+            dict.fromkeys(b.method.descriptor.containing_service.file.pool for b in self.bindings)
+        )
+        # Errors are rendered with these pools too: a detail type the descriptor set alone defines.
+        self.error_renderer: ErrorRenderer = with_pools(self.options.error_renderer, self.pools)
         for binding in self.bindings:
             route = self._route(binding)
             if binding.unservable is not None:

@@ -68,7 +68,7 @@ class Transcoder:
         self.incoming = IncomingConfig(
             self.options.header_matcher, tuple(self.options.annotators), self.options.request_id_header
         )
-        self._renderer = self.options.error_renderer
+        self._renderer = routes.error_renderer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]

@@ -187,7 +187,7 @@ def _info_mount(routes: RouteTable, backend: Backend) -> tuple[str, ASGIApp]:
     """Determined's plain (non-gRPC) master-info route: GetMaster through the gateway's own backend,
     so it answers the same in front of either; public, like GetMaster."""
     get_master = next(b.method for b in routes.bindings if b.method.full_name == f"{SERVICE_NAME}.GetMaster")
-    renderer = routes.options.error_renderer
+    renderer = routes.error_renderer
 
     async def info(request: Request) -> Response:
         try:

@@ -1,23 +1,45 @@
-"""The gRPC -> HTTP status table, the default renderer, custom renderers and rich details."""
+"""The gRPC -> HTTP status table, the default renderer, custom renderers and rich details.
+
+Rich details of types only the gateway's descriptor set defines (``tests.gateway.errdemo``, built in
+code: its types are never in this process's default pool) render with their fields, through both
+backends, in unary and streaming errors, and through ``protogw gateway`` run as a process.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import os
+import re
+import sys
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import grpc
+import grpc.aio
+import httpx
 import orjson
 import pytest
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool
 from google.rpc import error_details_pb2
 
+from protogw.core.descriptors import pool_of
+from protogw.core.status import http_status_from_code
+from protogw.gateway.app import RouteTable, create_app
+from protogw.gateway.backend import Backend
 from protogw.gateway.errors import (
     DEFAULT_RENDERER,
+    ErrorRenderer,
     GatewayError,
     Headers,
     StatusRenderer,
+    any_to_json,
     render_error,
+    with_pools,
 )
+from protogw.gateway.inprocess import InProcessBackend
+from protogw.gateway.proxy import ProxyBackend
+from tests.gateway import errdemo
 
 
 def bad_request_detail() -> any_pb2.Any:
@@ -123,3 +145,230 @@ def test_failing_renderer_falls_back() -> None:
 def test_pretty() -> None:
     _, _, body = render_error(DEFAULT_RENDERER, GatewayError(grpc.StatusCode.NOT_FOUND, "no"), pretty=True)
     assert body.startswith(b'{\n  "code": 5')
+
+
+# --- details of types from the gateway's own descriptor pool ------------------------------------------
+
+DEMO_POOL = errdemo.demo_pool()
+
+
+def _with_error_details(pool_files: bytes) -> descriptor_pool.DescriptorPool:
+    """The demo set plus google/rpc/error_details.proto: a pool that defines the standard types too."""
+    files = list(descriptor_pb2.FileDescriptorSet.FromString(pool_files).file)
+    fdp = descriptor_pb2.FileDescriptorProto()
+    error_details_pb2.DESCRIPTOR.CopyToProto(fdp)
+    return pool_of([*files, fdp], bundled_imports=True)
+
+
+def _limit(pool: descriptor_pool.DescriptorPool) -> Any:
+    return errdemo.message(pool, "LimitDetail", resource="cpu", limit="7", window={"length": "2s"})
+
+
+ANY_TO_JSON: list[
+    tuple[str, Callable[[], any_pb2.Any], Callable[[], Sequence[descriptor_pool.DescriptorPool]], Any]
+] = [
+    (
+        "own type, own pool",
+        lambda: errdemo.packed(_limit(DEMO_POOL)),
+        lambda: (DEMO_POOL,),
+        errdemo.expected_json(_limit(DEMO_POOL)),
+    ),
+    (
+        "own type, no pool: raw",
+        lambda: errdemo.packed(_limit(DEMO_POOL)),
+        lambda: (),
+        {
+            "@type": "type.googleapis.com/errdemo.v1.LimitDetail",
+            "value": "CgNjcHUQByIECgIIAg==",
+        },
+    ),
+    (
+        "own type, another pool first",
+        lambda: errdemo.packed(_limit(DEMO_POOL)),
+        lambda: (descriptor_pool.Default(), DEMO_POOL),
+        errdemo.expected_json(_limit(DEMO_POOL)),
+    ),
+    (
+        "standard type, not in the own pool: the default pool",
+        lambda: errdemo.packed(error_details_pb2.DebugInfo(detail="d", stack_entries=["f:1"])),
+        lambda: (DEMO_POOL,),
+        {"@type": "type.googleapis.com/google.rpc.DebugInfo", "stackEntries": ["f:1"], "detail": "d"},
+    ),
+    (
+        "standard type, in the own pool too",
+        lambda: errdemo.packed(error_details_pb2.DebugInfo(detail="d", stack_entries=["f:1"])),
+        lambda: (_with_error_details(errdemo.descriptor_set()),),
+        {"@type": "type.googleapis.com/google.rpc.DebugInfo", "stackEntries": ["f:1"], "detail": "d"},
+    ),
+    (
+        "unknown type: raw",
+        lambda: any_pb2.Any(type_url="type.googleapis.com/errdemo.v1.Nowhere", value=b"\x08\x01"),
+        lambda: (DEMO_POOL,),
+        {"@type": "type.googleapis.com/errdemo.v1.Nowhere", "value": "CAE="},
+    ),
+    (
+        "own type, value that does not parse: raw",
+        lambda: any_pb2.Any(type_url="type.googleapis.com/errdemo.v1.LimitDetail", value=b"\x0a\x05ab"),
+        lambda: (DEMO_POOL,),
+        {"@type": "type.googleapis.com/errdemo.v1.LimitDetail", "value": "CgVhYg=="},
+    ),
+    ("empty Any", lambda: any_pb2.Any(), lambda: (DEMO_POOL,), {}),
+]
+
+
+@pytest.mark.parametrize(("detail", "pools", "expected"), [c[1:] for c in ANY_TO_JSON], ids=[c[0] for c in ANY_TO_JSON])
+def test_any_to_json_pools(
+    detail: Callable[[], any_pb2.Any], pools: Callable[[], Sequence[descriptor_pool.DescriptorPool]], expected: Any
+) -> None:
+    assert any_to_json(detail(), pools()) == expected
+
+
+def test_the_demo_types_are_not_in_the_default_pool() -> None:
+    """What the tests below rely on: only the descriptor set defines errdemo's types."""
+    with pytest.raises(KeyError):
+        descriptor_pool.Default().FindMessageTypeByName("errdemo.v1.LimitDetail")
+
+
+def plain_renderer(
+    code: grpc.StatusCode, message: str, details: Sequence[any_pb2.Any], http_status: int, *, pretty: bool = False
+) -> tuple[Headers, Any]:
+    return [(b"content-type", b"application/json")], {"n": len(details)}
+
+
+WITH_POOLS: list[
+    tuple[str, ErrorRenderer, list[descriptor_pool.DescriptorPool], tuple[descriptor_pool.DescriptorPool, ...] | None]
+] = [
+    ("default renderer", DEFAULT_RENDERER, [DEMO_POOL], (DEMO_POOL,)),
+    ("subclass keeps its class", DeterminedStyle(), [DEMO_POOL], (DEMO_POOL,)),
+    (
+        "own pools first, no repeats",
+        StatusRenderer(pools=(DEMO_POOL,)),
+        [descriptor_pool.Default(), DEMO_POOL],
+        (DEMO_POOL, descriptor_pool.Default()),
+    ),
+    ("a renderer without with_pools is kept", plain_renderer, [DEMO_POOL], None),
+]
+
+
+@pytest.mark.parametrize(("renderer", "pools", "expected"), [c[1:] for c in WITH_POOLS], ids=[c[0] for c in WITH_POOLS])
+def test_with_pools(
+    renderer: ErrorRenderer,
+    pools: list[descriptor_pool.DescriptorPool],
+    expected: tuple[descriptor_pool.DescriptorPool, ...] | None,
+) -> None:
+    bound = with_pools(renderer, pools)
+    if expected is None:
+        assert bound is renderer
+        return
+    assert isinstance(bound, StatusRenderer)
+    assert type(bound) is type(renderer)
+    assert bound.pools == expected
+    assert with_pools(bound, pools) is bound  # binding again changes nothing
+    assert DEFAULT_RENDERER.pools == ()  # type: ignore[attr-defined]  # the shared default is untouched
+
+
+def test_subclass_renders_details_from_its_pools() -> None:
+    limit = _limit(DEMO_POOL)
+    err = GatewayError(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down", (errdemo.packed(limit),))
+    _, _, body = render_error(with_pools(DeterminedStyle(), [DEMO_POOL]), err)
+    assert orjson.loads(body) == {
+        "code": 8,
+        "message": "slow down",
+        "details": [errdemo.expected_json(limit)],
+        "error": {"code": 429, "reason": "RESOURCE_EXHAUSTED", "error": "slow down"},
+    }
+
+
+def test_route_table_binds_its_pool() -> None:
+    table = RouteTable.from_descriptor_set(errdemo.descriptor_set())
+    assert len(table.pools) == 1
+    assert table.pools[0].FindMessageTypeByName("errdemo.v1.LimitDetail")
+    assert isinstance(table.error_renderer, StatusRenderer)
+    assert table.error_renderer.pools == table.pools
+    assert table.options.error_renderer is DEFAULT_RENDERER
+    # No routes, no pools: the renderer is the options' own.
+    assert RouteTable([]).error_renderer is DEFAULT_RENDERER
+
+
+def expected_body(scenario: errdemo.Scenario) -> dict[str, Any]:
+    # The server side builds its details in a pool of its own, not the gateway's.
+    return {
+        "code": scenario.code.value[0],
+        "message": f"failed: {scenario.name}",
+        "details": [rendered for _, rendered in scenario.details(errdemo.demo_pool())],
+    }
+
+
+async def check_scenario(client: httpx.AsyncClient, scenario: errdemo.Scenario) -> None:
+    """A unary call and a server stream failing with the scenario's rich status, through the gateway."""
+    unary = await client.get(f"/v1/fail/{scenario.name}")
+    assert unary.status_code == http_status_from_code(scenario.code), unary.text
+    assert unary.json() == expected_body(scenario)
+    stream = await client.get(f"/v1/fail/{scenario.name}:stream")
+    assert stream.status_code == 200
+    lines = [orjson.loads(line) for line in stream.content.splitlines()]
+    assert lines == [{"result": {"scenario": scenario.name}}, {"error": expected_body(scenario)}]
+
+
+@pytest.fixture(params=["inprocess", "proxy"])
+async def demo_client(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+    """A gateway whose routes come from the demo descriptor set alone, in front of either backend; the
+    service's handlers use a pool of their own (as a separate server process would)."""
+    server: grpc.aio.Server | None = None
+    backend: Backend
+    if request.param == "inprocess":
+        inproc = InProcessBackend()
+        inproc.add_generic_rpc_handlers([errdemo.handlers(errdemo.demo_pool())])
+        backend = inproc
+    else:
+        server, port = await errdemo.start_server(errdemo.demo_pool())
+        backend = ProxyBackend(f"127.0.0.1:{port}")
+    app = create_app(RouteTable.from_descriptor_set(errdemo.descriptor_set()), backend)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw.test") as client:
+            yield client
+    finally:
+        await app.shutdown()
+        if server is not None:
+            await server.stop(None)
+
+
+@pytest.mark.parametrize("scenario", errdemo.SCENARIOS, ids=[s.name for s in errdemo.SCENARIOS])
+async def test_details_from_the_descriptor_set(demo_client: httpx.AsyncClient, scenario: errdemo.Scenario) -> None:
+    await check_scenario(demo_client, scenario)
+
+
+async def test_gateway_process_renders_details_from_its_descriptor_set(tmp_path: Path) -> None:
+    """``protogw gateway --descriptor-set`` as its own process: nothing it imports defines errdemo's
+    types, so only its descriptor set can render them."""
+    descriptors = tmp_path / "errdemo.binpb"
+    descriptors.write_bytes(errdemo.descriptor_set())
+    server, port = await errdemo.start_server(errdemo.demo_pool())
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "protogw.gateway.cli",
+        "--descriptor-set",
+        str(descriptors),
+        "--http-addr",
+        "127.0.0.1:0",
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PROTOGW_BACKEND": f"127.0.0.1:{port}"},
+    )
+    try:
+        assert proc.stderr is not None
+        url = None
+        async with asyncio.timeout(30):
+            while url is None:
+                line = (await proc.stderr.readline()).decode()
+                assert line, "gateway exited before listening"
+                m = re.search(r"gateway listening on (http://127\.0\.0\.1:\d+)", line)
+                if m:
+                    url = m.group(1)
+        async with httpx.AsyncClient(base_url=url) as client:
+            for scenario in errdemo.SCENARIOS:
+                await check_scenario(client, scenario)
+    finally:
+        proc.terminate()
+        await proc.wait()
+        await server.stop(None)

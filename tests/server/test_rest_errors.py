@@ -6,7 +6,9 @@ import grpc
 import pytest
 from google.protobuf import any_pb2, wrappers_pb2
 
+from protogw.gateway.errors import with_pools
 from protogw.server.rest_errors import REASONS, DeterminedErrorRenderer
+from tests.gateway import errdemo
 
 # (code, reason Determined prints, code number shown in the envelope)
 TABLE = [
@@ -43,3 +45,15 @@ def test_envelope(code: grpc.StatusCode, reason: str, number: int) -> None:
     assert (body["code"], body["message"]) == (code.value[0], "it broke")
     assert body["details"] == [{"@type": "type.googleapis.com/google.protobuf.StringValue", "value": "why"}]
     assert (b"content-type", b"application/json") in headers
+
+
+def test_details_from_the_gateways_pools() -> None:
+    """Bound to a pool (as the gateway binds it to its routes'), the envelope's details of a type only
+    that pool defines are written with their fields, not as raw bytes."""
+    pool = errdemo.demo_pool()
+    limit = errdemo.message(pool, "LimitDetail", resource="cpu", limit="3")
+    renderer = with_pools(DeterminedErrorRenderer(), [pool])
+    assert isinstance(renderer, DeterminedErrorRenderer)
+    _, body = renderer(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down", [errdemo.packed(limit)], 429)
+    assert body["details"] == [errdemo.expected_json(limit)]
+    assert body["error"] == {"code": 8, "reason": "ResourceExhausted", "error": "slow down"}
