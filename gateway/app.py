@@ -60,6 +60,7 @@ from protogw.gateway.headers import IncomingConfig, MetadataError, incoming_meta
 from protogw.gateway.http import JSON, parse_query, request_head, send_error
 from protogw.gateway.options import GatewayOptions, ResponseHook
 from protogw.gateway.routes import Route, RouteTable
+from protogw.gateway.shutdown import OpenStreams
 from protogw.gateway.transcoder import Transcoder
 from protogw.gateway.types import ASGIApp, Receive, Scope, Send
 from protogw.gateway.websocket import WebSocketEndpoint
@@ -141,7 +142,10 @@ class Gateway:
         self.routes = routes
         self.backend = backend
         self.options = routes.options
-        self.transcoder = Transcoder(routes, backend, fallback)
+        #: The streams being served (HTTP and WebSocket), which a shutdown ends: see
+        #: :class:`protogw.gateway.shutdown.GatewayServer`.
+        self.streams = OpenStreams()
+        self.transcoder = Transcoder(routes, backend, fallback, self.streams)
         self._mounts: list[MountEndpoint] = []
         for prefix, app in mounts:
             self.mount(prefix, app)
@@ -150,7 +154,7 @@ class Gateway:
             health = HealthEndpoint(self.options.healthz_path, backend, self.options, self.transcoder.incoming)
             self._endpoints.append(health)
         self._endpoints.append(_TranscoderEndpoint(self.transcoder))
-        self.websocket = WebSocketEndpoint(routes, backend, self.transcoder.incoming)
+        self.websocket = WebSocketEndpoint(routes, backend, self.transcoder.incoming, self.streams)
         self._started = False
 
     @property

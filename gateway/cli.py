@@ -3,7 +3,9 @@
 ``gateway`` is a typer command function; the main CLI mounts it as ``protogw gateway``. It can also run
 on its own: ``python -m protogw.gateway.cli --backend localhost:8081 --descriptor-set api.binpb``.
 Every flag has a ``PROTOGW_*`` environment variable. ``--http-addr HOST:0`` picks a free port; the log
-line ``gateway listening on http://HOST:PORT`` names the bound one.
+line ``gateway listening on http://HOST:PORT`` names the bound one. SIGTERM or SIGINT stops it
+gracefully (:mod:`protogw.gateway.shutdown`): no new connections, open streams end at once with
+UNAVAILABLE, requests in flight get ``--grace`` seconds, then the process exits with status 0.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -21,9 +24,10 @@ import uvicorn
 import uvloop
 
 from protogw.core.descriptors import DescriptorError
-from protogw.gateway.app import GatewayOptions, RouteTable, create_app
+from protogw.gateway.app import Gateway, GatewayOptions, RouteTable, create_app
 from protogw.gateway.http_limits import HttpLimits, default_max_connections, limited_protocol
 from protogw.gateway.proxy import ProxyBackend
+from protogw.gateway.shutdown import DEFAULT_GRACE, GatewayServer
 from protogw.gateway.types import ASGIApp
 from protogw.gateway.workers import configure_logging, listen, reserve_port, run_workers, settle_heap
 
@@ -51,11 +55,17 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 async def serve(
-    app: ASGIApp, sock: socket.socket, *, log_level: str = "info", limits: HttpLimits | None = None
+    app: ASGIApp,
+    sock: socket.socket,
+    *,
+    log_level: str = "info",
+    limits: HttpLimits | None = None,
+    grace: float = DEFAULT_GRACE,
 ) -> None:
     """Serve ``app`` on ``sock`` with uvicorn's httptools protocol, with ``limits`` on heads, bodies and
-    connections (:mod:`protogw.gateway.http_limits`), until interrupted (run it on a uvloop loop, as
-    :func:`gateway` does)."""
+    connections (:mod:`protogw.gateway.http_limits`), until SIGTERM or SIGINT (run it on a uvloop loop,
+    as :func:`gateway` does). Then: no new connections, a :class:`Gateway`'s open streams end at once,
+    requests in flight get ``grace`` seconds (rounded up to whole seconds, uvicorn's unit)."""
     limits = limits or HttpLimits(max_connections=default_max_connections())
     config = uvicorn.Config(
         app,
@@ -65,8 +75,9 @@ async def serve(
         log_level=log_level,
         access_log=False,
         server_header=False,
+        timeout_graceful_shutdown=math.ceil(grace),
     )
-    server = uvicorn.Server(config)
+    server = GatewayServer(config, app.streams if isinstance(app, Gateway) else None)
     settle_heap()  # the app and its routes are built; what serving allocates is all that is left
     host, port = sock.getsockname()[:2]
     log.warning("gateway listening on http://%s:%d", url_host(host), port)
@@ -86,21 +97,25 @@ def run_forever(
     log_level: str = "info",
     limits: HttpLimits | None = None,
     reuse_port: bool = False,
+    grace: float = DEFAULT_GRACE,
 ) -> None:
-    """Bind ``host:port`` and serve ``app`` on a uvloop loop until Ctrl-C or SIGTERM (the CLI commands)."""
+    """Bind ``host:port`` and serve ``app`` on a uvloop loop until Ctrl-C or SIGTERM (the CLI commands),
+    then shut down gracefully (see :func:`serve`)."""
     sock = listen(host, port, reuse_port=reuse_port)
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(serve(app, sock, log_level=log_level.lower(), limits=limits))
+            runner.run(serve(app, sock, log_level=log_level.lower(), limits=limits, grace=grace))
     except KeyboardInterrupt:
         pass
     finally:
         sock.close()
 
 
-def _worker(factory: Callable[[], ASGIApp], host: str, port: int, log_level: str, limits: HttpLimits | None) -> None:
+def _worker(
+    factory: Callable[[], ASGIApp], host: str, port: int, log_level: str, limits: HttpLimits | None, grace: float
+) -> None:
     """One of ``--workers N``: build the app here (it does not cross processes) and serve the shared port."""
-    run_forever(factory(), host, port, log_level=log_level, limits=limits, reuse_port=True)
+    run_forever(factory(), host, port, log_level=log_level, limits=limits, reuse_port=True, grace=grace)
 
 
 def run_app(
@@ -111,19 +126,23 @@ def run_app(
     log_level: str = "info",
     workers: int = 1,
     limits: HttpLimits | None = None,
+    grace: float = DEFAULT_GRACE,
 ) -> None:
     """Serve the app ``factory`` builds on ``host:port`` in ``workers`` processes (1: this one).
 
     With several, ``factory`` must pickle (a module-level function or a ``functools.partial`` of one):
-    each worker calls it, then serves the port the parent reserved (``SO_REUSEPORT``).
+    each worker calls it, then serves the port the parent reserved (``SO_REUSEPORT``). SIGTERM reaches
+    every worker, each stopping as :func:`serve` says.
     """
     if workers <= 1:
-        run_forever(factory(), host, port, log_level=log_level, limits=limits)
+        run_forever(factory(), host, port, log_level=log_level, limits=limits, grace=grace)
         return
     with reserve_port(host, port) as held:
         port = held.getsockname()[1]
         log.warning("gateway: %d workers on http://%s:%d", workers, url_host(host), port)
-        status = run_workers(workers, _worker, (factory, host, port, log_level.lower(), limits), log_level=log_level)
+        status = run_workers(
+            workers, _worker, (factory, host, port, log_level.lower(), limits, grace), log_level=log_level
+        )
     if status:
         raise typer.Exit(status)
 
@@ -144,6 +163,17 @@ ChannelsOption = Annotated[
         envvar="PROTOGW_PROXY_CHANNELS",
         min=1,
         help="gRPC connections to the backend, used round-robin (several reach several backend workers).",
+    ),
+]
+
+#: The ``--grace`` option of the serving commands.
+GraceOption = Annotated[
+    float,
+    typer.Option(
+        "--grace",
+        envvar="PROTOGW_GRACE",
+        min=0,
+        help="Seconds requests in flight get at shutdown (open streams end at once).",
     ),
 ]
 
@@ -194,6 +224,7 @@ def gateway(
     log_level: Annotated[str, typer.Option("--log-level", envvar="PROTOGW_LOG_LEVEL")] = "info",
     workers: WorkersOption = 1,
     channels: ChannelsOption = 2,
+    grace: GraceOption = DEFAULT_GRACE,
 ) -> None:
     """Serve the google.api.http REST mapping of a descriptor set, proxying to a gRPC server."""
     configure_logging(log_level, workers=workers)
@@ -210,12 +241,13 @@ def gateway(
         raise typer.Exit(2) from exc
     log.info("%d routes from %s, forwarding to %s", len(routes), descriptor_set, backend)
     if workers <= 1:
-        run_forever(create_app(routes, ProxyBackend(backend, channels=channels)), host, port, log_level=log_level)
+        app = create_app(routes, ProxyBackend(backend, channels=channels))
+        run_forever(app, host, port, log_level=log_level, grace=grace)
         return
     factory = functools.partial(
         _gateway_app, backend, str(descriptor_set), service or None, reject_unknown_query, channels
     )
-    run_app(factory, host, port, log_level=log_level, workers=workers)
+    run_app(factory, host, port, log_level=log_level, workers=workers, grace=grace)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from protogw.gateway.jsonstream import JsonStream, JsonStreamError
 from protogw.gateway.request import RequestError
 from protogw.gateway.router import MalformedPathError, Match, MatchResult, UnescapingMode
 from protogw.gateway.routes import Route, RouteTable
+from protogw.gateway.shutdown import OpenStreams, shutting_down
 from protogw.gateway.types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["Transcoder"]
@@ -47,12 +48,22 @@ Query = list[tuple[str, str]]
 
 
 class Transcoder:
-    """Serves every route of a :class:`RouteTable` through a backend; ``fallback`` gets unknown paths."""
+    """Serves every route of a :class:`RouteTable` through a backend; ``fallback`` gets unknown paths.
 
-    def __init__(self, routes: RouteTable, backend: Backend, fallback: ASGIApp | None = None) -> None:
+    Its streams (server, client and bidi) register in ``streams``, which ends them at shutdown.
+    """
+
+    def __init__(
+        self,
+        routes: RouteTable,
+        backend: Backend,
+        fallback: ASGIApp | None = None,
+        streams: OpenStreams | None = None,
+    ) -> None:
         self.routes = routes
         self.backend = backend
         self.fallback = fallback
+        self.streams = streams if streams is not None else OpenStreams()
         self.options = routes.options
         self.incoming = IncomingConfig(
             self.options.header_matcher, tuple(self.options.annotators), self.options.request_id_header
@@ -168,7 +179,9 @@ class Transcoder:
                     stream = self.backend.bidi_stream(binding.method, pump.messages(), call)
                     await self._stream(scope, send, route, stream, extra, pretty, pump.run)
                     return
-                result = await pump.drive(self.backend.client_stream(binding.method, pump.messages(), call))
+                result = await pump.drive(
+                    self.backend.client_stream(binding.method, pump.messages(), call), self.streams
+                )
             else:
                 result, request = await self._unary_or_server_stream(
                     scope, receive, send, match, form, query, head, call, extra, pretty
@@ -252,23 +265,32 @@ class Transcoder:
     ) -> None:
         """Write the answers of a stream as NDJSON (or SSE when asked) while ``source()`` reads the client:
         it returns when the client has gone (the call is then cancelled quietly) and raises a
-        :class:`GatewayError` for a bad request mid-stream (the call is cancelled and the error sent)."""
+        :class:`GatewayError` for a bad request mid-stream (the call is cancelled and the error sent).
+        A shutdown (``self.streams``) ends it the same way, with UNAVAILABLE as the last item."""
         sse = any(n == b"accept" and SSE in v for n, v in scope["headers"])
         task = asyncio.current_task()
         assert task is not None
         ended: list[GatewayError | None] = []
 
+        def end(reason: GatewayError | None) -> None:
+            if not ended:
+                ended.append(reason)
+                task.cancel()
+
         async def watch() -> None:
             try:
                 await source()
-                ended.append(None)
+                end(None)
             except GatewayError as err:
-                ended.append(err)
-            task.cancel()
+                end(err)
+
+        def stop() -> None:
+            end(shutting_down())
 
         watcher = asyncio.create_task(watch())
         started = False
         iterator = aiter(call)
+        self.streams.add(stop)
         try:
             try:
                 async for message in iterator:
@@ -289,7 +311,9 @@ class Transcoder:
                     # backlog has been written into a dead socket.
                     await asyncio.sleep(0)
             except GatewayError as err:
+                self.streams.discard(stop)
                 started = await self._stream_failed(send, err, started, extra, sse, pretty)
+            self.streams.discard(stop)  # the call is over: only its end is left to write
             if not started:
                 await self._start_stream(send, call, route, extra, sse)
             await send({"type": "http.response.body", "body": b""})
@@ -304,6 +328,7 @@ class Transcoder:
             started = await self._stream_failed(send, failure, started, extra, sse, pretty)
             await send({"type": "http.response.body", "body": b""})
         finally:
+            self.streams.discard(stop)
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await watcher
@@ -407,20 +432,33 @@ class _RequestPump:
             return
         await _disconnect_watcher(self._receive)
 
-    async def drive(self, call: Coroutine[Any, Any, UnaryResult]) -> UnaryResult:
-        """Client streams: run ``call`` while the body is read into it; bad input cancels the call."""
+    async def drive(self, call: Coroutine[Any, Any, UnaryResult], streams: OpenStreams) -> UnaryResult:
+        """Client streams: run ``call`` while the body is read into it; bad input cancels the call, and so
+        does a shutdown (``streams``; the answer is then UNAVAILABLE)."""
         backend = asyncio.ensure_future(call)
         reader = asyncio.ensure_future(self._read())
+        stopping = asyncio.get_running_loop().create_future()
+
+        def stop() -> None:
+            if not stopping.done():
+                stopping.set_result(None)
+
+        streams.add(stop)
         try:
-            await asyncio.wait({backend, reader}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({backend, reader, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if not backend.done():
+                if not reader.done():  # the shutdown came while the client was still sending
+                    raise shutting_down()
                 failure = reader.exception()
                 if isinstance(failure, _ClientGone):
                     raise asyncio.CancelledError("client went away")
                 if failure is not None:
                     raise failure
+            streams.discard(stop)  # the request is whole: the call finishes like a unary one
             return await backend
         finally:
+            streams.discard(stop)
+            stopping.cancel()
             for task in (reader, backend):
                 if not task.done():
                     task.cancel()

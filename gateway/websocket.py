@@ -12,7 +12,9 @@ streaming binding there). The conventions, in both directions one JSON message p
   wrapper: the frame is the boundary).
 * the call's status is the close frame: ``1000`` for OK, ``4000 + code`` for a gRPC error (``4005``
   NOT_FOUND, ``4016`` UNAUTHENTICATED, ...) with the status message as the reason (cut to the 123
-  bytes a close reason may hold). Closing the socket from the client cancels the call.
+  bytes a close reason may hold). Closing the socket from the client cancels the call. When the server
+  shuts down, open sockets close with ``4014`` (UNAVAILABLE) ``server shutting down`` and their calls
+  are cancelled.
 * auth and metadata come from the handshake's headers (``Authorization``, ``Grpc-Metadata-*``,
   cookies, as the gateway's header matcher and annotators map them), like any other request;
   browsers, which cannot set headers on a WebSocket, can send a cookie the service accepts.
@@ -36,6 +38,7 @@ from protogw.gateway.http import parse_query, peer, request_head
 from protogw.gateway.request import RequestError
 from protogw.gateway.router import MalformedPathError, Match
 from protogw.gateway.routes import Route, RouteTable
+from protogw.gateway.shutdown import SHUTTING_DOWN, OpenStreams
 from protogw.gateway.types import Receive, Scope, Send
 
 __all__ = ["WebSocketEndpoint", "close_code"]
@@ -62,11 +65,14 @@ class _Gone(Exception):
 class WebSocketEndpoint:
     """Serves the streaming routes of a :class:`RouteTable` over WebSocket; see the module docstring."""
 
-    def __init__(self, routes: RouteTable, backend: Backend, incoming: IncomingConfig) -> None:
+    def __init__(
+        self, routes: RouteTable, backend: Backend, incoming: IncomingConfig, streams: OpenStreams | None = None
+    ) -> None:
         self.routes = routes
         self.backend = backend
         self.incoming = incoming
         self.options = routes.options
+        self.streams = streams if streams is not None else OpenStreams()
 
     def serves(self, scope: Scope) -> bool:
         """Whether a streaming method is at this path (else a fallback app may take the socket)."""
@@ -111,9 +117,13 @@ class WebSocketEndpoint:
         )
         await send({"type": "websocket.accept"})
         session = _Session(route, match, scope, receive, send, self.backend, call)
-        code, message = await session.run()
-        with contextlib.suppress(Exception):
-            await send({"type": "websocket.close", "code": close_code(code), "reason": _reason(message)})
+        self.streams.add(session.stop)
+        try:
+            code, message = await session.run()
+            with contextlib.suppress(Exception):
+                await send({"type": "websocket.close", "code": close_code(code), "reason": _reason(message)})
+        finally:
+            self.streams.discard(session.stop)
 
 
 def request_head_ws(scope: Scope) -> Any:
@@ -144,6 +154,12 @@ class _Session:
         self.backend = backend
         self.call = call
         self.queue: asyncio.Queue[Message | None] = asyncio.Queue(maxsize=16)
+        self.stopping: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def stop(self) -> None:
+        """End the call: the server is shutting down."""
+        if not self.stopping.done():
+            self.stopping.set_result(None)
 
     def _build(self, text: str, *, first: bool) -> Message:
         query, _ = parse_query(self.scope)
@@ -196,12 +212,15 @@ class _Session:
         pump = asyncio.create_task(self._pump())
         work = asyncio.create_task(self._work(method))
         try:
-            await asyncio.wait({pump, work}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({pump, work, self.stopping}, return_when=asyncio.FIRST_COMPLETED)
             if not work.done():
-                failure = pump.exception()
+                shutdown = not pump.done()  # else the client closed the socket or sent a bad frame
+                failure = None if shutdown else pump.exception()
                 work.cancel()
                 with contextlib.suppress(BaseException):
                     await work
+                if shutdown:
+                    return grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN
                 if isinstance(failure, GatewayError):
                     return failure.code, failure.message
                 return grpc.StatusCode.CANCELLED, "the client closed the socket"
@@ -211,6 +230,7 @@ class _Session:
                 return err.code, err.message
             return grpc.StatusCode.OK, ""
         finally:
+            self.stopping.cancel()
             for task in (pump, work):
                 if not task.done():
                     task.cancel()

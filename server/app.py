@@ -20,13 +20,11 @@ import grpc.aio
 from google.protobuf.message import DecodeError
 from grpc_reflection.v1alpha import reflection
 
+from protogw.gateway.shutdown import DEFAULT_GRACE as DEFAULT_GRACE  # seconds for calls in flight at a stop
 from protogw.gateway.workers import hand_over, settle_heap, take_back
 from protogw.server.service import SERVICE_NAME, Service
 
 logger = logging.getLogger("protogw.server")
-
-#: Seconds calls in flight may take to finish after a stop signal.
-DEFAULT_GRACE = 10.0
 
 #: Size settings: Determined's clients upload model definitions of up to ~96 MiB
 #: inside CreateExperiment, so the receive limit must exceed gRPC's 4 MiB default; nothing larger is

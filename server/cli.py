@@ -32,7 +32,7 @@ from protogw.clients import cli as client_cli
 from protogw.gateway import cli as gateway_cli
 from protogw.gateway import envoy
 from protogw.gateway import workers as gateway_workers
-from protogw.gateway.cli import ChannelsOption, WorkersOption, parse_addr, run_app
+from protogw.gateway.cli import ChannelsOption, GraceOption, WorkersOption, parse_addr, run_app
 from protogw.openapi import cli as openapi_cli
 from protogw.server.app import DEFAULT_GRACE, Addon, AddressInUse, bound_address, run
 from protogw.server.rest import RestGateway, build_proxy_gateway, http_limits
@@ -326,11 +326,13 @@ def rest_proxy(
     log_level: Annotated[str, typer.Option("--log-level", envvar="PROTOGW_LOG_LEVEL")] = "info",
     workers: WorkersOption = 1,
     channels: ChannelsOption = 2,
+    grace: GraceOption = DEFAULT_GRACE,
 ) -> None:
     """Serve Determined's REST API (its error body, cookies, /info, Swagger UI) in front of gRPC replicas.
 
     The generic ``protogw gateway`` knows nothing about Determined; this is the same proxy with the
-    Determined front-end options that ``serve`` uses in-process.
+    Determined front-end options that ``serve`` uses in-process. SIGTERM ends open streams at once
+    (UNAVAILABLE) and gives requests in flight ``--grace`` seconds.
     """
     configure_logging(log_level, workers)
     try:
@@ -345,7 +347,7 @@ def rest_proxy(
         channels=channels,
     )
     limits = http_limits(max_model_definition_mb * 1024 * 1024)
-    run_app(factory, host, port, log_level=log_level, workers=workers, limits=limits)
+    run_app(factory, host, port, log_level=log_level, workers=workers, limits=limits, grace=grace)
 
 
 app.command("gateway", help="Run the REST gateway in front of a gRPC backend.")(gateway_cli.gateway)

@@ -14,6 +14,7 @@ import dataclasses
 import http.cookies
 import importlib.resources
 import logging
+import math
 from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
@@ -40,6 +41,7 @@ from protogw.gateway.http_limits import (
 from protogw.gateway.inprocess import InProcessBackend
 from protogw.gateway.options import BodyGate
 from protogw.gateway.proxy import ProxyBackend
+from protogw.gateway.shutdown import DEFAULT_GRACE, GatewayServer
 from protogw.gateway.swagger_ui import DEFAULT_DOCS_PATH, DEFAULT_SPEC_PATH, swagger_routes
 from protogw.gateway.types import ASGIApp, Receive, Scope, Send
 from protogw.gateway.workers import listen
@@ -263,8 +265,9 @@ def build_proxy_gateway(
     return create_app(routes, backend, mounts=mounts)
 
 
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its own signal handling: the process's ``run`` owns SIGTERM/SIGINT."""
+class _EmbeddedServer(GatewayServer):
+    """The gateway's server (open streams end at shutdown) without its own signal handling: the process's
+    ``run`` owns SIGTERM/SIGINT."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -279,7 +282,7 @@ class RestGateway:
         address: str,
         *,
         docs: bool = True,
-        grace: float = 10.0,
+        grace: float = DEFAULT_GRACE,
         log_level: str = "warning",
         reuse_port: bool = False,
         limits: HttpLimits | None = None,
@@ -304,9 +307,9 @@ class RestGateway:
             log_level=self._log_level,
             access_log=False,
             server_header=False,
-            timeout_graceful_shutdown=int(self._grace),
+            timeout_graceful_shutdown=math.ceil(self._grace),
         )
-        self._server = _EmbeddedServer(config)
+        self._server = _EmbeddedServer(config, app.streams)
         # The socket is already listening, so connections made before uvicorn's loop picks it up wait
         # in the backlog: there is nothing to wait for here.
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
