@@ -34,7 +34,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protogw.core.codec import CodecError, JsonOptions, codec_for, dumps
-from protogw.core.codec._runtime import STRUCT_MEMO_MAX_BYTES, StructMemo, struct_encoders
+from protogw.core.codec._runtime import (
+    STRUCT_MEMO_MAX_BYTES,
+    STRUCT_MEMO_MISS_STREAK,
+    STRUCT_MEMO_PROBE_EVERY,
+    StructMemo,
+    struct_encoders,
+)
 from protogw.core.descriptors import is_message
 from tests.gen.editions.v1 import editions_pb2
 from tests.gen.kitchen.v1 import kitchen_pb2
@@ -1054,3 +1060,25 @@ def test_struct_memo_holds_at_most_its_entries() -> None:
     assert len(memo) == 4
     assert encode_struct(messages[0]) == json_format.MessageToDict(messages[0])
     assert len(memo) == 4
+
+
+def test_struct_memo_rests_through_structs_that_never_repeat_and_wakes_for_ones_that_do() -> None:
+    memo = StructMemo()
+    encode_struct, _, _ = struct_encoders(struct_pb2.Value, memo)
+    unique = [_struct(_config(n=float(i))) for i in range(1000)]
+    for message in unique:
+        assert encode_struct(message) == json_format.MessageToDict(message)
+    # Resting after the first streak: one in PROBE_EVERY of the rest was looked up and remembered.
+    streak = STRUCT_MEMO_MISS_STREAK
+    assert len(memo) <= streak + (len(unique) - streak) // STRUCT_MEMO_PROBE_EVERY + 1
+    # A page read again and again is remembered whole after a few reads, and then only hits.
+    page = [_struct(_config(page=float(i))) for i in range(100)]
+    for _ in range(8):
+        for message in page:
+            assert encode_struct(message) == json_format.MessageToDict(message)
+
+    def no_walk(message: Message) -> dict[str, Any]:
+        raise AssertionError("walked a Struct the memo should have remembered")
+
+    for message in page:
+        assert memo.encode(message, no_walk) == json_format.MessageToDict(message)
