@@ -7,8 +7,14 @@ with the same servicer and interceptors, and the gateway talks to it over one ch
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import re
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc.aio
 import httpx
@@ -52,19 +58,21 @@ async def start_grpc_server(store: ThingStore) -> tuple[grpc.aio.Server, int]:
 EnvFactory = Callable[..., "AsyncIterator[GatewayEnv]"]
 
 
-async def _open_env(kind: str, options: GatewayOptions | None = None) -> AsyncIterator[GatewayEnv]:
-    store = ThingStore()
-    server: grpc.aio.Server | None = None
-    target = None
-    backend: Backend
+async def kitchen_backend(kind: str, store: ThingStore) -> tuple[Backend, grpc.aio.Server | None, str | None]:
+    """The kitchen service behind a backend of ``kind`` (see ``BACKENDS``): the backend, and for the proxy
+    its real gRPC server (stop it when done) and that server's address."""
     if kind == "inprocess":
         inproc = InProcessBackend(kitchen_interceptors())
         await add_kitchen(inproc, store)
-        backend = inproc
-    else:
-        server, port = await start_grpc_server(store)
-        target = f"127.0.0.1:{port}"
-        backend = ProxyBackend(target)
+        return inproc, None, None
+    server, port = await start_grpc_server(store)
+    target = f"127.0.0.1:{port}"
+    return ProxyBackend(target), server, target
+
+
+async def _open_env(kind: str, options: GatewayOptions | None = None) -> AsyncIterator[GatewayEnv]:
+    store = ThingStore()
+    backend, server, target = await kitchen_backend(kind, store)
     app = create_app(kitchen_routes(options), backend)
     transport = httpx.ASGITransport(app=app, client=("10.0.0.7", 5555))
     try:
@@ -87,3 +95,36 @@ async def env(request: pytest.FixtureRequest) -> AsyncIterator[GatewayEnv]:
 def open_env() -> Callable[[str, GatewayOptions | None], AsyncIterator[GatewayEnv]]:
     """Open a gateway with custom options: ``async for env in open_env(kind, options)``."""
     return _open_env
+
+
+@contextlib.asynccontextmanager
+async def gateway_process(descriptors: Path, backend_port: int, *args: str) -> AsyncIterator[str]:
+    """``protogw gateway`` (``python -m protogw.gateway.cli``) as its own process on port 0, serving
+    ``descriptors`` in front of the gRPC server on ``backend_port``; yields its base URL."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "protogw.gateway.cli",
+        "--descriptor-set",
+        str(descriptors),
+        "--http-addr",
+        "127.0.0.1:0",
+        *args,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PROTOGW_BACKEND": f"127.0.0.1:{backend_port}"},
+    )
+    try:
+        assert proc.stderr is not None
+        url = None
+        async with asyncio.timeout(30):
+            while url is None:
+                line = (await proc.stderr.readline()).decode()
+                assert line, "gateway exited before listening"
+                m = re.search(r"gateway listening on (http://127\.0\.0\.1:(\d+))", line)
+                if m:
+                    assert m.group(2) != "0"
+                    url = m.group(1)
+        yield url
+    finally:
+        proc.terminate()
+        await proc.wait()

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import socket
-import sys
 from importlib import resources
 from pathlib import Path
 
@@ -16,7 +13,7 @@ import typer
 from typer.testing import CliRunner
 
 from protogw.gateway.cli import bind, gateway, parse_addr
-from tests.gateway.conftest import start_grpc_server
+from tests.gateway.conftest import gateway_process, start_grpc_server
 from tests.gateway.kitchen_service import ThingStore
 
 DESCRIPTORS = Path(str(resources.files("tests.gen.descriptors").joinpath("testing.binpb")))
@@ -76,39 +73,17 @@ def test_start_up_errors(args: list[str], env: dict[str, str], code: int, messag
 async def test_serves_on_port_zero() -> None:
     store = ThingStore()
     server, port = await start_grpc_server(store)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "protogw.gateway.cli",
-        "--descriptor-set",
-        str(DESCRIPTORS),
-        "--http-addr",
-        "127.0.0.1:0",
-        "--service",
-        "kitchen.v1.KitchenService",
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "PROTOGW_BACKEND": f"127.0.0.1:{port}"},
-    )
     try:
-        assert proc.stderr is not None
-        url = None
-        async with asyncio.timeout(30):
-            while url is None:
-                line = (await proc.stderr.readline()).decode()
-                assert line, "gateway exited before listening"
-                m = re.search(r"gateway listening on (http://127\.0\.0\.1:(\d+))", line)
-                if m:
-                    assert m.group(2) != "0"
-                    url = m.group(1)
-        async with httpx.AsyncClient(base_url=url) as client:
+        async with (
+            gateway_process(DESCRIPTORS, port, "--service", "kitchen.v1.KitchenService") as url,
+            httpx.AsyncClient(base_url=url) as client,
+        ):
             created = await client.post("/v1/things", json={"displayName": "via cli"})
             assert created.status_code == 200
             assert created.json()["id"] == "1"
             assert (await client.get("/v1/things/1")).json()["displayName"] == "via cli"
             assert (await client.get("/healthz")).json() == {"status": "SERVING"}
     finally:
-        proc.terminate()
-        await proc.wait()
         await server.stop(None)
 
 

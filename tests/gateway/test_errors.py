@@ -7,10 +7,6 @@ backends, in unary and streaming errors, and through ``protogw gateway`` run as 
 
 from __future__ import annotations
 
-import asyncio
-import os
-import re
-import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +36,7 @@ from protogw.gateway.errors import (
 from protogw.gateway.inprocess import InProcessBackend
 from protogw.gateway.proxy import ProxyBackend
 from tests.gateway import errdemo
+from tests.gateway.conftest import gateway_process
 
 
 def bad_request_detail() -> any_pb2.Any:
@@ -344,31 +341,9 @@ async def test_gateway_process_renders_details_from_its_descriptor_set(tmp_path:
     descriptors = tmp_path / "errdemo.binpb"
     descriptors.write_bytes(errdemo.descriptor_set())
     server, port = await errdemo.start_server(errdemo.demo_pool())
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "protogw.gateway.cli",
-        "--descriptor-set",
-        str(descriptors),
-        "--http-addr",
-        "127.0.0.1:0",
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "PROTOGW_BACKEND": f"127.0.0.1:{port}"},
-    )
     try:
-        assert proc.stderr is not None
-        url = None
-        async with asyncio.timeout(30):
-            while url is None:
-                line = (await proc.stderr.readline()).decode()
-                assert line, "gateway exited before listening"
-                m = re.search(r"gateway listening on (http://127\.0\.0\.1:\d+)", line)
-                if m:
-                    url = m.group(1)
-        async with httpx.AsyncClient(base_url=url) as client:
+        async with gateway_process(descriptors, port) as url, httpx.AsyncClient(base_url=url) as client:
             for scenario in errdemo.SCENARIOS:
                 await check_scenario(client, scenario)
     finally:
-        proc.terminate()
-        await proc.wait()
         await server.stop(None)

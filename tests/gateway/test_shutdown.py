@@ -10,7 +10,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import grpc.aio
 import httpx
 import pytest
 import uvicorn
@@ -18,13 +17,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from protogw.gateway.app import Gateway, create_app
-from protogw.gateway.backend import Backend
 from protogw.gateway.cli import bind
-from protogw.gateway.inprocess import InProcessBackend
-from protogw.gateway.proxy import ProxyBackend
 from protogw.gateway.shutdown import GatewayServer, OpenStreams
-from tests.gateway.conftest import BACKENDS, kitchen_routes, start_grpc_server
-from tests.gateway.kitchen_service import ThingStore, add_kitchen, kitchen_interceptors
+from tests.gateway.conftest import BACKENDS, kitchen_backend, kitchen_routes
+from tests.gateway.kitchen_service import ThingStore
 
 SHUTDOWN_ERROR = {"code": 14, "message": "server shutting down", "details": []}
 
@@ -66,16 +62,7 @@ async def test_open_streams_wait_ended() -> None:
 async def served(kind: str) -> AsyncIterator[tuple[str, GatewayServer, asyncio.Task[None]]]:
     """The kitchen gateway under :class:`GatewayServer` on port 0, with a grace far longer than the tests
     wait: only the ending of the streams lets it stop promptly."""
-    store = ThingStore()
-    grpc_server: grpc.aio.Server | None = None
-    backend: Backend
-    if kind == "inprocess":
-        inproc = InProcessBackend(kitchen_interceptors())
-        await add_kitchen(inproc, store)
-        backend = inproc
-    else:
-        grpc_server, grpc_port = await start_grpc_server(store)
-        backend = ProxyBackend(f"127.0.0.1:{grpc_port}")
+    backend, grpc_server, _ = await kitchen_backend(kind, ThingStore())
     app: Gateway = create_app(kitchen_routes(), backend)
     sock = bind("127.0.0.1", 0)
     config = uvicorn.Config(app, lifespan="on", log_level="warning", http="httptools", timeout_graceful_shutdown=60)

@@ -22,7 +22,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from protogw.gen.determined.api.v1 import api_pb2_grpc, master_pb2
-from tests.support.serve import PROTOGW, read_ports
+from tests.support.serve import PROTOGW, read_ports, stop
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -53,13 +53,7 @@ async def process(args: list[str], pattern: re.Pattern[bytes]) -> AsyncIterator[
         drain = asyncio.create_task(proc.stderr.read())
         yield proc, port
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 30)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await stop(proc)
         if drain is not None:
             await asyncio.wait_for(drain, 30)
 

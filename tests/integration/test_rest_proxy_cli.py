@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-import signal
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from tests.support.serve import PROTOGW, read_ports, run_cli
+from tests.support.serve import PROTOGW, read_ports, run_cli, stop
 
 GRPC_LISTENING = re.compile(rb"gRPC server listening on 127\.0\.0\.1:(\d+)")
 HTTP_LISTENING = re.compile(rb"listening on http://127\.0\.0\.1:(\d+)")
@@ -21,19 +20,9 @@ async def _start(args: list[str], pattern: re.Pattern[bytes]) -> tuple[asyncio.s
     try:
         (port,) = (await read_ports(proc, pattern, 1)).values()
     except BaseException:
-        await _stop(proc)
+        await stop(proc)
         raise
     return proc, port
-
-
-async def _stop(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), 30)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
 
 
 @pytest.fixture
@@ -50,9 +39,9 @@ async def proxy_url(database_url: str) -> AsyncIterator[str]:
         try:
             yield f"http://127.0.0.1:{http_port}"
         finally:
-            await _stop(proxy)
+            await stop(proxy)
     finally:
-        await _stop(service)
+        await stop(service)
 
 
 # (method, path, needs the token, expected status, a fragment of the body)

@@ -53,6 +53,17 @@ async def read_ports(proc: asyncio.subprocess.Process, pattern: re.Pattern[bytes
     return ports
 
 
+async def stop(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM ``proc`` if it still runs and wait for it; SIGKILL if it has not stopped within 30 s."""
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 30)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
 async def run_cli(*args: str) -> str:
     """Run ``protogw ARGS`` to completion and return its combined output (fails on non-zero exit)."""
     proc = await asyncio.create_subprocess_exec(
