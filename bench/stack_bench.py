@@ -210,12 +210,13 @@ def seeded_database(work: Path) -> str:
     return database
 
 
-def start_serve(name: str, database: str, log: Path, *extra: str) -> tuple[Proc, int, int]:
-    """``protogw serve`` on free ports (``extra`` flags added); the process, its gRPC and REST ports."""
+def start_serve(name: str, database: str, log: Path, *extra: str, executable: str = PROTOGW) -> tuple[Proc, int, int]:
+    """``protogw serve`` on free ports (``extra`` flags added); the process, its gRPC and REST ports.
+    ``executable``: another installation's ``protogw`` (another revision, see ``serve_ab.py``)."""
     grpc_port, http_port = free_port(), free_port()
     serve = Proc(
         name,
-        [PROTOGW, "serve", "--database", database, "--grpc-addr", f"127.0.0.1:{grpc_port}",
+        [executable, "serve", "--database", database, "--grpc-addr", f"127.0.0.1:{grpc_port}",
          "--http-addr", f"127.0.0.1:{http_port}", *extra],
         log, _env(),
     )  # fmt: skip
