@@ -65,7 +65,8 @@ async def serve(
     """Serve ``app`` on ``sock`` with uvicorn's httptools protocol, with ``limits`` on heads, bodies and
     connections (:mod:`protogw.gateway.http_limits`), until SIGTERM or SIGINT (run it on a uvloop loop,
     as :func:`gateway` does). Then: no new connections, a :class:`Gateway`'s open streams end at once,
-    requests in flight get ``grace`` seconds (rounded up to whole seconds, uvicorn's unit)."""
+    requests in flight get ``grace`` seconds (rounded up to whole seconds, uvicorn's unit). Before
+    serving it settles the process's heap (:func:`protogw.gateway.workers.settle_heap`)."""
     limits = limits or HttpLimits(max_connections=default_max_connections())
     config = uvicorn.Config(
         app,

@@ -182,7 +182,12 @@ async def run(
     stop: asyncio.Event | None = None,
     reuse_port: bool = False,
 ) -> None:
-    """Serve until SIGTERM or SIGINT (or until ``stop`` is set), then shut down gracefully."""
+    """Serve until SIGTERM or SIGINT (or until ``stop`` is set), then shut down gracefully.
+
+    It serves as a process's main task: once everything has started it settles the process's heap
+    (:func:`protogw.gateway.workers.settle_heap`: start-up objects frozen, the cycle collector's
+    thresholds raised), which lasts for the life of the process.
+    """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

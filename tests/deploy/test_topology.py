@@ -34,6 +34,7 @@ import yaml
 
 from protogw.gen.determined.api.v1 import api_pb2_grpc, master_pb2
 from tests.support.postgres import PostgresServer
+from tests.support.serve import stop
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -82,13 +83,7 @@ async def started(*args: str, pattern: bytes) -> AsyncIterator[tuple[Process, in
         process.drain = asyncio.create_task(proc.stderr.read())
         yield process, int(m.group(1))
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 20)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await stop(proc)
         if process.drain is not None:
             await process.drain
 
