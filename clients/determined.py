@@ -16,7 +16,7 @@ import contextlib
 import hashlib
 from collections.abc import AsyncGenerator, Sequence
 from types import TracebackType
-from typing import Final, TypeVar
+from typing import Final, TypedDict, TypeVar, Unpack
 
 from google.protobuf import wrappers_pb2
 from google.protobuf.descriptor import MethodDescriptor
@@ -37,7 +37,7 @@ from protogw.gen.determined.log.v1 import log_pb2
 from protogw.gen.determined.user.v1 import user_pb2 as userv1_pb2
 from protogw.gen.determined.util.v1 import util_pb2
 
-__all__ = ["PASSWORD_SALT", "DeterminedClient", "IdFilter", "StateName", "salt_and_hash"]
+__all__ = ["PASSWORD_SALT", "DeterminedClient", "ExperimentQuery", "IdFilter", "StateName", "salt_and_hash"]
 
 #: The fixed salt Determined's CLI and SDK put in front of a password before hashing it client-side.
 PASSWORD_SALT: Final = "GubPEmmotfiK9TMD6Zdw"
@@ -70,6 +70,66 @@ def _state(value: StateName) -> experimentv1_pb2.State.ValueType:
         return experimentv1_pb2.State.Value(name)
     except ValueError:
         raise ValueError(f"unknown experiment state {value!r}") from None
+
+
+class ExperimentQuery(TypedDict, total=False):
+    """The filters and order of a GetExperiments listing, every one optional (the keywords of
+    :meth:`DeterminedClient.experiments`, :meth:`~DeterminedClient.experiment_pages` and
+    :meth:`~DeterminedClient.iter_experiments`). ``id_greater_than`` is a shorthand for
+    ``id_filter=IdFilter(gt=...)``; given both, they are merged. ``sort_by`` and ``order_by`` are the
+    proto enums' numbers."""
+
+    archived: bool | None
+    states: Sequence[StateName]
+    labels: Sequence[str]
+    users: Sequence[str]
+    user_ids: Sequence[int]
+    name: str
+    description: str
+    project_id: int
+    id_greater_than: int | None
+    id_filter: IdFilter | None
+    show_trial_data: bool
+    sort_by: int
+    order_by: int
+
+
+_QUERY_KEYS: Final = frozenset(ExperimentQuery.__annotations__)
+
+
+def _checked(query: ExperimentQuery) -> ExperimentQuery:
+    """``query``, after refusing keys it cannot have, as a signature without ``**`` would."""
+    unknown = query.keys() - _QUERY_KEYS
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+    return query
+
+
+def _experiments_request(query: ExperimentQuery, offset: int, limit: int) -> experiment_pb2.GetExperimentsRequest:
+    request = experiment_pb2.GetExperimentsRequest(
+        states=[_state(s) for s in query.get("states", ())],
+        labels=query.get("labels", ()),
+        users=query.get("users", ()),
+        user_ids=query.get("user_ids", ()),
+        name=query.get("name", ""),
+        description=query.get("description", ""),
+        project_id=query.get("project_id", 0),
+        show_trial_data=query.get("show_trial_data", False),
+        sort_by=experiment_pb2.GetExperimentsRequest.SortBy.ValueType(query.get("sort_by", 0)),
+        order_by=pagination_pb2.OrderBy.ValueType(query.get("order_by", 0)),
+        offset=offset,
+        limit=limit,
+    )
+    archived = query.get("archived")
+    if archived is not None:
+        request.archived.CopyFrom(wrappers_pb2.BoolValue(value=archived))
+    id_filter = query.get("id_filter")
+    if id_filter is not None:
+        request.experiment_id_filter.CopyFrom(id_filter)
+    id_greater_than = query.get("id_greater_than")
+    if id_greater_than is not None:
+        request.experiment_id_filter.gt = id_greater_than
+    return request
 
 
 class DeterminedClient:
@@ -160,90 +220,25 @@ class DeterminedClient:
     # -- experiments ------------------------------------------------------------------------------------
 
     async def experiments(
-        self,
-        *,
-        archived: bool | None = None,
-        states: Sequence[StateName] = (),
-        labels: Sequence[str] = (),
-        users: Sequence[str] = (),
-        user_ids: Sequence[int] = (),
-        name: str = "",
-        description: str = "",
-        project_id: int = 0,
-        id_greater_than: int | None = None,
-        id_filter: IdFilter | None = None,
-        show_trial_data: bool = False,
-        sort_by: int = 0,
-        order_by: int = 0,
-        offset: int = 0,
-        limit: int = 0,
+        self, *, offset: int = 0, limit: int = 0, **query: Unpack[ExperimentQuery]
     ) -> experiment_pb2.GetExperimentsResponse:
-        """One page of experiments (``limit`` 0 is the server's default page of 100) with its pagination.
-
-        ``id_greater_than`` is a shorthand for ``id_filter=IdFilter(gt=...)``; given both, they are merged.
-        """
-        request = experiment_pb2.GetExperimentsRequest(
-            states=[_state(s) for s in states],
-            labels=labels,
-            users=users,
-            user_ids=user_ids,
-            name=name,
-            description=description,
-            project_id=project_id,
-            show_trial_data=show_trial_data,
-            sort_by=experiment_pb2.GetExperimentsRequest.SortBy.ValueType(sort_by),
-            order_by=pagination_pb2.OrderBy.ValueType(order_by),
-            offset=offset,
-            limit=limit,
+        """One page of experiments (``limit`` 0 is the server's default page of 100) with its pagination;
+        ``query`` filters and orders them (:class:`ExperimentQuery`)."""
+        return await self._call(
+            "GetExperiments",
+            _experiments_request(_checked(query), offset, limit),
+            experiment_pb2.GetExperimentsResponse,
         )
-        if archived is not None:
-            request.archived.CopyFrom(wrappers_pb2.BoolValue(value=archived))
-        if id_filter is not None:
-            request.experiment_id_filter.CopyFrom(id_filter)
-        if id_greater_than is not None:
-            request.experiment_id_filter.gt = id_greater_than
-        return await self._call("GetExperiments", request, experiment_pb2.GetExperimentsResponse)
 
     async def experiment_pages(
-        self,
-        *,
-        archived: bool | None = None,
-        states: Sequence[StateName] = (),
-        labels: Sequence[str] = (),
-        users: Sequence[str] = (),
-        user_ids: Sequence[int] = (),
-        name: str = "",
-        description: str = "",
-        project_id: int = 0,
-        id_greater_than: int | None = None,
-        id_filter: IdFilter | None = None,
-        show_trial_data: bool = False,
-        sort_by: int = 0,
-        order_by: int = 0,
-        offset: int = 0,
-        page_size: int = 0,
+        self, *, offset: int = 0, page_size: int = 0, **query: Unpack[ExperimentQuery]
     ) -> AsyncGenerator[experiment_pb2.GetExperimentsResponse, None]:
         """Every page of matching experiments from ``offset`` on: each next page starts at the previous
         ``endIndex``, until ``endIndex`` reaches ``total`` (Determined's ``read_paginated``). Each page
         carries its pagination, so a caller can show progress against ``pagination.total``."""
+        _checked(query)
         while True:
-            page = await self.experiments(
-                archived=archived,
-                states=states,
-                labels=labels,
-                users=users,
-                user_ids=user_ids,
-                name=name,
-                description=description,
-                project_id=project_id,
-                id_greater_than=id_greater_than,
-                id_filter=id_filter,
-                show_trial_data=show_trial_data,
-                sort_by=sort_by,
-                order_by=order_by,
-                offset=offset,
-                limit=page_size,
-            )
+            page = await self.experiments(offset=offset, limit=page_size, **query)
             yield page
             next_offset = _next_offset(page.pagination, offset)
             if next_offset is None:
@@ -251,40 +246,10 @@ class DeterminedClient:
             offset = next_offset
 
     async def iter_experiments(
-        self,
-        *,
-        archived: bool | None = None,
-        states: Sequence[StateName] = (),
-        labels: Sequence[str] = (),
-        users: Sequence[str] = (),
-        user_ids: Sequence[int] = (),
-        name: str = "",
-        description: str = "",
-        project_id: int = 0,
-        id_greater_than: int | None = None,
-        id_filter: IdFilter | None = None,
-        show_trial_data: bool = False,
-        sort_by: int = 0,
-        order_by: int = 0,
-        page_size: int = 0,
+        self, *, page_size: int = 0, **query: Unpack[ExperimentQuery]
     ) -> AsyncGenerator[experimentv1_pb2.Experiment, None]:
         """Every matching experiment, page by page (see :meth:`experiment_pages`)."""
-        pages = self.experiment_pages(
-            archived=archived,
-            states=states,
-            labels=labels,
-            users=users,
-            user_ids=user_ids,
-            name=name,
-            description=description,
-            project_id=project_id,
-            id_greater_than=id_greater_than,
-            id_filter=id_filter,
-            show_trial_data=show_trial_data,
-            sort_by=sort_by,
-            order_by=order_by,
-            page_size=page_size,
-        )
+        pages = self.experiment_pages(page_size=page_size, **_checked(query))
         async with contextlib.aclosing(pages):
             async for page in pages:
                 for experiment in page.experiments:

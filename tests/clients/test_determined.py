@@ -348,3 +348,19 @@ async def test_followed_logs_stop_when_the_consumer_does(admin: DeterminedClient
                 break
     assert len(received) == 2
     assert (await admin.master()).cluster_name == "protogw"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.experiments(nmae="typo"),
+        lambda c: anext(c.experiment_pages(state=["ACTIVE"])),
+        lambda c: anext(c.iter_experiments(limit=5)),  # limit belongs to experiments(): here it is page_size
+    ],
+    ids=["experiments", "experiment_pages", "iter_experiments"],
+)
+async def test_unknown_listing_keywords_are_refused(admin: DeterminedClient, call: Read) -> None:
+    # The listing methods share one keyword set (ExperimentQuery); a misspelt filter must fail as an
+    # unknown keyword argument would, not be dropped into an unfiltered listing.
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        await call(admin)
