@@ -13,19 +13,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import math
 import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 import uvloop
 
 from protogw.core.descriptors import DescriptorError
 from protogw.gateway.app import Gateway, GatewayOptions, RouteTable, create_app
-from protogw.gateway.http_limits import HttpLimits, default_max_connections, limited_protocol
+from protogw.gateway.http_limits import HttpLimits, default_max_connections
 from protogw.gateway.proxy import ProxyBackend
 from protogw.gateway.shutdown import DEFAULT_GRACE, GatewayServer
 from protogw.gateway.types import ASGIApp
@@ -68,17 +66,8 @@ async def serve(
     requests in flight get ``grace`` seconds (rounded up to whole seconds, uvicorn's unit). Before
     serving it settles the process's heap (:func:`protogw.gateway.workers.settle_heap`)."""
     limits = limits or HttpLimits(max_connections=default_max_connections())
-    config = uvicorn.Config(
-        app,
-        loop="uvloop",
-        http=limited_protocol(limits),
-        lifespan="on",
-        log_level=log_level,
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=math.ceil(grace),
-    )
-    server = GatewayServer(config, app.streams if isinstance(app, Gateway) else None)
+    streams = app.streams if isinstance(app, Gateway) else None
+    server = GatewayServer.for_app(app, streams, limits, log_level=log_level, grace=grace)
     settle_heap()  # the app and its routes are built; what serving allocates is all that is left
     host, port = sock.getsockname()[:2]
     log.warning("gateway listening on http://%s:%d", url_host(host), port)

@@ -19,15 +19,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from typing import Self
 
 import grpc
 import uvicorn
 
 from protogw.gateway.errors import GatewayError
+from protogw.gateway.http_limits import HttpLimits, limited_protocol
+from protogw.gateway.types import ASGIApp
 
 __all__ = ["DEFAULT_GRACE", "SHUTTING_DOWN", "GatewayServer", "OpenStreams", "shutting_down"]
 
@@ -107,6 +111,26 @@ class GatewayServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, streams: OpenStreams | None = None) -> None:
         super().__init__(config)
         self.streams = streams
+
+    @classmethod
+    def for_app(
+        cls, app: ASGIApp, streams: OpenStreams | None, limits: HttpLimits, *, log_level: str, grace: float
+    ) -> Self:
+        """The server for ``app`` as every protogw HTTP port runs it: uvicorn's httptools protocol with
+        ``limits``, lifespan on, no access log or ``Server`` header (calls are logged by the service),
+        and ``grace`` seconds for requests in flight at shutdown (rounded up: uvicorn counts whole
+        seconds); ``streams`` are the app's open streams (:attr:`Gateway.streams`), ended first."""
+        # No ``loop``: that setting is read by ``uvicorn.run`` only; this server runs on the caller's loop.
+        config = uvicorn.Config(
+            app,
+            http=limited_protocol(limits),
+            lifespan="on",
+            log_level=log_level,
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=math.ceil(grace),
+        )
+        return cls(config, streams)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

@@ -14,11 +14,9 @@ import dataclasses
 import http.cookies
 import importlib.resources
 import logging
-import math
 from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
-import uvicorn
 from google.protobuf import descriptor_pool
 from google.protobuf.message import Message
 from starlette.applications import Starlette
@@ -36,7 +34,6 @@ from protogw.gateway.http_limits import (
     DEFAULT_MAX_ANONYMOUS_BODY_BYTES,
     HttpLimits,
     default_max_connections,
-    limited_protocol,
 )
 from protogw.gateway.inprocess import InProcessBackend
 from protogw.gateway.options import BodyGate
@@ -300,16 +297,8 @@ class RestGateway:
         app = build_gateway(service, docs=self._docs)
         sock = listen(self.host, self.port, reuse_port=self._reuse_port)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            app,
-            http=limited_protocol(self._limits or http_limits(service.config.max_model_definition_bytes)),
-            lifespan="on",
-            log_level=self._log_level,
-            access_log=False,
-            server_header=False,
-            timeout_graceful_shutdown=math.ceil(self._grace),
-        )
-        self._server = _EmbeddedServer(config, app.streams)
+        limits = self._limits or http_limits(service.config.max_model_definition_bytes)
+        self._server = _EmbeddedServer.for_app(app, app.streams, limits, log_level=self._log_level, grace=self._grace)
         # The socket is already listening, so connections made before uvicorn's loop picks it up wait
         # in the backlog: there is nothing to wait for here.
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
