@@ -27,8 +27,9 @@ def measure(executable: str, database: str, work: Path, target: str, seconds: in
     serve, _, port = start_serve("serve", database, work / "serve.log", executable=executable)
     try:
         wait_http(serve, f"http://127.0.0.1:{port}/api/v1/master")
-        rest, _ = calls(login(port))
-        headers = {"Authorization": f"Bearer {login(port)}"}
+        token = login(port)
+        rest, _ = calls(token)
+        headers = {"Authorization": f"Bearer {token}"}
         url = f"http://127.0.0.1:{port}{rest[target]}"
         connections = 4 if target == "Page100" else 32
         wrk(url, 1, connections, headers)  # warm-up
