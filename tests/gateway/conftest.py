@@ -74,10 +74,21 @@ async def _open_env(kind: str, options: GatewayOptions | None = None) -> AsyncIt
     store = ThingStore()
     backend, server, target = await kitchen_backend(kind, store)
     app = create_app(kitchen_routes(options), backend)
-    transport = httpx.ASGITransport(app=app, client=("10.0.0.7", 5555))
+    async with app_client(app, server, client=("10.0.0.7", 5555)) as client:
+        yield GatewayEnv(kind, store, backend, app, client, target)
+
+
+@contextlib.asynccontextmanager
+async def app_client(
+    app: Gateway, server: grpc.aio.Server | None = None, *, client: tuple[str, int] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client calling ``app`` in-process (base URL ``http://gw.test``; ``client`` is the peer
+    address the app sees, httpx's default if None); afterwards the app is shut down and ``server`` (a
+    proxy backend's gRPC server) stopped."""
+    transport = httpx.ASGITransport(app=app) if client is None else httpx.ASGITransport(app=app, client=client)
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as client:
-            yield GatewayEnv(kind, store, backend, app, client, target)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as http_client:
+            yield http_client
     finally:
         await app.shutdown()
         if server is not None:

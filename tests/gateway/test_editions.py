@@ -18,6 +18,7 @@ from protogw.gateway.app import GatewayOptions, RouteTable, create_app
 from protogw.gateway.backend import Backend
 from protogw.gateway.inprocess import InProcessBackend
 from protogw.gateway.proxy import ProxyBackend
+from tests.gateway.conftest import app_client
 from tests.gen.editions.v1 import editions_pb2 as pb
 from tests.gen.editions.v1 import editions_pb2_grpc as pb_grpc
 
@@ -54,13 +55,8 @@ async def client(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncCli
     # can be compared byte for byte.
     options = GatewayOptions(json=JsonOptions(unset_message_as_null=False))
     app = create_app(RouteTable.from_pool(descriptor_pool.Default(), [SERVICE], options), backend)
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw.test") as c:
-            yield c
-    finally:
-        await app.shutdown()
-        if server is not None:
-            await server.stop(None)
+    async with app_client(app, server) as c:
+        yield c
 
 
 def reference(message: pb.Sample) -> bytes:

@@ -36,7 +36,7 @@ from protogw.gateway.errors import (
 from protogw.gateway.inprocess import InProcessBackend
 from protogw.gateway.proxy import ProxyBackend
 from tests.gateway import errdemo
-from tests.gateway.conftest import gateway_process
+from tests.gateway.conftest import app_client, gateway_process
 
 
 def bad_request_detail() -> any_pb2.Any:
@@ -321,13 +321,8 @@ async def demo_client(request: pytest.FixtureRequest) -> AsyncIterator[httpx.Asy
         server, port = await errdemo.start_server(errdemo.demo_pool())
         backend = ProxyBackend(f"127.0.0.1:{port}")
     app = create_app(RouteTable.from_descriptor_set(errdemo.descriptor_set()), backend)
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw.test") as client:
-            yield client
-    finally:
-        await app.shutdown()
-        if server is not None:
-            await server.stop(None)
+    async with app_client(app, server) as client:
+        yield client
 
 
 @pytest.mark.parametrize("scenario", errdemo.SCENARIOS, ids=[s.name for s in errdemo.SCENARIOS])
