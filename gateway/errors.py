@@ -6,9 +6,11 @@ with ``details`` rendered as ``Any`` JSON). A service with its own error envelop
 renderer to the application factory - see :class:`StatusRenderer` for the shape to follow.
 
 A detail's type is looked up in the gateway's own descriptor pools first (those its routes were built
-from: in proxy mode, the descriptor set's), then in the default pool. The gateway hands its pools to the
-renderer once, when the routes are built (:func:`with_pools`): a renderer that defines
-``with_pools(pools)`` returns a copy that resolves details there, as :class:`StatusRenderer` does.
+from: in proxy mode, the descriptor set's), then in the default pool, and the status is written with the
+gateway's marshaler options (``GatewayOptions.json``: proto names, enum numbers, unpopulated fields), as
+grpc-gateway writes it with its marshaler. The gateway hands both to the renderer once, when the routes
+are built (:func:`bind`): a renderer that defines ``with_pools(pools)`` / ``with_json(json)`` returns a
+copy that uses them, as :class:`StatusRenderer` does.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import grpc
-from google.protobuf import any_pb2, json_format
+from google.protobuf import any_pb2
 from google.protobuf.descriptor_pool import DescriptorPool
 from google.rpc import error_details_pb2  # noqa: F401  (registers the standard detail types)
 
-from protogw.core.codec import dumps
+from protogw.core.codec import CodecError, JsonOptions, dumps, encode_any
 from protogw.core.status import code_number, http_status_from_code
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "Headers",
     "StatusRenderer",
     "any_to_json",
+    "bind",
     "http_status_from_code",
     "with_pools",
 ]
@@ -42,6 +45,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Headers = list[tuple[bytes, bytes]]
+
+#: grpc-gateway's default marshaler options.
+_DEFAULT_JSON = JsonOptions()
 
 
 @dataclass(slots=True)
@@ -89,29 +95,20 @@ class ErrorRenderer(Protocol):
     ) -> tuple[Headers, Any]: ...
 
 
-def any_to_json(detail: any_pb2.Any, pools: Sequence[DescriptorPool] = ()) -> Any:
-    """An ``Any`` as protojson renders it, or its raw form when its type is not known here.
+def any_to_json(detail: any_pb2.Any, pools: Sequence[DescriptorPool] = (), json: JsonOptions = _DEFAULT_JSON) -> Any:
+    """An ``Any`` as the gateway renders one in a response (the marshaler options ``json``), or its
+    raw form when its type is not known here.
 
     The packed type is looked up in ``pools`` first, in order (the gateway's own: a gateway serving
-    from a descriptor set knows types no module of this process defines), then in the default pool.
-    The standard detail types (``google.rpc.error_details``: BadRequest, DebugInfo, ErrorInfo...) are
-    always known there: their module is imported here, since a gateway serving from a descriptor set
-    alone may have imported nothing that defines them. A type found nowhere (or a value that does not
-    parse as it) gives ``{"@type": ..., "value": <base64>}``."""
-    name = detail.type_url.rpartition("/")[2]
-    pool = next((p for p in pools if _defines(p, name)), None)  # None: json_format's default pool
+    from a descriptor set knows types no module of this process defines), then in the default pool,
+    and so is any ``Any`` nested in it. The standard detail types (``google.rpc.error_details``:
+    BadRequest, DebugInfo, ErrorInfo...) are always known there: their module is imported here, since
+    a gateway serving from a descriptor set alone may have imported nothing that defines them. A type
+    found nowhere (or a value that does not parse as it) gives ``{"@type": ..., "value": <base64>}``."""
     try:
-        return json_format.MessageToDict(detail, always_print_fields_with_no_presence=True, descriptor_pool=pool)
-    except Exception:  # the packed type is in none of the pools, or its value is not that type
+        return encode_any(detail.type_url, detail.value, pools, json)
+    except CodecError:
         return {"@type": detail.type_url, "value": base64.b64encode(detail.value).decode("ascii")}
-
-
-def _defines(pool: DescriptorPool, name: str) -> bool:
-    try:
-        pool.FindMessageTypeByName(name)
-    except KeyError:
-        return False
-    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,16 +123,30 @@ class StatusRenderer:
 
     content_type: bytes = b"application/json"
     pools: tuple[DescriptorPool, ...] = ()
+    json: JsonOptions = _DEFAULT_JSON
 
     def with_pools(self, pools: Sequence[DescriptorPool]) -> StatusRenderer:
         """This renderer, also resolving details in ``pools`` (after its own); ``self`` if it already does."""
         added = tuple(p for p in dict.fromkeys(pools) if p not in self.pools)
         return dataclasses.replace(self, pools=self.pools + added) if added else self
 
+    def with_json(self, json: JsonOptions) -> StatusRenderer:
+        """This renderer writing the status with the marshaler options ``json`` (the gateway's)."""
+        return self if json == self.json else dataclasses.replace(self, json=json)
+
     def status_json(self, code: grpc.StatusCode, message: str, details: Sequence[any_pb2.Any]) -> dict[str, Any]:
-        """The ``google.rpc.Status`` JSON value (details as ``Any`` JSON; always present)."""
-        pools = self.pools
-        return {"code": code_number(code), "message": message, "details": [any_to_json(d, pools) for d in details]}
+        """The ``google.rpc.Status`` JSON value, marshalled as the responses are (grpc-gateway writes it
+        with the same marshaler): details as ``Any`` JSON; with ``emit_unpopulated`` off, an empty
+        message or list of details is left out as protojson leaves out any unset field."""
+        pools, json = self.pools, self.json
+        body: dict[str, Any] = {
+            "code": code_number(code),
+            "message": message,
+            "details": [any_to_json(d, pools, json) for d in details],
+        }
+        if not json.emit_unpopulated:
+            body = {k: v for k, v in body.items() if v}
+        return body
 
     def __call__(
         self,
@@ -161,19 +172,31 @@ def _header_safe(text: str) -> bytes:
 DEFAULT_RENDERER: ErrorRenderer = StatusRenderer()
 
 
-def with_pools(renderer: ErrorRenderer, pools: Sequence[DescriptorPool]) -> ErrorRenderer:
-    """``renderer`` resolving error details in ``pools`` before the default pool, if it can.
+def bind(
+    renderer: ErrorRenderer, *, pools: Sequence[DescriptorPool] = (), json: JsonOptions | None = None
+) -> ErrorRenderer:
+    """``renderer`` as a gateway uses it: resolving error details in ``pools`` before the default pool
+    and writing with the gateway's marshaler options ``json``, if it can.
 
-    A renderer opts in by defining ``with_pools(pools)`` (as :class:`StatusRenderer` and its subclasses
-    do); any other renderer is returned as it is, and resolves details itself (e.g. with
-    :func:`any_to_json` and the pools of its :class:`~protogw.gateway.routes.RouteTable`). The gateway
-    calls this once, when its routes are built, never per call.
+    A renderer opts in to each by defining ``with_pools(pools)`` / ``with_json(json)`` (as
+    :class:`StatusRenderer` and its subclasses do); any other renderer is returned as it is, and
+    resolves details itself (e.g. with :func:`any_to_json` and the pools and options of its
+    :class:`~protogw.gateway.routes.RouteTable`). The gateway calls this once, when its routes are
+    built, never per call.
     """
-    bind = getattr(renderer, "with_pools", None)
-    if bind is None:
-        return renderer
-    bound: ErrorRenderer = bind(pools)
+    bound: ErrorRenderer = renderer
+    add_pools = getattr(bound, "with_pools", None)
+    if add_pools is not None and pools:
+        bound = add_pools(pools)
+    set_json = getattr(bound, "with_json", None)
+    if set_json is not None and json is not None:
+        bound = set_json(json)
     return bound
+
+
+def with_pools(renderer: ErrorRenderer, pools: Sequence[DescriptorPool]) -> ErrorRenderer:
+    """``renderer`` resolving error details in ``pools`` before the default pool, if it can (see :func:`bind`)."""
+    return bind(renderer, pools=pools)
 
 
 # What grpc-gateway writes when the error itself cannot be marshalled.

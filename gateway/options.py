@@ -42,8 +42,9 @@ class GatewayOptions:
     annotators: Sequence[MetadataAnnotator] = ()
     # Echoed or generated, forwarded as metadata of the same name; None turns it off.
     request_id_header: str | None = "x-request-id"
-    # Writes error bodies. The routes hand it their descriptor pools (errors.with_pools), so details
-    # of types only the descriptor set defines render with their fields.
+    # Writes error bodies. The routes hand it their descriptor pools and the json options (errors.bind),
+    # so details of types only the descriptor set defines render with their fields, marshalled as the
+    # responses are.
     error_renderer: ErrorRenderer = DEFAULT_RENDERER
     # GET here runs grpc.health.v1.Health/Check on the backend; None turns it off.
     healthz_path: str | None = "/healthz"

@@ -38,7 +38,7 @@ from google.protobuf import descriptor_pool
 from protogw.core.bindings import Binding, HttpRuleError, bindings_for
 from protogw.core.codec import Codec, codec_for
 from protogw.core.descriptors import load_descriptor_set, services_in
-from protogw.gateway.errors import ErrorRenderer, with_pools
+from protogw.gateway.errors import ErrorRenderer, bind
 from protogw.gateway.options import GatewayOptions
 from protogw.gateway.request import RequestBuilder
 from protogw.gateway.router import ConflictError, Router
@@ -72,8 +72,9 @@ class RouteTable:
         self.pools: tuple[descriptor_pool.DescriptorPool, ...] = tuple(
             dict.fromkeys(b.method.descriptor.containing_service.file.pool for b in self.bindings)
         )
-        # Errors are rendered with these pools too: a detail type the descriptor set alone defines.
-        self.error_renderer: ErrorRenderer = with_pools(self.options.error_renderer, self.pools)
+        # Errors are rendered with these pools too (a detail type the descriptor set alone defines) and
+        # with the responses' marshaler options.
+        self.error_renderer: ErrorRenderer = bind(self.options.error_renderer, pools=self.pools, json=self.options.json)
         for binding in self.bindings:
             route = self._route(binding)
             if binding.unservable is not None:

@@ -4,6 +4,7 @@ The public surface is small and stable; the gateway only uses what is exported h
 
 * :class:`JsonOptions` - the marshaler options (grpc-gateway's defaults are the defaults here).
 * :func:`codec_for` - the codec of one message type, compiled once from its descriptor and cached.
+* :func:`encode_any` - an ``Any``'s JSON from its type URL and bytes, its type looked up in given pools.
 * :func:`dumps` / :func:`loads` - bytes <-> JSON values with orjson.
 * :class:`CodecError` - bad input while decoding (or a message that has no JSON form while encoding);
   its message names the offending field path, and ``err.path`` / ``err.reason`` hold the parts.
@@ -14,6 +15,15 @@ codec's output equals ``MessageToDict`` (key order included) and its parsing equ
 
 from __future__ import annotations
 
-from protogw.core.codec._api import Codec, CodecError, JsonOptions, ReferenceCodec, codec_for, dumps, loads
+from protogw.core.codec._api import (
+    Codec,
+    CodecError,
+    JsonOptions,
+    ReferenceCodec,
+    codec_for,
+    dumps,
+    encode_any,
+    loads,
+)
 
-__all__ = ["Codec", "CodecError", "JsonOptions", "ReferenceCodec", "codec_for", "dumps", "loads"]
+__all__ = ["Codec", "CodecError", "JsonOptions", "ReferenceCodec", "codec_for", "dumps", "encode_any", "loads"]

@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
-from google.protobuf import json_format
+from google.protobuf import descriptor_pool, json_format
 from google.protobuf.descriptor import Descriptor
+from google.protobuf.descriptor_pool import DescriptorPool
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 from protogw.core.codec._compiled import CompiledCodec, Compiler
-from protogw.core.codec._errors import CodecError
+from protogw.core.codec._errors import CodecError, Fail
 
-__all__ = ["Codec", "CodecError", "JsonOptions", "ReferenceCodec", "codec_for", "dumps", "loads"]
+__all__ = ["Codec", "CodecError", "JsonOptions", "ReferenceCodec", "codec_for", "dumps", "encode_any", "loads"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,20 @@ def _build_locked(descriptor: Descriptor, options: JsonOptions) -> Codec:
 def codec_for(descriptor: Descriptor, options: JsonOptions = JsonOptions()) -> Codec:
     """The codec for ``descriptor`` under ``options``; built once, then cached."""
     return _build(descriptor, options)
+
+
+def encode_any(
+    type_url: str, value: bytes, pools: Sequence[DescriptorPool] = (), options: JsonOptions = JsonOptions()
+) -> Any:
+    """The JSON of a ``google.protobuf.Any`` (``type_url`` and packed ``value``) under ``options``, as
+    :func:`codec_for` renders an ``Any`` field: the type is looked up in ``pools`` in order, then in
+    the default pool. :class:`CodecError` when it is in none of them or the value does not parse."""
+    try:
+        return _compiler(options).encode_packed(type_url, value, (*pools, descriptor_pool.Default()))
+    except Fail as exc:
+        raise exc.to_codec_error() from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise CodecError(f"cannot encode {type_url}: {exc}") from None
 
 
 def dumps(value: Any, *, pretty: bool = False) -> bytes:

@@ -22,12 +22,13 @@ from __future__ import annotations
 import keyword
 import operator
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from google.protobuf import descriptor_pool, json_format
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
-from google.protobuf.message import Message
+from google.protobuf.descriptor_pool import DescriptorPool
+from google.protobuf.message import DecodeError, Message
 from google.protobuf.message_factory import GetMessageClass
 
 from protogw.core import wkt
@@ -351,14 +352,19 @@ class Compiler:
         return found
 
     def _encode_any(self, message: Message) -> Any:
-        if not message.ListFields():
-            return {}
-        type_url: str = message.type_url  # type: ignore[attr-defined]
         # The pool the Any itself came from first (a gateway in proxy mode builds its types from a
         # descriptor set into a pool of its own), then the default pool, where json_format looks.
+        pools: tuple[Any, ...] = (message.DESCRIPTOR.file.pool, descriptor_pool.Default())
+        return self.encode_packed(message.type_url, message.value, pools)  # type: ignore[attr-defined]
+
+    def encode_packed(self, type_url: str, value: bytes, pools: Sequence[DescriptorPool]) -> Any:
+        """The JSON of an ``Any`` holding ``value`` of ``type_url``, its type looked up in ``pools`` in
+        order: ``{"@type": ..., <the fields>}``, or ``{"@type": ..., "value": ...}`` for a type with a
+        JSON form of its own (Timestamp, Struct, wrappers...); an empty ``Any`` is ``{}``."""
+        if not type_url and not value:
+            return {}
         name = type_url.split("/")[-1]
         inner_desc: Descriptor | None = None
-        pools: tuple[Any, ...] = (message.DESCRIPTOR.file.pool, descriptor_pool.Default())
         for pool in pools:
             try:
                 inner_desc = pool.FindMessageTypeByName(name)
@@ -368,7 +374,10 @@ class Compiler:
         if inner_desc is None:
             raise Fail(f"cannot resolve Any type URL {type_url!r}")
         inner = GetMessageClass(inner_desc)()
-        inner.ParseFromString(message.value)  # type: ignore[attr-defined]
+        try:
+            inner.ParseFromString(value)
+        except DecodeError:
+            raise Fail(f"the value of the Any is not a valid {name}") from None
         encoded = self.encoder(inner_desc)(inner)
         if is_special(inner_desc):
             return {"@type": type_url, "value": encoded}

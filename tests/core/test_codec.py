@@ -761,6 +761,10 @@ def test_encode_refuses_what_json_format_refuses(options: JsonOptions) -> None:
         kitchen_pb2.Everything(field_mask=field_mask_pb2.FieldMask(paths=["Bad_Path"])),
         kitchen_pb2.Everything(value=struct_pb2.Value(number_value=math.inf)),
         kitchen_pb2.Everything(any_value=any_pb2.Any(type_url="type.googleapis.com/no.Such", value=b"")),
+        # A known type whose packed bytes are not one (a length-delimited field cut short).
+        kitchen_pb2.Everything(
+            any_value=any_pb2.Any(type_url="type.googleapis.com/google.protobuf.StringValue", value=b"\x0a\x05ab")
+        ),
     ]
     for message in bad:
         with pytest.raises(Exception):  # noqa: B017 - json_format raises several types

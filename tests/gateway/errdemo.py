@@ -43,7 +43,7 @@ def _proto_file() -> descriptor_pb2.FileDescriptorProto:
         name="errdemo/v1/errdemo.proto",
         package="errdemo.v1",
         syntax="proto3",
-        dependency=["google/api/annotations.proto", "google/protobuf/duration.proto"],
+        dependency=["google/api/annotations.proto", "google/protobuf/any.proto", "google/protobuf/duration.proto"],
     )
     kind = fdp.enum_type.add(name="Kind")
     kind.value.add(name="KIND_UNSPECIFIED", number=0)
@@ -69,6 +69,8 @@ def _proto_file() -> descriptor_pb2.FileDescriptorProto:
     fdp.message_type.add(name="RetryDetail").field.append(
         _field("after", 1, F.TYPE_MESSAGE, ".google.protobuf.Duration")
     )
+    # A detail carrying another in an Any (whose type may be one only the default pool knows).
+    fdp.message_type.add(name="CauseDetail").field.append(_field("cause", 1, F.TYPE_MESSAGE, ".google.protobuf.Any"))
     fdp.message_type.add(name="FailRequest").field.append(_field("scenario", 1, F.TYPE_STRING))
     fdp.message_type.add(name="FailResponse").field.append(_field("scenario", 1, F.TYPE_STRING))
     service = fdp.service.add(name="ErrorDemo")
@@ -87,7 +89,7 @@ def _proto_file() -> descriptor_pb2.FileDescriptorProto:
 def descriptor_set() -> bytes:
     """The serialized ``FileDescriptorSet``: the demo file and its imports (as ``buf build`` writes)."""
     files = []
-    for module in (descriptor_pb2, http_pb2, annotations_pb2, duration_pb2):
+    for module in (descriptor_pb2, http_pb2, annotations_pb2, any_pb2, duration_pb2):
         fdp = descriptor_pb2.FileDescriptorProto()
         module.DESCRIPTOR.CopyToProto(fdp)
         files.append(fdp)
@@ -112,9 +114,14 @@ def packed(msg: Message) -> any_pb2.Any:
 
 
 def expected_json(msg: Message) -> dict[str, Any]:
-    """What protojson writes for ``msg`` packed in an ``Any``: ``@type`` and the message's own fields
-    (json_format of the message itself, as the gateway's renderer prints them)."""
+    """What grpc-gateway's marshaler writes for ``msg`` packed in an ``Any``: ``@type`` and the
+    message's own fields - json_format's with unpopulated fields, except that protojson's
+    EmitUnpopulated also writes an unset message field (outside a oneof) as null."""
     fields = json_format.MessageToDict(msg, always_print_fields_with_no_presence=True)
+    for field in msg.DESCRIPTOR.fields:
+        unset_message = field.message_type is not None and not field.is_repeated
+        if unset_message and field.containing_oneof is None and not msg.HasField(field.name):
+            fields[field.json_name] = None
     return {"@type": PREFIX + msg.DESCRIPTOR.full_name, **fields}
 
 
@@ -143,7 +150,7 @@ def _own(pool: descriptor_pool.DescriptorPool) -> list[tuple[any_pb2.Any, dict[s
 
 def _own_literal(pool: descriptor_pool.DescriptorPool) -> list[tuple[any_pb2.Any, dict[str, Any]]]:
     # Spelled out once, so the expectation does not only come from json_format: proto3 zero values
-    # are written (always_print_fields_with_no_presence), an unset message field is not.
+    # are written, and an unset message field is null (grpc-gateway's protojson EmitUnpopulated).
     msg = message(pool, "LimitDetail", resource="disk")
     return [
         (
@@ -153,6 +160,7 @@ def _own_literal(pool: descriptor_pool.DescriptorPool) -> list[tuple[any_pb2.Any
                 "resource": "disk",
                 "limit": "0",
                 "kind": "KIND_UNSPECIFIED",
+                "window": None,
                 "tags": [],
                 "usedByUser": {},
                 "hard": False,

@@ -19,6 +19,7 @@ import pytest
 from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool
 from google.rpc import error_details_pb2
 
+from protogw.core.codec import JsonOptions
 from protogw.core.descriptors import pool_of
 from protogw.core.status import http_status_from_code
 from protogw.gateway.app import RouteTable, create_app
@@ -30,10 +31,12 @@ from protogw.gateway.errors import (
     Headers,
     StatusRenderer,
     any_to_json,
+    bind,
     render_error,
     with_pools,
 )
 from protogw.gateway.inprocess import InProcessBackend
+from protogw.gateway.options import GatewayOptions
 from protogw.gateway.proxy import ProxyBackend
 from tests.gateway import errdemo
 from tests.gateway.conftest import app_client, gateway_process
@@ -209,6 +212,19 @@ ANY_TO_JSON: list[
         lambda: (DEMO_POOL,),
         {"@type": "type.googleapis.com/errdemo.v1.LimitDetail", "value": "CgVhYg=="},
     ),
+    (
+        "own type holding a standard type in an Any field",
+        lambda: errdemo.packed(
+            errdemo.message(
+                DEMO_POOL, "CauseDetail", cause={"@type": f"{errdemo.PREFIX}google.rpc.ErrorInfo", "reason": "R"}
+            )
+        ),
+        lambda: (DEMO_POOL,),
+        {
+            "@type": f"{errdemo.PREFIX}errdemo.v1.CauseDetail",
+            "cause": {"@type": f"{errdemo.PREFIX}google.rpc.ErrorInfo", "reason": "R", "domain": "", "metadata": {}},
+        },
+    ),
     ("empty Any", lambda: any_pb2.Any(), lambda: (DEMO_POOL,), {}),
 ]
 
@@ -218,6 +234,120 @@ def test_any_to_json_pools(
     detail: Callable[[], any_pb2.Any], pools: Callable[[], Sequence[descriptor_pool.DescriptorPool]], expected: Any
 ) -> None:
     assert any_to_json(detail(), pools()) == expected
+
+
+def _quota() -> any_pb2.Any:
+    return errdemo.packed(
+        errdemo.message(DEMO_POOL, "LimitDetail", resource="cpu", kind="KIND_RATE", usedByUser={"a": 3})
+    )
+
+
+# The status is written with the gateway's marshaler options, as grpc-gateway writes it with its
+# marshaler: (case, options, error, body).
+WITH_JSON: list[tuple[str, JsonOptions, GatewayError, dict[str, Any]]] = [
+    (
+        "grpc-gateway's defaults",
+        JsonOptions(),
+        GatewayError(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down", (_quota(),)),
+        {
+            "code": 8,
+            "message": "slow down",
+            "details": [
+                {
+                    "@type": f"{errdemo.PREFIX}errdemo.v1.LimitDetail",
+                    "resource": "cpu",
+                    "limit": "0",
+                    "kind": "KIND_RATE",
+                    "window": None,
+                    "tags": [],
+                    "usedByUser": {"a": 3},
+                    "hard": False,
+                }
+            ],
+        },
+    ),
+    (
+        "proto names and enum numbers",
+        JsonOptions(use_proto_names=True, use_enum_numbers=True),
+        GatewayError(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down", (_quota(),)),
+        {
+            "code": 8,
+            "message": "slow down",
+            "details": [
+                {
+                    "@type": f"{errdemo.PREFIX}errdemo.v1.LimitDetail",
+                    "resource": "cpu",
+                    "limit": "0",
+                    "kind": 1,
+                    "window": None,
+                    "tags": [],
+                    "used_by_user": {"a": 3},
+                    "hard": False,
+                }
+            ],
+        },
+    ),
+    (
+        "unpopulated fields left out",
+        JsonOptions(emit_unpopulated=False),
+        GatewayError(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down", (_quota(),)),
+        {
+            "code": 8,
+            "message": "slow down",
+            "details": [
+                {
+                    "@type": f"{errdemo.PREFIX}errdemo.v1.LimitDetail",
+                    "resource": "cpu",
+                    "kind": "KIND_RATE",
+                    "usedByUser": {"a": 3},
+                }
+            ],
+        },
+    ),
+    (
+        "unpopulated: no details",
+        JsonOptions(emit_unpopulated=False),
+        GatewayError(grpc.StatusCode.NOT_FOUND, "gone"),
+        {"code": 5, "message": "gone"},
+    ),
+    (
+        "unpopulated: no message either",
+        JsonOptions(emit_unpopulated=False),
+        GatewayError(grpc.StatusCode.NOT_FOUND, ""),
+        {"code": 5},
+    ),
+    (
+        "defaults: empty message and details written",
+        JsonOptions(),
+        GatewayError(grpc.StatusCode.NOT_FOUND, ""),
+        {"code": 5, "message": "", "details": []},
+    ),
+]
+
+
+@pytest.mark.parametrize(("options", "err", "expected"), [c[1:] for c in WITH_JSON], ids=[c[0] for c in WITH_JSON])
+def test_status_written_with_the_json_options(
+    options: JsonOptions, err: GatewayError, expected: dict[str, Any]
+) -> None:
+    renderer = bind(DEFAULT_RENDERER, pools=[DEMO_POOL], json=options)
+    status, _, body = render_error(renderer, err)
+    assert status == err.status
+    assert orjson.loads(body) == expected
+
+
+async def test_gateway_writes_errors_with_its_json_options() -> None:
+    """Through a whole gateway: the options that shape its responses shape its error details too."""
+    inproc = InProcessBackend()
+    inproc.add_generic_rpc_handlers([errdemo.handlers(errdemo.demo_pool())])
+    options = GatewayOptions(json=JsonOptions(use_proto_names=True, use_enum_numbers=True))
+    app = create_app(RouteTable.from_descriptor_set(errdemo.descriptor_set(), options=options), inproc)
+    async with app_client(app, None) as client:
+        response = await client.get("/v1/fail/own")
+    assert response.status_code == 429
+    (detail,) = response.json()["details"]
+    assert detail["kind"] == 1
+    assert detail["used_by_user"] == {"ann": 3}
+    assert detail["window"] == {"length": "60s"}
 
 
 def test_the_demo_types_are_not_in_the_default_pool() -> None:
@@ -264,6 +394,32 @@ def test_with_pools(
     assert DEFAULT_RENDERER.pools == ()  # type: ignore[attr-defined]  # the shared default is untouched
 
 
+BIND_JSON: list[tuple[str, ErrorRenderer, JsonOptions | None, JsonOptions | None]] = [
+    ("default renderer", DEFAULT_RENDERER, JsonOptions(use_proto_names=True), JsonOptions(use_proto_names=True)),
+    (
+        "subclass keeps its class",
+        DeterminedStyle(),
+        JsonOptions(use_enum_numbers=True),
+        JsonOptions(use_enum_numbers=True),
+    ),
+    ("the same options: the renderer itself", DEFAULT_RENDERER, JsonOptions(), None),
+    ("no options: the renderer itself", DEFAULT_RENDERER, None, None),
+    ("a renderer without with_json is kept", plain_renderer, JsonOptions(use_proto_names=True), None),
+]
+
+
+@pytest.mark.parametrize(("renderer", "json", "expected"), [c[1:] for c in BIND_JSON], ids=[c[0] for c in BIND_JSON])
+def test_bind_json(renderer: ErrorRenderer, json: JsonOptions | None, expected: JsonOptions | None) -> None:
+    bound = bind(renderer, json=json)
+    if expected is None:
+        assert bound is renderer
+        return
+    assert isinstance(bound, StatusRenderer)
+    assert type(bound) is type(renderer)
+    assert bound.json == expected
+    assert DEFAULT_RENDERER.json == JsonOptions()  # type: ignore[attr-defined]  # the shared default is untouched
+
+
 def test_subclass_renders_details_from_its_pools() -> None:
     limit = _limit(DEMO_POOL)
     err = GatewayError(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down", (errdemo.packed(limit),))
@@ -283,6 +439,11 @@ def test_route_table_binds_its_pool() -> None:
     assert isinstance(table.error_renderer, StatusRenderer)
     assert table.error_renderer.pools == table.pools
     assert table.options.error_renderer is DEFAULT_RENDERER
+    assert table.error_renderer.json == table.options.json
+    options = GatewayOptions(json=JsonOptions(use_proto_names=True))
+    named = RouteTable.from_descriptor_set(errdemo.descriptor_set(), options=options).error_renderer
+    assert isinstance(named, StatusRenderer)
+    assert named.json == options.json
     # No routes, no pools: the renderer is the options' own.
     assert RouteTable([]).error_renderer is DEFAULT_RENDERER
 
