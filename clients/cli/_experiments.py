@@ -14,15 +14,16 @@ from protogw.clients.cli._output import (
     AsJson,
     AsYaml,
     Column,
-    Order,
+    ListLimit,
+    ListOffset,
+    ListOrder,
     ShowProgress,
     emit,
     enum_keys,
     experiment_state,
-    from_command_line,
     message_json,
-    progress_bar,
-    show_progress,
+    read_pages,
+    subcommand_instead,
     timestamp,
 )
 from protogw.clients.cli._session import EXIT_USAGE, fail, run
@@ -101,11 +102,9 @@ def list_experiments(
     id_lte: Annotated[int | None, typer.Option("--id-lte", help="Only ids at most this.")] = None,
     show_trial_data: Annotated[bool, typer.Option("--show-trial-data", help="Ask for trial data too.")] = False,
     sort_by: Annotated[SortKey | None, typer.Option("--sort-by", help="Sort key.")] = None,
-    order: Annotated[Order | None, typer.Option("--order", help="Sort direction.")] = None,
-    offset: Annotated[int, typer.Option("--offset", help="Start here; negative: this many from the end.")] = 0,
-    limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="One page of at most this many (default: every page).")
-    ] = None,
+    order: ListOrder = None,
+    offset: ListOffset = 0,
+    limit: ListLimit = None,
     page_size: Annotated[
         int, typer.Option("--page-size", min=0, help="Rows per request when reading every page (0: server's 100).")
     ] = 0,
@@ -114,13 +113,7 @@ def list_experiments(
     progress: ShowProgress = None,
 ) -> None:
     """List experiments (GetExperiments) with every filter, sort and page option it has."""
-    if ctx.invoked_subcommand is not None:
-        # `experiments` also lists when given no command; its options then belong to `list` only.
-        given = [p.name for p in ctx.command.params if from_command_line(ctx, p.name)]
-        if given:
-            raise typer.BadParameter(
-                f"listing options ({', '.join(map(str, given))}) go after `list`, not before a command"
-            )
+    if subcommand_instead(ctx):
         return
     id_filter: IdFilter | None = None
     if ids or not_ids or id_gt is not None or id_gte is not None or id_lt is not None or id_lte is not None:
@@ -144,15 +137,8 @@ def list_experiments(
     async def fetch(client: DeterminedClient) -> list[experimentv1_pb2.Experiment]:
         if limit is not None:
             return list((await client.experiments(**filters, limit=limit)).experiments)
-        found: list[experimentv1_pb2.Experiment] = []
-        first: int | None = None
-        with progress_bar("experiments", enabled=show_progress(progress)) as bar:
-            async for page in client.experiment_pages(**filters, page_size=page_size):
-                found.extend(page.experiments)
-                window = page.pagination
-                first = window.start_index if first is None else first
-                bar.update(completed=window.end_index - first, total=window.total - first)
-        return found
+        pages = client.experiment_pages(**filters, page_size=page_size)
+        return await read_pages("experiments", pages, lambda page: page.experiments, progress)
 
     try:
         found = run(ctx, fetch)

@@ -10,11 +10,11 @@ with the data on stdout.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 import yaml
@@ -33,6 +33,9 @@ __all__ = [
     "AsJson",
     "AsYaml",
     "Column",
+    "ListLimit",
+    "ListOffset",
+    "ListOrder",
     "Order",
     "ShowProgress",
     "emit",
@@ -41,6 +44,8 @@ __all__ = [
     "from_command_line",
     "message_json",
     "progress_bar",
+    "read_pages",
+    "subcommand_instead",
     "timestamp",
 ]
 
@@ -64,6 +69,15 @@ ORDER_BY: dict[str, int] = {"asc": 1, "desc": 2}
 def enum_keys(items: Sequence[tuple[str, int]], prefix: str) -> dict[str, int]:
     """Option spellings of an enum's non-zero values: ``SORT_BY_START_TIME`` -> ``start-time``."""
     return {name.removeprefix(prefix).lower().replace("_", "-"): number for name, number in items if number}
+
+
+#: The page options every ``list`` command shares (``--page-size`` differs: its default means
+#: something else per method).
+ListOrder = Annotated[Order | None, typer.Option("--order", help="Sort direction.")]
+ListOffset = Annotated[int, typer.Option("--offset", help="Start here; negative: this many from the end.")]
+ListLimit = Annotated[
+    int | None, typer.Option("--limit", min=1, help="One page of at most this many (default: every page).")
+]
 
 
 def from_command_line(ctx: typer.Context, name: str | None) -> bool:
@@ -158,6 +172,38 @@ def emit(
         console.print(table(columns, rows(), console.width))
     elif text is not None:
         typer.echo(text())
+
+
+def subcommand_instead(ctx: typer.Context) -> bool:
+    """For a group that lists when given no command (``experiments``, ``users``): whether a command
+    runs instead. Listing options given before that command are refused (they belong to ``list``)."""
+    if ctx.invoked_subcommand is None:
+        return False
+    given = [p.name for p in ctx.command.params if from_command_line(ctx, p.name)]
+    if given:
+        raise typer.BadParameter(
+            f"listing options ({', '.join(map(str, given))}) go after `list`, not before a command"
+        )
+    return True
+
+
+_Row = TypeVar("_Row")
+
+
+async def read_pages(
+    what: str, pages: AsyncIterator[Any], rows: Callable[[Any], Iterable[_Row]], progress: bool | None
+) -> list[_Row]:
+    """Every row of every page (responses with a ``pagination`` window), with a progress bar whose
+    total is learned from the first page."""
+    found: list[_Row] = []
+    first: int | None = None
+    with progress_bar(what, enabled=show_progress(progress)) as bar:
+        async for page in pages:
+            found.extend(rows(page))
+            window = page.pagination
+            first = window.start_index if first is None else first
+            bar.update(completed=window.end_index - first, total=window.total - first)
+    return found
 
 
 def show_progress(choice: bool | None) -> bool:

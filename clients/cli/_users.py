@@ -14,14 +14,15 @@ from protogw.clients.cli._output import (
     AsJson,
     AsYaml,
     Column,
-    Order,
+    ListLimit,
+    ListOffset,
+    ListOrder,
     ShowProgress,
     emit,
     enum_keys,
-    from_command_line,
     message_json,
-    progress_bar,
-    show_progress,
+    read_pages,
+    subcommand_instead,
     timestamp,
 )
 from protogw.clients.cli._session import run
@@ -87,11 +88,9 @@ def list_users(
         typer.Option("--role-id", help="Only with this role assigned directly (repeatable; no roles exist here)."),
     ] = None,
     sort_by: Annotated[SortKey | None, typer.Option("--sort-by", help="Sort key.")] = None,
-    order: Annotated[Order | None, typer.Option("--order", help="Sort direction.")] = None,
-    offset: Annotated[int, typer.Option("--offset", help="Start here; negative: this many from the end.")] = 0,
-    limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="One page of at most this many (default: every page).")
-    ] = None,
+    order: ListOrder = None,
+    offset: ListOffset = 0,
+    limit: ListLimit = None,
     page_size: Annotated[
         int, typer.Option("--page-size", min=0, help="Rows per request when reading every page (0: all at once).")
     ] = 0,
@@ -100,12 +99,7 @@ def list_users(
     progress: ShowProgress = None,
 ) -> None:
     """List users (GetUsers) with every filter, sort and page option it has."""
-    if ctx.invoked_subcommand is not None:
-        given = [p.name for p in ctx.command.params if from_command_line(ctx, p.name)]
-        if given:
-            raise typer.BadParameter(
-                f"listing options ({', '.join(map(str, given))}) go after `list`, not before a command"
-            )
+    if subcommand_instead(ctx):
         return
     filters: dict[str, Any] = {
         "name": name,
@@ -120,15 +114,8 @@ def list_users(
     async def fetch(client: DeterminedClient) -> list[userv1_pb2.User]:
         if limit is not None:
             return list((await client.users(**filters, limit=limit)).users)
-        found: list[userv1_pb2.User] = []
-        first: int | None = None
-        with progress_bar("users", enabled=show_progress(progress)) as bar:
-            async for page in client.user_pages(**filters, page_size=page_size):
-                found.extend(page.users)
-                window = page.pagination
-                first = window.start_index if first is None else first
-                bar.update(completed=window.end_index - first, total=window.total - first)
-        return found
+        pages = client.user_pages(**filters, page_size=page_size)
+        return await read_pages("users", pages, lambda page: page.users, progress)
 
     found = run(ctx, fetch)
     emit(
