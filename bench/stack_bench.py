@@ -13,6 +13,10 @@ Contenders, all on one fresh SQLite database seeded with 100 demo experiments:
 * ``grpc``    the same gRPC port, called directly (h2load with pre-encoded frames);
 * ``proxy``   ``protogw rest-proxy`` in front of the same gRPC port;
 * ``nolog``   (1 worker, GetMaster) ``protogw serve --log-level warning``: the access log's cost;
+* ``floor``   (1 worker, GetMaster) the service's own work with nothing of the gateway around it: an ASGI
+              app on the raw app's uvicorn that calls the servicer's ``GetMaster`` and writes the codec's
+              JSON, without routing, metadata, interceptors, call context or transcoder - what a
+              hand-written endpoint would cost, so the gateway pipeline's share can be read off;
 * ``g-raw``, ``g-inproc`` (1 worker, when ``granian`` is installed) the raw app and the in-process gateway
               (``build_gateway``, no gRPC port) on Granian instead of uvicorn: the other HTTP server people
               run ASGI apps on, compared side by side.
@@ -56,7 +60,7 @@ PROTOGW = str(BIN / "protogw")
 ENVOY = shutil.which("envoy") or str(BIN / "envoy")
 PASSWORD = "bench-password"
 TARGETS = ("GetMaster", "GetExperiment", "Page100")
-MODES = ("raw", "inproc", "nolog", "envoy", "grpc", "proxy", "g-raw", "g-inproc")
+MODES = ("raw", "floor", "inproc", "nolog", "envoy", "grpc", "proxy", "g-raw", "g-inproc")
 RAW_BODY = b'{"version":"0.38.1","masterId":"bench","clusterId":"bench","clusterName":"protogw"}'
 
 
@@ -74,7 +78,7 @@ async def _raw_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": RAW_BODY})
 
 
-def serve_raw(port: int) -> None:
+def serve_raw(port: int, app: Any = _raw_app) -> None:
     """One raw-ASGI worker on ``port`` (SO_REUSEPORT: several share it), uvicorn as the gateway runs it."""
     import uvicorn
     import uvloop
@@ -86,10 +90,36 @@ def serve_raw(port: int) -> None:
     sock.listen(2048)
     sock.setblocking(False)
     config = uvicorn.Config(
-        _raw_app, loop="uvloop", http="httptools", lifespan="on", log_level="error", access_log=False,
+        app, loop="uvloop", http="httptools", lifespan="on", log_level="error", access_log=False,
         server_header=False,
     )  # fmt: skip
     uvloop.run(uvicorn.Server(config).serve(sockets=[sock]))
+
+
+def serve_floor(port: int, database: str) -> None:
+    """The ``floor`` contender: GetMaster's servicer and codec behind the raw app's uvicorn, nothing between."""
+    from protogw.core.codec import codec_for, dumps
+    from protogw.gateway.workers import settle_heap
+    from protogw.gen.determined.api.v1 import master_pb2
+    from protogw.server.service import ServiceConfig, build_service
+
+    service = build_service(ServiceConfig(database_url=database, initial_password=PASSWORD))
+    encode = codec_for(master_pb2.GetMasterResponse.DESCRIPTOR).encode
+    request = master_pb2.GetMasterRequest()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await service.start()
+            settle_heap()  # as ``serve`` does once started
+            await _raw_app(scope, receive, send)
+            await service.close()
+            return
+        body = dumps(encode(await service.master.GetMaster(request, None)))  # type: ignore[arg-type]
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    serve_raw(port, app)
 
 
 def serve_granian(port: int, database: str) -> None:
@@ -353,6 +383,11 @@ def start_stack(workers: int, database: str, work: Path, with_nolog: bool) -> tu
     )  # fmt: skip
     started.append(envoy)
     stack.http["envoy"], stack.procs["envoy"] = envoy_port, [serve, envoy]
+    if workers == 1:
+        port = free_port()
+        floor = Proc("floor", [sys.executable, __file__, "--serve-floor", str(port), database], work / "floor.log", env)
+        started.append(floor)
+        stack.http["floor"], stack.procs["floor"] = port, [floor]
     if workers == 1 and have_granian():
         # The same app on Granian instead of uvicorn (one process, no gRPC port): the HTTP server compared.
         for mode, source in (("g-raw", "raw"), ("g-inproc", database)):
@@ -362,7 +397,7 @@ def start_stack(workers: int, database: str, work: Path, with_nolog: bool) -> tu
             )
             started.append(proc)
             stack.http[mode], stack.procs[mode] = port, [proc]
-    for mode in ("raw", "proxy", "envoy", "g-raw", "g-inproc"):
+    for mode in ("raw", "floor", "proxy", "envoy", "g-raw", "g-inproc"):
         if mode in stack.http:
             wait_http(stack.procs[mode][-1], f"http://127.0.0.1:{stack.http[mode]}/api/v1/master")
     return stack, started
@@ -421,10 +456,14 @@ def main() -> None:
     parser.add_argument("--targets", default=",".join(TARGETS), help="targets to measure, comma-separated")
     parser.add_argument("--modes", default=",".join(MODES), help="contenders to measure, comma-separated")
     parser.add_argument("--serve-raw", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-floor", nargs=2, metavar=("PORT", "DATABASE"), help=argparse.SUPPRESS)
     parser.add_argument("--serve-granian", nargs=2, metavar=("PORT", "DATABASE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_raw:
         serve_raw(args.serve_raw)
+        return
+    if args.serve_floor:
+        serve_floor(int(args.serve_floor[0]), args.serve_floor[1])
         return
     if args.serve_granian:
         serve_granian(int(args.serve_granian[0]), args.serve_granian[1])
@@ -463,7 +502,7 @@ def main() -> None:
                         continue
                     if mode.startswith("g-") and (mode not in stack.http or target == "Page100"):
                         continue
-                    if mode == "nolog" and ("nolog" not in stack.http or target != "GetMaster"):
+                    if mode in ("nolog", "floor") and (mode not in stack.http or target != "GetMaster"):
                         continue
                     plan.append((stack, target, mode))
         for run in range(1, args.runs + 1):
@@ -535,6 +574,8 @@ def report(
         ("proxy REST / direct gRPC, GetMaster", ("GetMaster", "proxy"), ("GetMaster", "grpc"), ">= 0.9"),
         ("proxy REST / direct gRPC, GetExperiment", ("GetExperiment", "proxy"), ("GetExperiment", "grpc"), ">= 0.9"),
         ("proxy REST / direct gRPC, 100-page", ("Page100", "proxy"), ("Page100", "grpc"), ">= 0.9"),
+        ("service floor / raw ASGI, GetMaster", ("GetMaster", "floor"), ("GetMaster", "raw"), ""),
+        ("in-process REST / service floor, GetMaster", ("GetMaster", "inproc"), ("GetMaster", "floor"), ""),
         ("in-process access log on / off, GetMaster", ("GetMaster", "inproc"), ("GetMaster", "nolog"), ""),
         ("Granian: in-process REST / raw ASGI, GetMaster", ("GetMaster", "g-inproc"), ("GetMaster", "g-raw"), ""),
         ("in-process REST on Granian / on uvicorn, GetMaster", ("GetMaster", "g-inproc"), ("GetMaster", "inproc"), ""),
