@@ -89,6 +89,8 @@ class _LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_started = time.monotonic()
         self._head_timer: asyncio.TimerHandle | None = None
         self._refused = False
+        # The current response's writer (it may hold what the response wrote in this iteration).
+        self._response_writer: _HeadWithBody | None = None
 
     # -- connections --------------------------------------------------------------------------------
 
@@ -172,7 +174,8 @@ class _LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         # The cycle just made writes the response through this (its task has not run yet).
         if self.cycle is not None:
-            self.cycle.transport = cast(asyncio.Transport, _HeadWithBody(self.cycle.transport, self.loop))
+            self._response_writer = _HeadWithBody(self.cycle.transport, self.loop)
+            self.cycle.transport = cast(asyncio.Transport, self._response_writer)
 
     def _body_refusal(self) -> tuple[int, str] | None:
         limits = self.limits
@@ -203,14 +206,26 @@ class _LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._head_tail = b""
 
+    def _flush_held(self) -> None:
+        """Write what the current response holds back (see :class:`_HeadWithBody`) before the protocol
+        writes to or closes the connection itself: an earlier response must not be lost or overtaken."""
+        if self._response_writer is not None:
+            self._response_writer.flush()
+
     def send_400_response(self, msg: str) -> None:
         if self._refused:
             return  # a refusal of ours stopped the parser; it already answered
+        self._flush_held()
         super().send_400_response(msg)
+
+    def shutdown(self) -> None:
+        self._flush_held()
+        super().shutdown()
 
     def _refuse(self, status: int, message: str) -> None:
         self._refused = True
         self._disarm_head_timer()
+        self._flush_held()
         if not self.transport.is_closing():
             self.transport.write(_response(status, message))
             self.transport.close()
@@ -230,12 +245,22 @@ def default_max_connections() -> int:
     return max(64, min(DEFAULT_MAX_CONNECTIONS, soft - 1024))
 
 
+#: At most this much of a response is held back for the end of the event-loop iteration (the usual
+#: high-water mark of a transport's buffer); more is written at once, so flow control works as before.
+HOLD_LIMIT = 64 * 1024
+
+
 class _HeadWithBody:
-    """The transport a response is written through: the first write (uvicorn writes the status line
-    and headers on ``http.response.start``) is held until the next one, the body, so a small answer
-    leaves in one write - one syscall and one TCP segment instead of two. Whatever is held goes out at
-    the end of the event-loop iteration at the latest (a stream's head does not wait for its first
-    message), and before a close."""
+    """The transport a response is written through: what the app writes in the event-loop iteration
+    of its first write (uvicorn writes the status line and headers on ``http.response.start``, then
+    the body) is held and written once, at the end of that iteration - unless it grows past
+    :data:`HOLD_LIMIT`, which is written at once. Later writes pass straight through.
+
+    A small answer thus leaves in one write (one syscall, one TCP segment), and the answers of every
+    request served in one iteration leave together after all of them were computed, instead of each
+    send's trip through the kernel interleaving with the next request's Python work. Measured on
+    GetMaster under load (32 connections, 2 cores): 25-40% less CPU per request. Whatever is held
+    goes out before a close, and before the protocol writes or closes anything itself."""
 
     __slots__ = ("_held", "_loop", "_transport")
 
@@ -247,23 +272,28 @@ class _HeadWithBody:
     def write(self, data: bytes) -> None:
         held = self._held
         if held is not None:
-            self._held = None
-            self._transport.write(held + data)
+            held += data
+            if len(held) > HOLD_LIMIT:
+                self._held = None
+                self._transport.write(held)
+            else:
+                self._held = held
         elif self._loop is not None:
-            # The first write: hold it (only this one; later writes pass straight through).
+            # The first write: hold it, and what follows in this iteration, until the iteration ends.
             self._held = bytes(data)
-            self._loop.call_soon(self._flush)
+            self._loop.call_soon(self.flush)
             self._loop = None
         else:
             self._transport.write(data)
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Write what is held now."""
         held, self._held = self._held, None
         if held is not None and not self._transport.is_closing():
             self._transport.write(held)
 
     def close(self) -> None:
-        self._flush()
+        self.flush()
         self._transport.close()
 
     def is_closing(self) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import types
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,7 +14,7 @@ import httpx
 import pytest
 import uvicorn
 
-from protogw.gateway.http_limits import HttpLimits, limited_protocol
+from protogw.gateway.http_limits import HOLD_LIMIT, HttpLimits, _HeadWithBody, limited_protocol
 from protogw.gateway.workers import listen
 from protogw.server.rest import RestGateway, http_limits
 from tests.server.harness import Running
@@ -198,6 +199,144 @@ async def test_the_response_head_is_never_held_back(query: bytes, body: bytes) -
         assert head.startswith(b"HTTP/1.1 200")
         if body:
             assert body in await asyncio.wait_for(reader.read(100), 5)
+        writer.transport.abort()
+    finally:
+        server.should_exit = True
+        server.force_exit = True
+        await task
+
+
+# --- how responses are written: held to the end of the loop iteration, then one write ------------------
+
+
+class _Transport:
+    """Records what is written and when it is closed, in order."""
+
+    def __init__(self, closing: bool = False) -> None:
+        self.events: list[bytes | str] = []
+        self.closing = closing
+
+    def write(self, data: bytes) -> None:
+        self.events.append(bytes(data))
+
+    def close(self) -> None:
+        self.closing = True
+        self.events.append("close")
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
+BIG_BODY = b"x" * HOLD_LIMIT
+
+# (case, writes in one iteration, then close?, transport closing already, events before the iteration
+# ends, events after it)
+HOLD_CASES: list[tuple[str, list[bytes], bool, bool, list[bytes | str], list[bytes | str]]] = [
+    ("head alone: written when the iteration ends", [b"H"], False, False, [], [b"H"]),
+    ("head and body: one write when the iteration ends", [b"H", b"B"], False, False, [], [b"HB"]),
+    ("head, body and chunk end: one write", [b"H", b"B", b"0\r\n\r\n"], False, False, [], [b"HB0\r\n\r\n"]),
+    ("past the hold limit: written at once", [b"H", BIG_BODY], False, False, [b"H" + BIG_BODY], [b"H" + BIG_BODY]),
+    (
+        "past the hold limit, then more: that passes straight through",
+        [b"H", BIG_BODY, b"T"],
+        False,
+        False,
+        [b"H" + BIG_BODY, b"T"],
+        [b"H" + BIG_BODY, b"T"],
+    ),
+    ("close writes what is held first", [b"H", b"B"], True, False, [b"HB", "close"], [b"HB", "close"]),
+    ("a closing connection gets nothing", [b"H", b"B"], False, True, [], []),
+]
+
+
+@pytest.mark.parametrize(
+    ("writes", "close", "closing", "before", "after"), [c[1:] for c in HOLD_CASES], ids=[c[0] for c in HOLD_CASES]
+)
+async def test_a_response_is_held_to_the_end_of_the_iteration(
+    writes: list[bytes], close: bool, closing: bool, before: list[bytes | str], after: list[bytes | str]
+) -> None:
+    raw = _Transport(closing)
+    wrapper = _HeadWithBody(raw, asyncio.get_running_loop())  # type: ignore[arg-type]
+    for data in writes:
+        wrapper.write(data)
+    if close:
+        wrapper.close()
+    assert raw.events == before
+    await asyncio.sleep(0)  # the iteration ends
+    assert raw.events == after
+    if not closing:
+        wrapper.write(b"later")  # after the first iteration, writes pass straight through
+        assert raw.events[-1] == b"later"
+
+
+@pytest.mark.parametrize("action", ["shutdown", "send_400_response"])
+def test_the_protocol_writes_a_held_response_before_its_own(action: str) -> None:
+    """A server shutdown (or a bad next request) in the iteration that completed a response closes the
+    connection itself: what the response holds goes first, not lost, not overtaken."""
+    loop = asyncio.new_event_loop()
+    try:
+        raw = _Transport()
+        wrapper = _HeadWithBody(raw, loop)  # type: ignore[arg-type]
+        wrapper.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        protocol = object.__new__(limited_protocol(HttpLimits()))
+        protocol.cycle = types.SimpleNamespace(transport=wrapper, response_complete=True, keep_alive=True)  # type: ignore[assignment]
+        protocol._response_writer = wrapper
+        protocol.transport = raw  # type: ignore[assignment]
+        protocol._refused = False
+        protocol.server_state = types.SimpleNamespace(default_headers=[])  # type: ignore[assignment]
+        if action == "shutdown":
+            protocol.shutdown()
+        else:
+            protocol.send_400_response("Invalid HTTP request received.")
+        assert raw.events[0] == b"HTTP/1.1 200 OK\r\n\r\n"
+        assert raw.events[-1] == "close"
+        if action == "send_400_response":
+            assert b"400 Bad Request" in raw.events[1]  # type: ignore[operator]
+    finally:
+        loop.close()
+
+
+async def _answer(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    body = scope["path"].encode()
+    headers = [(b"content-type", b"text/plain"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+# (case, what the client sends in one write, the answers it must get, in order). (A bad request
+# pipelined behind a good one is answered 400 and the connection closed while the good one is still
+# being served: uvicorn drops that answer, held or not.)
+PIPELINES = [
+    ("two requests", b"GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n", [b"/one", b"/two"]),
+    (
+        "three requests",
+        b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n",
+        [b"/a", b"/b", b"/c"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("sent", "answers"), [c[1:] for c in PIPELINES], ids=[c[0] for c in PIPELINES])
+async def test_pipelined_answers_keep_their_order(sent: bytes, answers: list[bytes]) -> None:
+    sock = listen("127.0.0.1", 0)
+    config = uvicorn.Config(_answer, http=limited_protocol(HttpLimits()), lifespan="off", log_level="error")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", sock.getsockname()[1])
+        writer.write(sent)
+        received = b""
+        with contextlib.suppress(asyncio.TimeoutError):
+            while not all(a in received for a in answers):
+                chunk = await asyncio.wait_for(reader.read(4096), 5)
+                if not chunk:
+                    break
+                received += chunk
+        positions = [received.find(a) for a in answers]
+        assert all(p >= 0 for p in positions), received
+        assert positions == sorted(positions), received
         writer.transport.abort()
     finally:
         server.should_exit = True
