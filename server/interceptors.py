@@ -28,6 +28,7 @@ import grpc
 import grpc.aio
 
 from protogw.core.requestid import acceptable_request_id, new_request_id
+from protogw.gateway.workers import quick_log
 from protogw.server.context import CallState, Principal, call_state, principal_var
 from protogw.server.errors import status_for, unauthenticated
 
@@ -200,7 +201,7 @@ class LoggingInterceptor(WrappingInterceptor):
         elapsed_ms = (time.perf_counter() - started) * 1000
         user = state.principal.user.username if state is not None and state.principal is not None else "-"
         request_id = state.request_id if state is not None else "-"
-        logger.log(level, "%s %s %.1fms user=%s request_id=%s", method, code, elapsed_ms, user, request_id)
+        quick_log(logger, level, "%s %s %.1fms user=%s request_id=%s", (method, code, elapsed_ms, user, request_id))
 
     async def around_unary(self, method: str, behavior: UnaryBehavior, request: Any, context: Context) -> Any:
         started = time.perf_counter()
