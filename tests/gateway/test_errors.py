@@ -242,68 +242,37 @@ def _quota() -> any_pb2.Any:
     )
 
 
+QUOTA_ERROR = GatewayError(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down", (_quota(),))
+
 # The status is written with the gateway's marshaler options, as grpc-gateway writes it with its
 # marshaler: (case, options, error, body).
+QUOTA_JSON: dict[str, Any] = {
+    "@type": f"{errdemo.PREFIX}errdemo.v1.LimitDetail",
+    "resource": "cpu",
+    "limit": "0",
+    "kind": "KIND_RATE",
+    "window": None,
+    "tags": [],
+    "usedByUser": {"a": 3},
+    "hard": False,
+}
+QUOTA_PROTO_NAMES = {("used_by_user" if k == "usedByUser" else k): v for k, v in QUOTA_JSON.items()}
+QUOTA_POPULATED = {k: QUOTA_JSON[k] for k in ("@type", "resource", "kind", "usedByUser")}
+
+
+def _slow_down(detail: dict[str, Any]) -> dict[str, Any]:
+    return {"code": 8, "message": "slow down", "details": [detail]}
+
+
 WITH_JSON: list[tuple[str, JsonOptions, GatewayError, dict[str, Any]]] = [
-    (
-        "grpc-gateway's defaults",
-        JsonOptions(),
-        GatewayError(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down", (_quota(),)),
-        {
-            "code": 8,
-            "message": "slow down",
-            "details": [
-                {
-                    "@type": f"{errdemo.PREFIX}errdemo.v1.LimitDetail",
-                    "resource": "cpu",
-                    "limit": "0",
-                    "kind": "KIND_RATE",
-                    "window": None,
-                    "tags": [],
-                    "usedByUser": {"a": 3},
-                    "hard": False,
-                }
-            ],
-        },
-    ),
+    ("grpc-gateway's defaults", JsonOptions(), QUOTA_ERROR, _slow_down(QUOTA_JSON)),
     (
         "proto names and enum numbers",
         JsonOptions(use_proto_names=True, use_enum_numbers=True),
-        GatewayError(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down", (_quota(),)),
-        {
-            "code": 8,
-            "message": "slow down",
-            "details": [
-                {
-                    "@type": f"{errdemo.PREFIX}errdemo.v1.LimitDetail",
-                    "resource": "cpu",
-                    "limit": "0",
-                    "kind": 1,
-                    "window": None,
-                    "tags": [],
-                    "used_by_user": {"a": 3},
-                    "hard": False,
-                }
-            ],
-        },
+        QUOTA_ERROR,
+        _slow_down(QUOTA_PROTO_NAMES | {"kind": 1}),
     ),
-    (
-        "unpopulated fields left out",
-        JsonOptions(emit_unpopulated=False),
-        GatewayError(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down", (_quota(),)),
-        {
-            "code": 8,
-            "message": "slow down",
-            "details": [
-                {
-                    "@type": f"{errdemo.PREFIX}errdemo.v1.LimitDetail",
-                    "resource": "cpu",
-                    "kind": "KIND_RATE",
-                    "usedByUser": {"a": 3},
-                }
-            ],
-        },
-    ),
+    ("unpopulated fields left out", JsonOptions(emit_unpopulated=False), QUOTA_ERROR, _slow_down(QUOTA_POPULATED)),
     (
         "unpopulated: no details",
         JsonOptions(emit_unpopulated=False),

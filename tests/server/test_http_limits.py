@@ -185,25 +185,32 @@ async def _head_then_body(scope: dict[str, Any], receive: Any, send: Any) -> Non
 HEAD_CASES = [("head without a body yet", b"", b""), ("head and body", b"body", b"done")]
 
 
-@pytest.mark.parametrize(("query", "body"), [c[1:] for c in HEAD_CASES], ids=[c[0] for c in HEAD_CASES])
-async def test_the_response_head_is_never_held_back(query: bytes, body: bytes) -> None:
+@contextlib.asynccontextmanager
+async def limited_server(app: Any) -> AsyncIterator[int]:
+    """``app`` on a real uvicorn with the limits' protocol; its port. The socket already listens: a
+    connection waits in its backlog until uvicorn picks it up."""
     sock = listen("127.0.0.1", 0)
-    config = uvicorn.Config(_head_then_body, http=limited_protocol(HttpLimits()), lifespan="off", log_level="error")
+    config = uvicorn.Config(app, http=limited_protocol(HttpLimits()), lifespan="off", log_level="error")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        # The socket already listens: the connection waits in its backlog until uvicorn picks it up.
-        reader, writer = await asyncio.open_connection("127.0.0.1", sock.getsockname()[1])
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        server.force_exit = True
+        await task
+
+
+@pytest.mark.parametrize(("query", "body"), [c[1:] for c in HEAD_CASES], ids=[c[0] for c in HEAD_CASES])
+async def test_the_response_head_is_never_held_back(query: bytes, body: bytes) -> None:
+    async with limited_server(_head_then_body) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"GET /?" + query + b" HTTP/1.1\r\nHost: x\r\n\r\n")
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
         assert head.startswith(b"HTTP/1.1 200")
         if body:
             assert body in await asyncio.wait_for(reader.read(100), 5)
         writer.transport.abort()
-    finally:
-        server.should_exit = True
-        server.force_exit = True
-        await task
 
 
 # --- how responses are written: held to the end of the loop iteration, then one write ------------------
@@ -320,12 +327,8 @@ PIPELINES = [
 
 @pytest.mark.parametrize(("sent", "answers"), [c[1:] for c in PIPELINES], ids=[c[0] for c in PIPELINES])
 async def test_pipelined_answers_keep_their_order(sent: bytes, answers: list[bytes]) -> None:
-    sock = listen("127.0.0.1", 0)
-    config = uvicorn.Config(_answer, http=limited_protocol(HttpLimits()), lifespan="off", log_level="error")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", sock.getsockname()[1])
+    async with limited_server(_answer) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(sent)
         received = b""
         with contextlib.suppress(asyncio.TimeoutError):
@@ -338,7 +341,3 @@ async def test_pipelined_answers_keep_their_order(sent: bytes, answers: list[byt
         assert all(p >= 0 for p in positions), received
         assert positions == sorted(positions), received
         writer.transport.abort()
-    finally:
-        server.should_exit = True
-        server.force_exit = True
-        await task
