@@ -331,62 +331,66 @@ def plain_renderer(
     return [(b"content-type", b"application/json")], {"n": len(details)}
 
 
-WITH_POOLS: list[
-    tuple[str, ErrorRenderer, list[descriptor_pool.DescriptorPool], tuple[descriptor_pool.DescriptorPool, ...] | None]
-] = [
-    ("default renderer", DEFAULT_RENDERER, [DEMO_POOL], (DEMO_POOL,)),
-    ("subclass keeps its class", DeterminedStyle(), [DEMO_POOL], (DEMO_POOL,)),
+Pools = list[descriptor_pool.DescriptorPool]
+Bound = tuple[tuple[descriptor_pool.DescriptorPool, ...], JsonOptions]
+
+# (case, renderer, pools, json, (pools, json) of the bound renderer - None: the renderer itself)
+BIND: list[tuple[str, ErrorRenderer, Pools, JsonOptions | None, Bound | None]] = [
+    ("default renderer, pools", DEFAULT_RENDERER, [DEMO_POOL], None, ((DEMO_POOL,), JsonOptions())),
+    ("subclass keeps its class", DeterminedStyle(), [DEMO_POOL], None, ((DEMO_POOL,), JsonOptions())),
     (
         "own pools first, no repeats",
         StatusRenderer(pools=(DEMO_POOL,)),
         [descriptor_pool.Default(), DEMO_POOL],
-        (DEMO_POOL, descriptor_pool.Default()),
+        None,
+        ((DEMO_POOL, descriptor_pool.Default()), JsonOptions()),
     ),
-    ("a renderer without with_pools is kept", plain_renderer, [DEMO_POOL], None),
-]
-
-
-@pytest.mark.parametrize(("renderer", "pools", "expected"), [c[1:] for c in WITH_POOLS], ids=[c[0] for c in WITH_POOLS])
-def test_with_pools(
-    renderer: ErrorRenderer,
-    pools: list[descriptor_pool.DescriptorPool],
-    expected: tuple[descriptor_pool.DescriptorPool, ...] | None,
-) -> None:
-    bound = with_pools(renderer, pools)
-    if expected is None:
-        assert bound is renderer
-        return
-    assert isinstance(bound, StatusRenderer)
-    assert type(bound) is type(renderer)
-    assert bound.pools == expected
-    assert with_pools(bound, pools) is bound  # binding again changes nothing
-    assert DEFAULT_RENDERER.pools == ()  # type: ignore[attr-defined]  # the shared default is untouched
-
-
-BIND_JSON: list[tuple[str, ErrorRenderer, JsonOptions | None, JsonOptions | None]] = [
-    ("default renderer", DEFAULT_RENDERER, JsonOptions(use_proto_names=True), JsonOptions(use_proto_names=True)),
     (
-        "subclass keeps its class",
-        DeterminedStyle(),
-        JsonOptions(use_enum_numbers=True),
-        JsonOptions(use_enum_numbers=True),
+        "default renderer, json options",
+        DEFAULT_RENDERER,
+        [],
+        JsonOptions(use_proto_names=True),
+        ((), JsonOptions(use_proto_names=True)),
     ),
-    ("the same options: the renderer itself", DEFAULT_RENDERER, JsonOptions(), None),
-    ("no options: the renderer itself", DEFAULT_RENDERER, None, None),
-    ("a renderer without with_json is kept", plain_renderer, JsonOptions(use_proto_names=True), None),
+    (
+        "subclass, json options",
+        DeterminedStyle(),
+        [],
+        JsonOptions(use_enum_numbers=True),
+        ((), JsonOptions(use_enum_numbers=True)),
+    ),
+    (
+        "both",
+        DEFAULT_RENDERER,
+        [DEMO_POOL],
+        JsonOptions(use_proto_names=True),
+        ((DEMO_POOL,), JsonOptions(use_proto_names=True)),
+    ),
+    ("the same options: the renderer itself", DEFAULT_RENDERER, [], JsonOptions(), None),
+    ("nothing to bind: the renderer itself", DEFAULT_RENDERER, [], None, None),
+    (
+        "a renderer without with_pools/with_json is kept",
+        plain_renderer,
+        [DEMO_POOL],
+        JsonOptions(use_proto_names=True),
+        None,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("renderer", "json", "expected"), [c[1:] for c in BIND_JSON], ids=[c[0] for c in BIND_JSON])
-def test_bind_json(renderer: ErrorRenderer, json: JsonOptions | None, expected: JsonOptions | None) -> None:
-    bound = bind(renderer, json=json)
+@pytest.mark.parametrize(("renderer", "pools", "json", "expected"), [c[1:] for c in BIND], ids=[c[0] for c in BIND])
+def test_bind(renderer: ErrorRenderer, pools: Pools, json: JsonOptions | None, expected: Bound | None) -> None:
+    bound = bind(renderer, pools=pools, json=json)
     if expected is None:
         assert bound is renderer
         return
     assert isinstance(bound, StatusRenderer)
     assert type(bound) is type(renderer)
-    assert bound.json == expected
-    assert DEFAULT_RENDERER.json == JsonOptions()  # type: ignore[attr-defined]  # the shared default is untouched
+    assert (bound.pools, bound.json) == expected
+    assert bind(bound, pools=pools, json=json) is bound  # binding again changes nothing
+    assert with_pools(bound, pools) is bound
+    # The shared default is untouched.
+    assert (DEFAULT_RENDERER.pools, DEFAULT_RENDERER.json) == ((), JsonOptions())  # type: ignore[attr-defined]
 
 
 def test_subclass_renders_details_from_its_pools() -> None:
