@@ -120,8 +120,7 @@ class _BatchListener:
 
 _listener: _BatchListener | None = None
 # The root logger's handler that feeds the writer thread (set with it).
-_queue_handler: logging.Handler | None = None
-_queue: queue.SimpleQueue[Any] | None = None
+_queue_handler: logging.handlers.QueueHandler | None = None
 
 
 def quick_log(logger: logging.Logger, level: int, msg: str, args: tuple[Any, ...]) -> None:
@@ -135,9 +134,9 @@ def quick_log(logger: logging.Logger, level: int, msg: str, args: tuple[Any, ...
     Otherwise (a test's log capture, an embedding program's handlers) it is ``logger.log``. The
     caller has checked ``logger.isEnabledFor(level)``.
     """
-    handler, records = _queue_handler, _queue
-    if handler is not None and records is not None and _only_the_queue(logger, handler):
-        records.put((time.time(), logger.name, level, msg, args))
+    handler = _queue_handler
+    if handler is not None and _only_the_queue(logger, handler):
+        handler.queue.put_nowait((time.time(), logger.name, level, msg, args))
     else:
         logger.log(level, msg, *args)
 
@@ -229,8 +228,8 @@ def configure_logging(level: str, *, workers: int = 1, forward_to: Any = None) -
     root.setLevel(level.upper())
     _cheap_records()
     records: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    global _queue_handler, _queue
-    _queue_handler, _queue = _DeferredQueueHandler(records), records
+    global _queue_handler
+    _queue_handler = _DeferredQueueHandler(records)
     root.addHandler(_queue_handler)
     if forward_to is not None:
         # The stdlib handler renders the message (and any traceback) before the record crosses to the
@@ -266,9 +265,9 @@ def take_back(handler: logging.Handler) -> None:
 
 def flush_logging() -> None:
     """Write what is queued and stop the writer thread (at exit; logging goes on synchronously)."""
-    global _listener, _queue_handler, _queue
+    global _listener, _queue_handler
     listener, _listener = _listener, None
-    _queue_handler = _queue = None
+    _queue_handler = None
     if listener is None:
         return
     listener.stop()
