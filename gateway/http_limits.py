@@ -172,8 +172,10 @@ class _LimitedHttpToolsProtocol(HttpToolsProtocol):
             # Stop the parser here: nothing after the head is read.
             raise _Refused
         super().on_headers_complete()
-        # The cycle just made writes the response through this (its task has not run yet).
+        # The cycle just made writes the response through this (its task has not run yet). What an
+        # earlier response on this connection still holds goes first: one writer holds at a time.
         if self.cycle is not None:
+            self._flush_held()
             self._response_writer = _HeadWithBody(self.cycle.transport, self.loop)
             self.cycle.transport = cast(asyncio.Transport, self._response_writer)
 
