@@ -8,7 +8,7 @@ Prints, per message and direction, the time per operation of:
   ``json_format.ParseDict(orjson.loads(b))``;
 
 and the ratios (goal: <= 0.25 in both directions), plus the binary protobuf figures for scale.
-The codec remembers the JSON of Struct fields it has encoded (``StructMemo``), so encoding the same
+The codec remembers the JSON of Struct fields it has encoded (``struct_memo``), so encoding the same
 message again is its warm case; a ``cold`` encode line follows for messages with Structs, cycling
 through copies whose every Struct is new to the memo (enough of them that none is still remembered when
 it comes round again), so each encode is a first read: every Struct misses.
@@ -42,7 +42,8 @@ from google.protobuf import json_format, struct_pb2
 from google.protobuf.message import Message
 
 from protogw.core.codec import JsonOptions, codec_for
-from protogw.core.codec._runtime import STRUCT_MEMO_ENTRIES, STRUCT_MEMO_PROBE_EVERY
+from protogw.core.codec._memo import MEMO_PROBE_EVERY
+from protogw.core.codec._runtime import STRUCT_MEMO_ENTRIES
 
 # Same output as json_format with always_print_fields_with_no_presence=True, so the work is equal.
 OPTIONS = JsonOptions(unset_message_as_null=False)
@@ -207,9 +208,9 @@ def _cold_copies(message: Message) -> list[Message]:
     structs = _structs_in(message)
     if not structs:
         return []
-    # The memo inserts one Struct in STRUCT_MEMO_PROBE_EVERY once it rests: this many copies, and a
+    # The memo inserts one Struct in MEMO_PROBE_EVERY once it rests: this many copies, and a
     # copy's Structs are long evicted before it comes round again.
-    count = STRUCT_MEMO_ENTRIES * STRUCT_MEMO_PROBE_EVERY // len(structs) + 2
+    count = STRUCT_MEMO_ENTRIES * MEMO_PROBE_EVERY // len(structs) + 2
     copies = []
     for n in range(count):
         copy = type(message).FromString(message.SerializeToString())

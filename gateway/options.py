@@ -61,6 +61,9 @@ class GatewayOptions:
     response_hooks: Sequence[ResponseHook] = ()
     # Consulted before any request body is read (see BodyGate); None reads bodies unconditionally.
     body_gate: BodyGate | None = None
+    # Bytes of unary response bodies remembered by the response's wire form (core.codec.WireMemo), so
+    # the same answer again (a resource polled by many clients) is not encoded again; 0 turns it off.
+    response_memo_bytes: int = 8 * 1024 * 1024
 
     def rules(self) -> RuleOptions:
         """The choices core.bindings needs when it reads the rules."""

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 import grpc
 from google.protobuf.message import Message
 
-from protogw.core.codec import dumps
+from protogw.core.codec import WireMemo, dumps
 from protogw.gateway.backend import Backend, Call, StreamCall, UnaryResult
 from protogw.gateway.errors import GatewayError, Headers
 from protogw.gateway.headers import IncomingConfig, MetadataError, RequestHead, incoming_metadata, outgoing_headers
@@ -46,6 +46,11 @@ __all__ = ["Transcoder"]
 
 Query = list[tuple[str, str]]
 
+#: Unary response bodies remembered (``GatewayOptions.response_memo_bytes`` bounds their bytes); larger
+#: bodies (long listing pages) are encoded every time.
+RESPONSE_MEMO_ENTRIES = 4096
+RESPONSE_MEMO_MAX_BYTES = 64 * 1024
+
 
 class Transcoder:
     """Serves every route of a :class:`RouteTable` through a backend; ``fallback`` gets unknown paths.
@@ -69,6 +74,12 @@ class Transcoder:
             self.options.header_matcher, tuple(self.options.annotators), self.options.request_id_header
         )
         self._renderer = routes.error_renderer
+        budget = self.options.response_memo_bytes
+        self._bodies = (
+            WireMemo(entries=RESPONSE_MEMO_ENTRIES, budget=budget, max_bytes=RESPONSE_MEMO_MAX_BYTES)
+            if budget > 0
+            else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -249,7 +260,16 @@ class Transcoder:
         return value
 
     def _encode(self, route: Route, response: Message, pretty: bool) -> bytes:
-        return dumps(self._value(route, response), pretty=pretty)
+        memo = self._bodies
+        if memo is None or pretty:
+            return dumps(self._value(route, response), pretty=pretty)
+        # The route is part of the key: two routes of one method may answer with different parts.
+        key, body = memo.recall(response, route)
+        if body is None:
+            body = dumps(self._value(route, response))
+            if key is not None:
+                memo.remember(key, body)
+        return body
 
     # -- server streams -----------------------------------------------------------------------------------
 

@@ -3,9 +3,7 @@ its own constants) and the encoders and decoders of the well-known types, indexe
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -16,6 +14,7 @@ from google.protobuf.message import Message
 from protogw.core import wkt
 from protogw.core.codec import _scalars as sc
 from protogw.core.codec._errors import Fail
+from protogw.core.codec._memo import WireMemo
 
 MAX_DEPTH: Final = 100  # json_format's default max_recursion_depth
 _EXTENSION_KEY = re.compile(r"\[[a-zA-Z0-9._]*\]$")
@@ -312,86 +311,45 @@ def _bad_number(number: float) -> float:
 # up on a upb message instance goes through its field lookup first and costs as much as the call.
 
 
-#: A Struct whose wire form is this size or more has its JSON form remembered (see ``StructMemo``);
+#: A Struct whose wire form is this size or more has its JSON form remembered (see ``struct_memo``);
 #: below it, walking the map costs about as much as looking it up.
 STRUCT_MEMO_MIN_BYTES: Final = 64
-#: Larger Structs are walked every time, so a memo's worst case stays ``STRUCT_MEMO_ENTRIES`` times
-#: this, twice over (the wire form as key, the JSON as value): 64 MiB.
+#: Larger Structs are walked every time.
 STRUCT_MEMO_MAX_BYTES: Final = 16 * 1024
-#: Structs remembered per Value type.
+#: Structs remembered per Value type, and the bytes they may hold (wire forms and texts).
 STRUCT_MEMO_ENTRIES: Final = 2048
+STRUCT_MEMO_BUDGET: Final = 8 * 1024 * 1024
 
 
-#: After this many misses in a row the memo rests: it probes one Struct in ``STRUCT_MEMO_PROBE_EVERY``
-#: and walks the rest straight away, until a probe hits. Structs that never repeat (events, unique
-#: metadata) then cost almost nothing extra; a page that does repeat is back to hitting after a few reads.
-STRUCT_MEMO_MISS_STREAK: Final = 64
-STRUCT_MEMO_PROBE_EVERY: Final = 16
+def struct_memo(entries: int = STRUCT_MEMO_ENTRIES) -> WireMemo:
+    """A memo of Structs' JSON texts: the same configuration or metadata returned again (a listing
+    page, a record read twice) then costs one serialisation, one lookup and one ``orjson.loads``
+    (about a fifth of walking the upb map). The text is parsed afresh on each hit, so callers never
+    share (or can corrupt) a remembered dict."""
+    return WireMemo(
+        entries=entries, budget=STRUCT_MEMO_BUDGET, min_bytes=STRUCT_MEMO_MIN_BYTES, max_bytes=STRUCT_MEMO_MAX_BYTES
+    )
 
 
-class StructMemo:
-    """The JSON text of Structs already encoded, by their wire form; at most ``entries``, the least
-    recently used leaving first.
-
-    The same configuration or metadata returned again (a listing page, a record read twice) then
-    costs one serialisation, one lookup and one ``orjson.loads`` (about a fifth of walking the upb
-    map). The key is the serialisation in the map's own iteration order, the order the walk writes
-    keys in too, so equal keys mean equal walks: a hit gives exactly the JSON the walk would. The
-    value is text, parsed afresh on each hit, so callers never share (or can corrupt) a remembered
-    dict. A long run of misses puts the memo to rest (see ``STRUCT_MEMO_MISS_STREAK``), so a stream of
-    Structs that never repeat pays for it on one in ``STRUCT_MEMO_PROBE_EVERY`` only. Several threads
-    may use one memo: a lost race costs an extra walk, eviction or probe, never a wrong answer.
-    """
-
-    __slots__ = ("_entries", "_items", "_resting", "_streak")
-
-    def __init__(self, entries: int = STRUCT_MEMO_ENTRIES) -> None:
-        self._entries = entries
-        self._items: OrderedDict[bytes, bytes] = OrderedDict()
-        self._streak = 0  # misses in a row
-        self._resting = 0  # Structs still to walk without probing
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def encode(self, message: Message, walk: Callable[[Message], dict[str, Any]]) -> dict[str, Any]:
-        """``walk(message)``, or the remembered result of an earlier walk of an equal Struct."""
-        if self._resting:
-            self._resting -= 1
-            return walk(message)
-        wire = message.SerializeToString()
-        if not STRUCT_MEMO_MIN_BYTES <= len(wire) <= STRUCT_MEMO_MAX_BYTES:
-            return walk(message)
-        items = self._items
-        found = items.get(wire)
-        if found is not None:
-            self._streak = 0
-            with contextlib.suppress(KeyError):  # evicted by another thread meanwhile
-                items.move_to_end(wire)
-            remembered: dict[str, Any] = orjson.loads(found)
-            return remembered
-        value = walk(message)  # raises (a NaN...) before anything is remembered
-        if len(items) >= self._entries:
-            with contextlib.suppress(KeyError):  # emptied by another thread meanwhile
-                items.popitem(last=False)
-        items[wire] = orjson.dumps(value)
-        self._streak += 1
-        if self._streak >= STRUCT_MEMO_MISS_STREAK:
-            self._resting = STRUCT_MEMO_PROBE_EVERY - 1
-        return value
-
-
-def struct_encoders(value_class: type[Message], memo: StructMemo | None = None) -> tuple[EncodeFn, EncodeFn, EncodeFn]:
+def struct_encoders(value_class: type[Message], memo: WireMemo | None = None) -> tuple[EncodeFn, EncodeFn, EncodeFn]:
     """The encoders of Struct, Value and ListValue for messages whose Value class is ``value_class``.
 
     Whole Struct fields (and Values holding one) go through ``memo`` (a new one by default); Structs
     nested inside them are part of their parent's entry.
     """
     which = value_class.WhichOneof
-    remember = (memo if memo is not None else StructMemo()).encode
+    texts = memo if memo is not None else struct_memo()
+    recall, remember = texts.recall, texts.remember
 
     def encode_struct(message: Message) -> dict[str, Any]:
-        return remember(message, walk_struct)
+        key, text = recall(message)
+        if text is not None:
+            remembered: dict[str, Any] = orjson.loads(text)
+            return remembered
+        value = walk_struct(message)  # raises (a NaN...) before anything is remembered
+        if key is not None:
+            remember(key, orjson.dumps(value))
+        return value
 
     def encode_value(message: Message) -> Any:
         text = message.string_value  # type: ignore[attr-defined]

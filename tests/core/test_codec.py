@@ -34,13 +34,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protogw.core.codec import CodecError, JsonOptions, codec_for, dumps
-from protogw.core.codec._runtime import (
-    STRUCT_MEMO_MAX_BYTES,
-    STRUCT_MEMO_MISS_STREAK,
-    STRUCT_MEMO_PROBE_EVERY,
-    StructMemo,
-    struct_encoders,
-)
+from protogw.core.codec._memo import MEMO_MISS_STREAK, MEMO_PROBE_EVERY
+from protogw.core.codec._runtime import STRUCT_MEMO_MAX_BYTES, struct_encoders, struct_memo
 from protogw.core.descriptors import is_message
 from tests.gen.editions.v1 import editions_pb2
 from tests.gen.kitchen.v1 import kitchen_pb2
@@ -1044,7 +1039,7 @@ def test_struct_memo_never_remembers_a_refused_struct() -> None:
     ],
 )
 def test_struct_memo_bounds(name: str, message: struct_pb2.Struct, remembered: int) -> None:
-    memo = StructMemo()
+    memo = struct_memo()
     encode_struct, _, _ = struct_encoders(struct_pb2.Value, memo)
     for _ in range(2):
         assert encode_struct(message) == json_format.MessageToDict(message), name
@@ -1052,7 +1047,7 @@ def test_struct_memo_bounds(name: str, message: struct_pb2.Struct, remembered: i
 
 
 def test_struct_memo_holds_at_most_its_entries() -> None:
-    memo = StructMemo(entries=4)
+    memo = struct_memo(entries=4)
     encode_struct, _, _ = struct_encoders(struct_pb2.Value, memo)
     messages = [_struct(_config(n=float(i))) for i in range(10)]
     for message in messages:
@@ -1067,22 +1062,21 @@ def test_struct_memo_holds_at_most_its_entries() -> None:
 
 
 def test_struct_memo_rests_through_structs_that_never_repeat_and_wakes_for_ones_that_do() -> None:
-    memo = StructMemo()
+    memo = struct_memo()
     encode_struct, _, _ = struct_encoders(struct_pb2.Value, memo)
     unique = [_struct(_config(n=float(i))) for i in range(1000)]
     for message in unique:
         assert encode_struct(message) == json_format.MessageToDict(message)
     # Resting after the first streak: one in PROBE_EVERY of the rest was looked up and remembered.
-    streak = STRUCT_MEMO_MISS_STREAK
-    assert len(memo) <= streak + (len(unique) - streak) // STRUCT_MEMO_PROBE_EVERY + 1
+    streak = MEMO_MISS_STREAK
+    assert len(memo) <= streak + (len(unique) - streak) // MEMO_PROBE_EVERY + 1
     # A page read again and again is remembered whole after a few reads, and then only hits.
     page = [_struct(_config(page=float(i))) for i in range(100)]
     for _ in range(8):
         for message in page:
             assert encode_struct(message) == json_format.MessageToDict(message)
 
-    def no_walk(message: Message) -> dict[str, Any]:
-        raise AssertionError("walked a Struct the memo should have remembered")
-
     for message in page:
-        assert memo.encode(message, no_walk) == json_format.MessageToDict(message)
+        _, text = memo.recall(message)
+        assert text is not None, "the memo should have remembered every Struct of the page"
+        assert orjson.loads(text) == json_format.MessageToDict(message)

@@ -890,6 +890,39 @@ async def test_options(open_env: Any, kind: str, case: OptionCase) -> None:
         check(response)
 
 
+# --- the response memo ---------------------------------------------------------------------------------
+
+# Answers that meet in the memo: one response through two routes of one method, the same (empty) wire
+# form from methods answering different types, compact then pretty, a field as the whole body, and a
+# resource read, changed, and read again.
+MEMO_SEQUENCE: list[tuple[str, str, dict[str, str] | None, dict[str, str]]] = [
+    ("GET", "/v1/things/1", None, {}),
+    ("GET", "/v1/shelves/s1/things/1", None, {}),
+    ("GET", "/v1/things/1?pretty", None, {}),
+    ("GET", "/v1/echo", None, {}),
+    ("DELETE", "/v1/things/2", None, ADMIN),
+    ("GET", "/v1/files/a/b", None, {}),
+    ("GET", "/v1/content/a/b:raw", None, {}),
+    ("PATCH", "/v1/things/1", {"name": "renamed"}, {}),
+    ("GET", "/v1/things/1", None, {}),
+]
+
+
+@pytest.mark.parametrize("kind", ["inprocess", "proxy"])
+async def test_response_memo_never_changes_an_answer(open_env: Any, kind: str) -> None:
+    answers: dict[int, list[tuple[str, str, int, bytes]]] = {}
+    for budget in (0, GatewayOptions().response_memo_bytes):
+        async for env in open_env(kind, GatewayOptions(response_memo_bytes=budget)):
+            seed(env.store)
+            got = answers[budget] = []
+            for _ in range(3):  # the later rounds answer from the memo where it can
+                for method, url, body, headers in MEMO_SEQUENCE:
+                    content = json.dumps(body).encode() if body is not None else None
+                    response = await env.client.request(method, url, content=content, headers=headers)
+                    got.append((method, url, response.status_code, response.content))
+    assert answers[GatewayOptions().response_memo_bytes] == answers[0]
+
+
 # --- mounting other apps ----------------------------------------------------------------------------------
 
 

@@ -6,9 +6,12 @@ and no other storage module touches SQLAlchemy's private API.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +24,7 @@ from protogw.server.storage import ExperimentState, ModelFile, NewExperiment, Ne
 from protogw.server.storage import fastpath as fastpath_module
 from protogw.server.storage.engine import Database
 from protogw.server.storage.fastpath import PgDirectReads, SqliteInlineReader, WouldWait
-from protogw.server.storage.models import AgentUserGroup
+from protogw.server.storage.models import AgentUserGroup, ExperimentPatch
 from protogw.server.storage.rows import EXPERIMENT_BY_ID, SESSION_BY_HASH, SESSION_BY_ID, experiment_from_row
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -250,6 +253,86 @@ async def test_sqlite_fallback_when_the_inline_read_would_wait(tmp_path: Path, c
         assert await db.fetch_one(case.stmt, params) == list(row)
     finally:
         await db.close()
+
+
+# -- SQLite's inline reader keeps rows until the database changes --------------------------------
+
+
+async def _store_writes(store: Store, path: str, experiment_id: int, text: str) -> None:
+    await store.update_experiment(experiment_id, ExperimentPatch(description=text))
+
+
+async def _connection_writes(store: Store, path: str, experiment_id: int, text: str) -> None:
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute("UPDATE experiments SET description = ? WHERE id = ?", (text, experiment_id))
+
+
+async def _process_writes(store: Store, path: str, experiment_id: int, text: str) -> None:
+    script = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+        "c.execute('UPDATE experiments SET description = ? WHERE id = ?', (sys.argv[2], int(sys.argv[3])))"
+    )
+    argv = [sys.executable, "-c", script, path, text, str(experiment_id)]
+    await asyncio.to_thread(subprocess.run, argv, check=True, timeout=60)
+
+
+# Every kind of writer the reader must notice: the store's own engine, another connection of the
+# same process, another process (a second `serve --workers` process, a migration, sqlite3's shell).
+WRITERS = [
+    pytest.param(_store_writes, id="store"),
+    pytest.param(_connection_writes, id="connection"),
+    pytest.param(_process_writes, id="process"),
+]
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[tuple[Store, str, dict[str, dict[str, Any]]]]:
+    path = str(tmp_path / "kept.db")
+    async with Store(f"sqlite:///{path}") as store:
+        yield store, path, await _fill(store)
+
+
+@pytest.mark.parametrize("write", WRITERS)
+async def test_sqlite_reader_reads_again_after_any_write(
+    sqlite_store: tuple[Store, str, dict[str, dict[str, Any]]],
+    write: Callable[[Store, str, int, str], Awaitable[None]],
+) -> None:
+    store, path, params = sqlite_store
+    experiment = params["experiment-full"]
+    reader = SqliteInlineReader(path, store.database.engine.dialect)
+    try:
+        for text in ("first change", "second change"):
+            assert reader.fetch_one(EXPERIMENT_BY_ID, experiment) is not None  # kept
+            await write(store, path, experiment["experiment_id"], text)
+            row = reader.fetch_one(EXPERIMENT_BY_ID, experiment)
+            assert row is not None
+            assert experiment_from_row(row).description == text
+    finally:
+        reader.close()
+
+
+async def test_sqlite_reader_answers_a_kept_row_without_the_query(
+    sqlite_store: tuple[Store, str, dict[str, dict[str, Any]]],
+) -> None:
+    store, path, params = sqlite_store
+    reader = SqliteInlineReader(path, store.database.engine.dialect)
+    statements: list[str] = []
+    try:
+        first = reader.fetch_one(EXPERIMENT_BY_ID, params["experiment-full"])
+        missing = reader.fetch_one(EXPERIMENT_BY_ID, params["experiment-missing"])
+        reader._conn.set_trace_callback(statements.append)
+        again = reader.fetch_one(EXPERIMENT_BY_ID, params["experiment-full"])
+        assert reader.fetch_one(EXPERIMENT_BY_ID, params["experiment-missing"]) is missing is None
+    finally:
+        reader.close()
+    assert statements == ["PRAGMA data_version"] * 2
+    assert first is not None
+    assert again is not None
+    # Decoded afresh for each caller: changing one answer's values cannot reach the next.
+    assert again == first
+    assert again is not first
+    experiment_from_row(first).config["nested"]["a"].clear()
+    assert experiment_from_row(again).config["nested"]["a"] == [1, 2.5, None, True, "x"]
 
 
 # -- SQLAlchemy's private API stays in fastpath.py ---------------------------------------------------

@@ -1,0 +1,120 @@
+"""protogw.core.codec.WireMemo: texts kept by (tag, wire form), within their entries and byte budget,
+resting through streaks of misses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from google.protobuf import wrappers_pb2
+
+from protogw.core.codec import WireMemo
+from protogw.core.codec._memo import MEMO_MISS_STREAK, MEMO_PROBE_EVERY
+
+
+def _message(name: str, size: int = 8) -> wrappers_pb2.StringValue:
+    """A message whose wire form is ``size`` bytes (2 of tag and length, then the text)."""
+    return wrappers_pb2.StringValue(value=name.ljust(size - 2, "."))
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    memo: dict[str, int]  # WireMemo's keyword arguments
+    kept: list[tuple[str, int, str]]  # (name, wire size, tag), remembered in order with text "<name>!"
+    present: set[tuple[str, str]]  # (name, tag) recalled afterwards
+    absent: set[tuple[str, str]] = field(default_factory=set)
+
+
+CASES = [
+    Case(
+        "entries: the least recently used leaves",
+        {"entries": 2, "budget": 1 << 20, "max_bytes": 1024},
+        [("a", 8, ""), ("b", 8, ""), ("c", 8, "")],
+        present={("b", ""), ("c", "")},
+        absent={("a", "")},
+    ),
+    Case(
+        "budget: wire forms and texts count",
+        {"entries": 100, "budget": 3 * (40 + 2), "max_bytes": 1024},
+        [("a", 40, ""), ("b", 40, ""), ("c", 40, ""), ("d", 40, "")],
+        present={("b", ""), ("c", ""), ("d", "")},
+        absent={("a", "")},
+    ),
+    Case(
+        "larger than the whole budget: not kept, nothing evicted",
+        {"entries": 100, "budget": 100, "max_bytes": 1024},
+        [("a", 8, ""), ("b", 200, "")],
+        present={("a", "")},
+        absent={("b", "")},
+    ),
+    Case(
+        "tags keep apart texts of one message",
+        {"entries": 100, "budget": 1 << 20, "max_bytes": 1024},
+        [("a", 8, "x"), ("a", 8, "y")],
+        present={("a", "x"), ("a", "y")},
+        absent={("a", "z")},
+    ),
+    Case(
+        "outside the size bounds: no key",
+        {"entries": 100, "budget": 1 << 20, "min_bytes": 8, "max_bytes": 16},
+        [("a", 8, ""), ("b", 16, "")],
+        present={("a", ""), ("b", "")},
+        absent={("c", "")},
+    ),
+]
+
+
+def _sizes(case: Case) -> dict[str, int]:
+    return {name: size for name, size, _ in case.kept}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_kept_within_entries_and_budget(case: Case) -> None:
+    memo = WireMemo(**case.memo)
+    sizes = _sizes(case)
+    for name, size, tag in case.kept:
+        key, text = memo.recall(_message(name, size), tag)
+        assert text is None
+        assert key is not None
+        memo.remember(key, f"{name}!".encode())
+        assert len(memo) <= case.memo["entries"]
+        assert memo.used <= case.memo["budget"]
+    for name, tag in case.present:
+        assert memo.recall(_message(name, sizes[name]), tag)[1] == f"{name}!".encode(), (name, tag)
+    for name, tag in case.absent:
+        assert memo.recall(_message(name, sizes.get(name, 8)), tag)[1] is None, (name, tag)
+
+
+@pytest.mark.parametrize(("size", "key"), [(7, False), (8, True), (16, True), (17, False)])
+def test_size_bounds(size: int, key: bool) -> None:
+    memo = WireMemo(entries=10, budget=1 << 20, min_bytes=8, max_bytes=16)
+    assert (memo.recall(_message("m", size))[0] is not None) is key
+
+
+def test_rests_through_misses_and_wakes_on_a_hit() -> None:
+    memo = WireMemo(entries=10_000, budget=1 << 30, max_bytes=1024)
+    kept = _message("kept")
+    key, _ = memo.recall(kept)
+    assert key is not None
+    memo.remember(key, b"kept!")
+    looked_up = 0
+    for i in range(MEMO_MISS_STREAK + 10 * MEMO_PROBE_EVERY):
+        key, _ = memo.recall(_message(f"unique {i}", 16))
+        looked_up += key is not None
+    # The first streak is looked up whole, then one message in MEMO_PROBE_EVERY.
+    assert looked_up == MEMO_MISS_STREAK - 1 + 10
+    # A probe that hits wakes it: every message is looked up again.
+    while memo.recall(kept)[1] is None:
+        pass
+    assert all(memo.recall(kept)[1] == b"kept!" for _ in range(MEMO_PROBE_EVERY * 2))
+
+
+def test_remembering_a_key_twice_counts_it_once() -> None:
+    memo = WireMemo(entries=10, budget=1 << 20, max_bytes=1024)
+    key, _ = memo.recall(_message("a"))
+    assert key is not None
+    memo.remember(key, b"a!")
+    memo.remember(key, b"a!")
+    assert len(memo) == 1
+    assert memo.used == 8 + 2
