@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 import grpc
 from google.protobuf.message import Message
 
-from protogw.core.codec import WireMemo, dumps
+from protogw.core.codec import MemoLane, WireMemo, dumps
 from protogw.gateway.backend import Backend, Call, StreamCall, UnaryResult
 from protogw.gateway.errors import GatewayError, Headers
 from protogw.gateway.headers import IncomingConfig, MetadataError, RequestHead, incoming_metadata, outgoing_headers
@@ -80,6 +80,7 @@ class Transcoder:
             if budget > 0
             else None
         )
+        self._lanes: dict[Route, MemoLane] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -263,8 +264,11 @@ class Transcoder:
         memo = self._bodies
         if memo is None or pretty:
             return dumps(self._value(route, response), pretty=pretty)
-        # The route is part of the key: two routes of one method may answer with different parts.
-        key, body = memo.recall(response, route)
+        lane = self._lanes.get(route)
+        if lane is None:
+            # Tagged with the route: two routes of one method may answer with different parts.
+            lane = self._lanes[route] = memo.lane(route)
+        key, body = lane.recall(response)
         if body is None:
             body = dumps(self._value(route, response))
             if key is not None:

@@ -6,7 +6,8 @@ The public surface is small and stable; the gateway only uses what is exported h
 * :func:`codec_for` - the codec of one message type, compiled once from its descriptor and cached.
 * :func:`encode_any` - an ``Any``'s JSON from its type URL and bytes, its type looked up in given pools.
 * :func:`dumps` / :func:`loads` - bytes <-> JSON values with orjson.
-* :class:`WireMemo` - JSON texts remembered by the wire form of the message they were made from.
+* :class:`WireMemo` / :class:`MemoLane` - JSON texts remembered by the wire form of the message they
+  were made from.
 * :class:`CodecError` - bad input while decoding (or a message that has no JSON form while encoding);
   its message names the offending field path, and ``err.path`` / ``err.reason`` hold the parts.
 
@@ -26,12 +27,13 @@ from protogw.core.codec._api import (
     encode_any,
     loads,
 )
-from protogw.core.codec._memo import WireMemo
+from protogw.core.codec._memo import MemoLane, WireMemo
 
 __all__ = [
     "Codec",
     "CodecError",
     "JsonOptions",
+    "MemoLane",
     "ReferenceCodec",
     "WireMemo",
     "codec_for",

@@ -1076,7 +1076,8 @@ def test_struct_memo_rests_through_structs_that_never_repeat_and_wakes_for_ones_
         for message in page:
             assert encode_struct(message) == json_format.MessageToDict(message)
 
+    lane = memo.lane()
     for message in page:
-        _, text = memo.recall(message)
+        _, text = lane.recall(message)
         assert text is not None, "the memo should have remembered every Struct of the page"
         assert orjson.loads(text) == json_format.MessageToDict(message)

@@ -1,5 +1,5 @@
-"""protogw.core.codec.WireMemo: texts kept by (tag, wire form), within their entries and byte budget,
-resting through streaks of misses."""
+"""protogw.core.codec.WireMemo: texts kept by (tag, wire form), within their entries and byte budget;
+each MemoLane resting through its own streaks of misses."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 from google.protobuf import wrappers_pb2
 
-from protogw.core.codec import WireMemo
+from protogw.core.codec import MemoLane, WireMemo
 from protogw.core.codec._memo import MEMO_MISS_STREAK, MEMO_PROBE_EVERY
 
 
@@ -56,7 +56,7 @@ CASES = [
         absent={("a", "z")},
     ),
     Case(
-        "outside the size bounds: no key",
+        "at the size bounds: kept",
         {"entries": 100, "budget": 1 << 20, "min_bytes": 8, "max_bytes": 16},
         [("a", 8, ""), ("b", 16, "")],
         present={("a", ""), ("b", "")},
@@ -72,47 +72,62 @@ def _sizes(case: Case) -> dict[str, int]:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_kept_within_entries_and_budget(case: Case) -> None:
     memo = WireMemo(**case.memo)
+    lanes = {tag: memo.lane(tag) for tag in "xyz"} | {"": memo.lane()}
     sizes = _sizes(case)
     for name, size, tag in case.kept:
-        key, text = memo.recall(_message(name, size), tag)
+        key, text = lanes[tag].recall(_message(name, size))
         assert text is None
         assert key is not None
         memo.remember(key, f"{name}!".encode())
         assert len(memo) <= case.memo["entries"]
         assert memo.used <= case.memo["budget"]
     for name, tag in case.present:
-        assert memo.recall(_message(name, sizes[name]), tag)[1] == f"{name}!".encode(), (name, tag)
+        assert lanes[tag].recall(_message(name, sizes[name]))[1] == f"{name}!".encode(), (name, tag)
     for name, tag in case.absent:
-        assert memo.recall(_message(name, sizes.get(name, 8)), tag)[1] is None, (name, tag)
+        assert lanes[tag].recall(_message(name, sizes.get(name, 8)))[1] is None, (name, tag)
 
 
 @pytest.mark.parametrize(("size", "key"), [(7, False), (8, True), (16, True), (17, False)])
 def test_size_bounds(size: int, key: bool) -> None:
-    memo = WireMemo(entries=10, budget=1 << 20, min_bytes=8, max_bytes=16)
-    assert (memo.recall(_message("m", size))[0] is not None) is key
+    lane = WireMemo(entries=10, budget=1 << 20, min_bytes=8, max_bytes=16).lane()
+    assert (lane.recall(_message("m", size))[0] is not None) is key
 
 
-def test_rests_through_misses_and_wakes_on_a_hit() -> None:
+def _looked_up(lane: MemoLane, messages: list[wrappers_pb2.StringValue]) -> int:
+    return sum(lane.recall(m)[0] is not None for m in messages)
+
+
+def _unique(count: int, size: int = 16) -> list[wrappers_pb2.StringValue]:
+    return [_message(f"unique {i}", size) for i in range(count)]
+
+
+def test_a_lane_rests_through_misses_and_wakes_on_a_hit() -> None:
     memo = WireMemo(entries=10_000, budget=1 << 30, max_bytes=1024)
+    lane, other = memo.lane(), memo.lane()
     kept = _message("kept")
-    key, _ = memo.recall(kept)
+    key, _ = lane.recall(kept)
     assert key is not None
-    memo.remember(key, b"kept!")
-    looked_up = 0
-    for i in range(MEMO_MISS_STREAK + 10 * MEMO_PROBE_EVERY):
-        key, _ = memo.recall(_message(f"unique {i}", 16))
-        looked_up += key is not None
+    lane.remember(key, b"kept!")
     # The first streak is looked up whole, then one message in MEMO_PROBE_EVERY.
-    assert looked_up == MEMO_MISS_STREAK - 1 + 10
-    # A probe that hits wakes it: every message is looked up again.
-    while memo.recall(kept)[1] is None:
+    assert _looked_up(lane, _unique(MEMO_MISS_STREAK + 10 * MEMO_PROBE_EVERY)) == MEMO_MISS_STREAK - 1 + 10
+    # Another lane of the same memo keeps its own streak.
+    assert _looked_up(other, _unique(MEMO_MISS_STREAK - 1)) == MEMO_MISS_STREAK - 1
+    # A probe that hits wakes the lane: every message is looked up again.
+    while lane.recall(kept)[1] is None:
         pass
-    assert all(memo.recall(kept)[1] == b"kept!" for _ in range(MEMO_PROBE_EVERY * 2))
+    assert all(lane.recall(kept)[1] == b"kept!" for _ in range(MEMO_PROBE_EVERY * 2))
+
+
+def test_a_message_too_large_to_keep_rests_its_lane_at_once() -> None:
+    lane = WireMemo(entries=100, budget=1 << 20, max_bytes=64).lane()
+    assert lane.recall(_message("page", 65)) == (None, None)
+    # The next ones go by without being serialised; then one probe, which (missing) rests it again.
+    assert _looked_up(lane, _unique(4 * MEMO_PROBE_EVERY)) == 4
 
 
 def test_remembering_a_key_twice_counts_it_once() -> None:
     memo = WireMemo(entries=10, budget=1 << 20, max_bytes=1024)
-    key, _ = memo.recall(_message("a"))
+    key, _ = memo.lane().recall(_message("a"))
     assert key is not None
     memo.remember(key, b"a!")
     memo.remember(key, b"a!")
