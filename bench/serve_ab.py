@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--against", help="the other installation's protogw executable")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=4)
+    parser.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS), help="default: all")
     args = parser.parse_args()
     if args.against is None:
         print("serve_ab skipped: it compares two installations; give --against OTHER/.venv/bin/protogw")
@@ -59,7 +60,7 @@ def main() -> None:
         database = seeded_database(work)
         for round_ in range(1, args.rounds + 1):
             print(f"round {round_}/{args.rounds}")
-            for target in TARGETS:
+            for target in args.targets:
                 # Which side goes first alternates, so neither always follows the other's load.
                 for side, executable in sorted(sides.items(), reverse=round_ % 2 == 0):
                     result = measure(executable, database, work, target, args.seconds)
@@ -71,7 +72,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     print()
     print(f"{'target':<13} {'req/s this/other':>17} {'CPU this/other':>15}  (medians of per-round ratios)")
-    for target in TARGETS:
+    for target in args.targets:
         this, other = results[(target, "this")], results[(target, "other")]
         rps = statistics.median(a.rps / b.rps for a, b in zip(this, other, strict=True))
         cpu = statistics.median(a.cpu_us / b.cpu_us for a, b in zip(this, other, strict=True))
