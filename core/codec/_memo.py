@@ -99,7 +99,8 @@ class MemoLane:
             self._resting -= 1
             return None, None
         memo = self._memo
-        wire = message.SerializeToString()
+        # Partial: a proto2 message missing a required field has a wire form (and a JSON one) too.
+        wire = message.SerializePartialToString()
         size = len(wire)
         if size < memo._min_bytes:
             return None, None

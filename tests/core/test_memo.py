@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from google.protobuf import wrappers_pb2
+from google.protobuf import descriptor_pb2, descriptor_pool, wrappers_pb2
+from google.protobuf.descriptor_pb2 import FieldDescriptorProto
+from google.protobuf.message import Message
+from google.protobuf.message_factory import GetMessageClass
 
 from protogw.core.codec import MemoLane, WireMemo
 from protogw.core.codec._memo import MEMO_MISS_STREAK, MEMO_PROBE_EVERY
@@ -123,6 +126,25 @@ def test_a_message_too_large_to_keep_rests_its_lane_at_once() -> None:
     assert lane.recall(_message("page", 65)) == (None, None)
     # The next ones go by without being serialised; then one probe, which (missing) rests it again.
     assert _looked_up(lane, _unique(4 * MEMO_PROBE_EVERY)) == 4
+
+
+def _missing_a_required_field() -> Message:
+    file = descriptor_pb2.FileDescriptorProto(name="memo_required.proto", package="memo", syntax="proto2")
+    file.message_type.add(name="Required").field.add(
+        name="needed", number=1, type=FieldDescriptorProto.TYPE_STRING, label=FieldDescriptorProto.LABEL_REQUIRED
+    )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return GetMessageClass(pool.FindMessageTypeByName("memo.Required"))()
+
+
+def test_a_message_missing_a_required_field_is_remembered_too() -> None:
+    lane = WireMemo(entries=10, budget=1 << 20, max_bytes=1024).lane()
+    key, text = lane.recall(_missing_a_required_field())
+    assert key is not None
+    assert text is None
+    lane.remember(key, b"{}")
+    assert lane.recall(_missing_a_required_field())[1] == b"{}"
 
 
 def test_remembering_a_key_twice_counts_it_once() -> None:
