@@ -39,7 +39,6 @@ __all__ = [
     "any_to_json",
     "bind",
     "http_status_from_code",
-    "with_pools",
 ]
 
 log = logging.getLogger(__name__)
@@ -192,11 +191,6 @@ def bind(
     if set_json is not None and json is not None:
         bound = set_json(json)
     return bound
-
-
-def with_pools(renderer: ErrorRenderer, pools: Sequence[DescriptorPool]) -> ErrorRenderer:
-    """``renderer`` resolving error details in ``pools`` before the default pool, if it can (see :func:`bind`)."""
-    return bind(renderer, pools=pools)
 
 
 # What grpc-gateway writes when the error itself cannot be marshalled.

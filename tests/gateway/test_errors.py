@@ -33,7 +33,6 @@ from protogw.gateway.errors import (
     any_to_json,
     bind,
     render_error,
-    with_pools,
 )
 from protogw.gateway.inprocess import InProcessBackend
 from protogw.gateway.options import GatewayOptions
@@ -388,7 +387,7 @@ def test_bind(renderer: ErrorRenderer, pools: Pools, json: JsonOptions | None, e
     assert type(bound) is type(renderer)
     assert (bound.pools, bound.json) == expected
     assert bind(bound, pools=pools, json=json) is bound  # binding again changes nothing
-    assert with_pools(bound, pools) is bound
+    assert bind(bound, pools=pools) is bound
     # The shared default is untouched.
     assert (DEFAULT_RENDERER.pools, DEFAULT_RENDERER.json) == ((), JsonOptions())  # type: ignore[attr-defined]
 
@@ -396,7 +395,7 @@ def test_bind(renderer: ErrorRenderer, pools: Pools, json: JsonOptions | None, e
 def test_subclass_renders_details_from_its_pools() -> None:
     limit = _limit(DEMO_POOL)
     err = GatewayError(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down", (errdemo.packed(limit),))
-    _, _, body = render_error(with_pools(DeterminedStyle(), [DEMO_POOL]), err)
+    _, _, body = render_error(bind(DeterminedStyle(), pools=[DEMO_POOL]), err)
     assert orjson.loads(body) == {
         "code": 8,
         "message": "slow down",

@@ -6,7 +6,7 @@ import grpc
 import pytest
 from google.protobuf import any_pb2, wrappers_pb2
 
-from protogw.gateway.errors import with_pools
+from protogw.gateway.errors import bind
 from protogw.server.rest_errors import REASONS, DeterminedErrorRenderer
 from tests.gateway import errdemo
 
@@ -52,7 +52,7 @@ def test_details_from_the_gateways_pools() -> None:
     that pool defines are written with their fields, not as raw bytes."""
     pool = errdemo.demo_pool()
     limit = errdemo.message(pool, "LimitDetail", resource="cpu", limit="3")
-    renderer = with_pools(DeterminedErrorRenderer(), [pool])
+    renderer = bind(DeterminedErrorRenderer(), pools=[pool])
     assert isinstance(renderer, DeterminedErrorRenderer)
     _, body = renderer(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down", [errdemo.packed(limit)], 429)
     assert body["details"] == [errdemo.expected_json(limit)]
