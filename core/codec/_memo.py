@@ -82,16 +82,16 @@ class WireMemo:
 
 
 class MemoLane:
-    """Looks messages up in a :class:`WireMemo` under one tag, resting through streaks of misses."""
+    """Looks messages up in a :class:`WireMemo` under one tag, resting through streaks of misses; what
+    is encoded after a miss is kept with the memo's ``remember``."""
 
-    __slots__ = ("_memo", "_resting", "_streak", "_tag", "remember")
+    __slots__ = ("_memo", "_resting", "_streak", "_tag")
 
     def __init__(self, memo: WireMemo, tag: Hashable) -> None:
         self._memo = memo
         self._tag = tag
         self._streak = 0  # misses in a row
         self._resting = 0  # messages still to let through without a lookup
-        self.remember = memo.remember
 
     def recall(self, message: Message) -> Recalled:
         """The key for ``message`` and the text remembered under it (see :data:`Recalled`)."""

@@ -338,8 +338,8 @@ def struct_encoders(value_class: type[Message], memo: WireMemo | None = None) ->
     nested inside them are part of their parent's entry.
     """
     which = value_class.WhichOneof
-    lane = (memo if memo is not None else struct_memo()).lane()
-    recall, remember = lane.recall, lane.remember
+    texts = memo if memo is not None else struct_memo()
+    recall, remember = texts.lane().recall, texts.remember
 
     def encode_struct(message: Message) -> dict[str, Any]:
         key, text = recall(message)

@@ -110,7 +110,7 @@ def test_a_lane_rests_through_misses_and_wakes_on_a_hit() -> None:
     kept = _message("kept")
     key, _ = lane.recall(kept)
     assert key is not None
-    lane.remember(key, b"kept!")
+    memo.remember(key, b"kept!")
     # The first streak is looked up whole, then one message in MEMO_PROBE_EVERY.
     assert _looked_up(lane, _unique(MEMO_MISS_STREAK + 10 * MEMO_PROBE_EVERY)) == MEMO_MISS_STREAK - 1 + 10
     # Another lane of the same memo keeps its own streak.
@@ -139,11 +139,12 @@ def _missing_a_required_field() -> Message:
 
 
 def test_a_message_missing_a_required_field_is_remembered_too() -> None:
-    lane = WireMemo(entries=10, budget=1 << 20, max_bytes=1024).lane()
+    memo = WireMemo(entries=10, budget=1 << 20, max_bytes=1024)
+    lane = memo.lane()
     key, text = lane.recall(_missing_a_required_field())
     assert key is not None
     assert text is None
-    lane.remember(key, b"{}")
+    memo.remember(key, b"{}")
     assert lane.recall(_missing_a_required_field())[1] == b"{}"
 
 
