@@ -36,6 +36,8 @@ from typing import Any, ClassVar, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from protogw.core import receipt
+
 __all__ = ["HttpLimits", "default_max_connections", "limited_protocol"]
 
 DEFAULT_HEAD_TIMEOUT = 10.0
@@ -171,6 +173,8 @@ class _LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._refuse(code, message)
             # Stop the parser here: nothing after the head is read.
             raise _Refused
+        # Stamped as the head is parsed, before any request task runs: see protogw.core.receipt.
+        cast(dict[str, Any], self.scope)[receipt.SCOPE_KEY] = receipt.stamp()
         super().on_headers_complete()
         # The cycle just made writes the response through this (its task has not run yet). What an
         # earlier response on this connection still holds goes first: one writer holds at a time.

@@ -20,6 +20,7 @@ import grpc
 from google.protobuf.message import Message
 
 from protogw.core.codec import MemoLane, WireMemo, dumps
+from protogw.core.receipt import SCOPE_KEY, receiving
 from protogw.gateway.backend import Backend, Call, StreamCall, UnaryResult
 from protogw.gateway.errors import GatewayError, Headers
 from protogw.gateway.headers import IncomingConfig, MetadataError, RequestHead, incoming_metadata, outgoing_headers
@@ -251,7 +252,10 @@ class Transcoder:
                 scope, send, route, stream, extra, pretty, functools.partial(_disconnect_watcher, receive)
             )
             return None, None
-        return await self.backend.unary(binding.method, request, call), request
+        # A unary call's reads may share a freshness check made after its request was received
+        # (protogw.core.receipt); a stream's later reads must make their own, so it gets no stamp.
+        with receiving(scope.get(SCOPE_KEY)):
+            return await self.backend.unary(binding.method, request, call), request
 
     @staticmethod
     def _value(route: Route, response: Message) -> object:

@@ -235,6 +235,10 @@ class Database:
         except (DBAPIError, OverflowError) as exc:
             raise_if_bad_value(exc)
             raise
+        finally:
+            if self._reader is not None:
+                # After the commit (or rollback): the inline reader's next read checks for changes.
+                self._reader.written()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

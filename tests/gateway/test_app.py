@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -16,8 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
+from protogw.core import receipt
 from protogw.core.codec import JsonOptions
 from protogw.gateway.app import GatewayOptions, create_app
+from protogw.gateway.http_limits import HttpLimits, limited_protocol
 from protogw.gateway.inprocess import InProcessBackend
 from protogw.gateway.router import UnescapingMode
 from protogw.gateway.types import Receive, Scope, Send
@@ -979,10 +982,6 @@ async def test_websocket_where_no_stream_is_is_refused() -> None:
 @pytest.fixture
 async def served_gateway() -> AsyncIterator[tuple[str, list[str]]]:
     """The in-process kitchen gateway under uvicorn on port 0; yields its URL and a log of stream ends."""
-    import uvicorn
-
-    from protogw.gateway.cli import bind
-
     events: list[str] = []
     backend = InProcessBackend(kitchen_interceptors())
     await add_kitchen(backend)
@@ -996,16 +995,26 @@ async def served_gateway() -> AsyncIterator[tuple[str, list[str]]]:
         return stream
 
     backend.server_stream = tracking  # type: ignore[method-assign]
+    async with served(app, "httptools") as url:
+        yield url, events
+
+
+@contextlib.asynccontextmanager
+async def served(app: Any, http: Any) -> AsyncIterator[str]:
+    """``app`` under uvicorn with the ``http`` protocol on port 0; yields its URL."""
+    import uvicorn
+
+    from protogw.gateway.cli import bind
+
     sock = bind("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", http="httptools"))
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", http=http))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     for _ in range(1000):
         if server.started:
             break
         await asyncio.sleep(0.01)
-    port = sock.getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{port}", events
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         await task
@@ -1039,3 +1048,45 @@ async def test_real_server_streams_per_message(served_gateway: tuple[str, list[s
     # One chunk per message: each was flushed on its own.
     assert len([c for c in chunks if c]) >= 3
     assert b"".join(chunks).count(b"\n") == 3
+
+
+# --- receipt stamps: protogw's HTTP protocol stamps each request; unary calls carry the stamp -----------
+
+
+@pytest.mark.parametrize(
+    ("http", "stamped"),
+    [
+        pytest.param(limited_protocol(HttpLimits()), True, id="protogw-protocol"),
+        pytest.param("httptools", False, id="plain-uvicorn"),
+    ],
+)
+async def test_unary_calls_carry_their_receipt_and_streams_none(http: Any, stamped: bool) -> None:
+    backend = InProcessBackend(kitchen_interceptors())
+    await add_kitchen(backend)
+    seen: list[tuple[str, int | None]] = []
+    unary, server_stream = backend.unary, backend.server_stream
+
+    async def recording_unary(method: Any, request: Any, call: Any) -> Any:
+        seen.append(("unary", receipt.received()))
+        return await unary(method, request, call)
+
+    def recording_stream(method: Any, request: Any, call: Any) -> Any:
+        seen.append(("stream", receipt.received()))
+        return server_stream(method, request, call)
+
+    backend.unary = recording_unary  # type: ignore[method-assign]
+    backend.server_stream = recording_stream  # type: ignore[method-assign]
+    before = receipt.stamp()
+    async with served(create_app(kitchen_routes(), backend), http) as url, httpx.AsyncClient() as client:
+        for path in ("/v1/things/1", "/v1/things/1", "/v1/things:watch?count=1&intervalMs=1"):
+            assert (await client.get(url + path)).status_code in (200, 404)
+    after = receipt.stamp()
+    assert [kind for kind, _ in seen] == ["unary", "unary", "stream"]
+    first, second, stream = (stamp for _, stamp in seen)
+    assert stream is None
+    if stamped:
+        assert first is not None
+        assert second is not None
+        assert before < first < second < after
+    else:
+        assert first is second is None

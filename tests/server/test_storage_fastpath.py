@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from protogw.core import receipt
 from protogw.server.storage import ExperimentState, ModelFile, NewExperiment, NewUser, Store
 from protogw.server.storage import fastpath as fastpath_module
 from protogw.server.storage.engine import Database
@@ -333,6 +334,63 @@ async def test_sqlite_reader_answers_a_kept_row_without_the_query(
     assert again is not first
     experiment_from_row(first).config["nested"]["a"].clear()
     assert experiment_from_row(again).config["nested"]["a"] == [1, 2.5, None, True, "x"]
+
+
+@dataclass(frozen=True)
+class ReceiptCase:
+    """A read after another process's write, by a request received before or after the last check."""
+
+    name: str
+    received: str  # "before" / "after" the reader's last check, or "none" (no stamp)
+    sees_write: bool
+    statements: list[str]
+
+
+RECEIPT_CASES = [
+    # Received before the last check: that check saw every write completed before the request arrived,
+    # so the read shares it - no statement at all (the write came later, while it was being served).
+    ReceiptCase("received-before-the-check", "before", sees_write=False, statements=[]),
+    ReceiptCase("received-after-the-check", "after", sees_write=True, statements=["PRAGMA data_version", "SELECT"]),
+    ReceiptCase("no-receipt", "none", sees_write=True, statements=["PRAGMA data_version", "SELECT"]),
+]
+
+
+@pytest.mark.parametrize("case", RECEIPT_CASES, ids=lambda c: c.name)
+async def test_sqlite_reader_shares_a_check_with_requests_received_before_it(
+    sqlite_store: tuple[Store, str, dict[str, dict[str, Any]]], case: ReceiptCase
+) -> None:
+    store, path, params = sqlite_store
+    experiment = params["experiment-full"]
+    reader = SqliteInlineReader(path, store.database.engine.dialect)
+    statements: list[str] = []
+    try:
+        early = receipt.stamp()
+        assert reader.fetch_one(EXPERIMENT_BY_ID, experiment) is not None  # checked and kept
+        late = receipt.stamp()
+        await _process_writes(store, path, experiment["experiment_id"], "changed meanwhile")
+        reader._conn.set_trace_callback(statements.append)
+        with receipt.receiving({"before": early, "after": late, "none": None}[case.received]):
+            row = reader.fetch_one(EXPERIMENT_BY_ID, experiment)
+    finally:
+        reader.close()
+    assert row is not None
+    assert (experiment_from_row(row).description == "changed meanwhile") is case.sees_write
+    assert [s.split()[0] if s.startswith("SELECT") else s for s in statements] == case.statements
+
+
+async def test_sqlite_store_call_reads_its_own_write_under_an_old_receipt(
+    sqlite_store: tuple[Store, str, dict[str, dict[str, Any]]],
+) -> None:
+    """A call's writes go through the store, which makes the next inline read check again: the call
+    reads what it wrote even though its request was received before the last check."""
+    store, _, params = sqlite_store
+    experiment_id = params["experiment-full"]["experiment_id"]
+    with receipt.receiving(receipt.stamp()):
+        before = await store.get_experiment(experiment_id)
+        await store.update_experiment(experiment_id, ExperimentPatch(description="written by this call"))
+        after = await store.get_experiment(experiment_id)
+    assert before.description != "written by this call"
+    assert after.description == "written by this call"
 
 
 # -- SQLAlchemy's private API stays in fastpath.py ---------------------------------------------------
