@@ -10,8 +10,9 @@ The protoc plugin receives them as one parameter string (``--openapiv2_out=a=b,c
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from protogw.openapi._v3_tables import OptionsV3
@@ -24,6 +25,7 @@ _SEPARATORS = ("csv", "pipes", "ssv", "tsv")
 _TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True"})
 _FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False"})
 # Flags the real plugin accepts only for compatibility with older setups; they change nothing here.
+_NO_ALIASES: Mapping[str, str] = {}
 _IGNORED = frozenset({"logtostderr", "allow_repeated_fields_in_body", "import_prefix", "file", "version"})
 
 
@@ -97,30 +99,29 @@ def _parse_bool(name: str, value: str) -> bool:
     raise OptionError(f"option {name} takes a boolean, not {value!r}")
 
 
-def parse_parameter(parameter: str) -> Options:
-    """Parse a ``CodeGeneratorRequest.parameter`` string (comma-separated ``name[=value]``)."""
-    fields = {f.name: f for f in dataclasses.fields(Options)}
+def _parse_flags(
+    parameter: str,
+    options: type[Any],
+    special: Callable[[str, bool, str], bool] = lambda *_: False,
+    aliases: Mapping[str, str] = _NO_ALIASES,
+) -> dict[str, object]:
+    """The values of a plugin parameter string (comma-separated ``name[=value]``) for the fields of the
+    dataclass ``options``, typed by each field's annotation; ``M`` mappings (Go package paths,
+    meaningless outside Go) are skipped, ``visibility_restriction_selectors`` may repeat,
+    ``special(name, has_value, value)`` takes a flag of its own first (True: consumed), and
+    ``aliases`` names other spellings of fields."""
+    fields = {f.name: f for f in dataclasses.fields(options)}
     values: dict[str, object] = {}
     selectors: list[str] = []
-    fqn_flag = False
     for item in filter(None, parameter.split(",")):
-        name, has_value, value = item.partition("=")
-        if name.startswith("M") and has_value:
-            continue  # Go package mappings (Mfoo.proto=pkg): meaningless outside Go.
-        if name in _IGNORED:
-            continue
-        if name == "fqn_for_openapi_name":
-            fqn_flag = _parse_bool(name, value) if has_value else True
-            continue
-        if name == "use_go_templates":
-            if not has_value or _parse_bool(name, value):
-                raise OptionError("use_go_templates is not supported by this generator")
+        name, equals, value = item.partition("=")
+        has_value = bool(equals)
+        if (name.startswith("M") and has_value) or special(name, has_value, value):
             continue
         if name == "visibility_restriction_selectors":
             selectors.append(value)
             continue
-        if name == "recursive-depth":
-            name = "recursive_depth"
+        name = aliases.get(name, name)
         spec = fields.get(name)
         if spec is None:
             raise OptionError(f"unknown option {name!r}")
@@ -133,12 +134,33 @@ def parse_parameter(parameter: str) -> Options:
                 raise OptionError(f"option {name} takes an integer, not {value!r}") from None
         else:
             values[name] = value
+    if selectors:
+        values["visibility_restriction_selectors"] = tuple(selectors)
+    return values
+
+
+def parse_parameter(parameter: str) -> Options:
+    """Parse a ``CodeGeneratorRequest.parameter`` string (comma-separated ``name[=value]``)."""
+    fqn_flag = False
+
+    def special(name: str, has_value: bool, value: str) -> bool:
+        nonlocal fqn_flag
+        if name in _IGNORED:
+            return True
+        if name == "fqn_for_openapi_name":
+            fqn_flag = _parse_bool(name, value) if has_value else True
+            return True
+        if name == "use_go_templates":
+            if not has_value or _parse_bool(name, value):
+                raise OptionError("use_go_templates is not supported by this generator")
+            return True
+        return False
+
+    values = _parse_flags(parameter, Options, special, {"recursive-depth": "recursive_depth"})
     if fqn_flag:
         if "openapi_naming_strategy" in values:
             raise OptionError("fqn_for_openapi_name cannot be combined with openapi_naming_strategy")
         values["openapi_naming_strategy"] = "fqn"
-    if selectors:
-        values["visibility_restriction_selectors"] = tuple(selectors)
     return Options(**values)  # type: ignore[arg-type]
 
 
@@ -147,28 +169,4 @@ def parse_parameter_v3(parameter: str) -> OptionsV3:
     repeatable, and ``disable_default_errors``), ``M`` mappings ignored, and protogw's additions."""
     from protogw.openapi._v3_tables import OptionsV3
 
-    fields = {f.name: f for f in dataclasses.fields(OptionsV3)}
-    values: dict[str, object] = {}
-    selectors: list[str] = []
-    for item in filter(None, parameter.split(",")):
-        name, has_value, value = item.partition("=")
-        if name.startswith("M") and has_value:
-            continue
-        if name == "visibility_restriction_selectors":
-            selectors.append(value)
-            continue
-        spec = fields.get(name)
-        if spec is None:
-            raise OptionError(f"unknown option {name!r}")
-        if spec.type == "bool":
-            values[name] = _parse_bool(name, value) if has_value else True
-        elif spec.type == "int":
-            try:
-                values[name] = int(value)
-            except ValueError:
-                raise OptionError(f"option {name} takes an integer, not {value!r}") from None
-        else:
-            values[name] = value
-    if selectors:
-        values["visibility_restriction_selectors"] = tuple(selectors)
-    return OptionsV3(**values)  # type: ignore[arg-type]
+    return OptionsV3(**_parse_flags(parameter, OptionsV3))  # type: ignore[arg-type]
