@@ -72,16 +72,23 @@ def _failure(exc: grpc.aio.AioRpcError) -> GatewayError:
 
 
 class _Lane:
-    """One channel and the multi-callables built on it, one per method path."""
+    """One channel and the multi-callables built on it, one per kind and method path."""
 
-    __slots__ = ("bidi", "channel", "client_stream", "stream", "unary")
+    __slots__ = ("callables", "channel")
 
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self.channel = channel
-        self.unary: dict[str, grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]] = {}
-        self.stream: dict[str, grpc.aio.UnaryStreamMultiCallable[bytes, bytes]] = {}
-        self.client_stream: dict[str, grpc.aio.StreamUnaryMultiCallable[bytes, bytes]] = {}
-        self.bidi: dict[str, grpc.aio.StreamStreamMultiCallable[bytes, bytes]] = {}
+        self.callables: dict[tuple[str, str], Any] = {}
+
+    def callable(self, kind: str, path: str) -> Any:
+        """The channel's multi-callable of ``kind`` (``unary_unary``, ``unary_stream``, ``stream_unary`` or
+        ``stream_stream``) for ``path``, passing bytes through; made once."""
+        key = (kind, path)
+        found = self.callables.get(key)
+        if found is None:
+            make = getattr(self.channel, kind)
+            found = self.callables[key] = make(path, request_serializer=_identity, response_deserializer=_identity)
+        return found
 
 
 class ProxyBackend:
@@ -142,50 +149,21 @@ class ProxyBackend:
         for lane in lanes:
             await lane.channel.close()
 
-    def _unary_callable(self, path: str) -> grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]:
-        lane = self._lane()
-        mc = lane.unary.get(path)
-        if mc is None:
-            mc = lane.channel.unary_unary(path, request_serializer=_identity, response_deserializer=_identity)
-            lane.unary[path] = mc
-        return mc
-
-    def _stream_callable(self, path: str) -> grpc.aio.UnaryStreamMultiCallable[bytes, bytes]:
-        lane = self._lane()
-        mc = lane.stream.get(path)
-        if mc is None:
-            mc = lane.channel.unary_stream(path, request_serializer=_identity, response_deserializer=_identity)
-            lane.stream[path] = mc
-        return mc
-
-    def _client_stream_callable(self, path: str) -> grpc.aio.StreamUnaryMultiCallable[bytes, bytes]:
-        lane = self._lane()
-        mc = lane.client_stream.get(path)
-        if mc is None:
-            mc = lane.channel.stream_unary(path, request_serializer=_identity, response_deserializer=_identity)
-            lane.client_stream[path] = mc
-        return mc
-
-    def _bidi_callable(self, path: str) -> grpc.aio.StreamStreamMultiCallable[bytes, bytes]:
-        lane = self._lane()
-        mc = lane.bidi.get(path)
-        if mc is None:
-            mc = lane.channel.stream_stream(path, request_serializer=_identity, response_deserializer=_identity)
-            lane.bidi[path] = mc
-        return mc
+    def _start(self, kind: str, method: MethodInfo, payload: Any, call: Call) -> Any:
+        """Start ``method`` as a ``kind`` call on the next channel; ``payload`` is the request's bytes, or
+        an async iterator of them for a request stream."""
+        return self._lane().callable(kind, method.grpc_path)(
+            payload, metadata=call.metadata or None, timeout=call.time_left()
+        )
 
     async def unary(self, method: MethodInfo, request: Message, call: Call) -> UnaryResult:
         """Send one request, wait for the response."""
-        rpc = self._unary_callable(method.grpc_path)(
-            request.SerializeToString(), metadata=call.metadata or None, timeout=call.time_left()
-        )
+        rpc = self._start("unary_unary", method, request.SerializeToString(), call)
         return await self._single_response(method, rpc)
 
     async def client_stream(self, method: MethodInfo, requests: AsyncIterator[Message], call: Call) -> UnaryResult:
         """Send every request of ``requests`` as it comes, then wait for the one response."""
-        rpc = self._client_stream_callable(method.grpc_path)(
-            _serialized(requests), metadata=call.metadata or None, timeout=call.time_left()
-        )
+        rpc = self._start("stream_unary", method, _serialized(requests), call)
         return await self._single_response(method, rpc)
 
     async def _single_response(
@@ -212,16 +190,12 @@ class ProxyBackend:
 
     def server_stream(self, method: MethodInfo, request: Message, call: Call) -> _ProxyStream:
         """Start a server-streaming call."""
-        rpc = self._stream_callable(method.grpc_path)(
-            request.SerializeToString(), metadata=call.metadata or None, timeout=call.time_left()
-        )
+        rpc = self._start("unary_stream", method, request.SerializeToString(), call)
         return _ProxyStream(method, rpc)
 
     def bidi_stream(self, method: MethodInfo, requests: AsyncIterator[Message], call: Call) -> _ProxyStream:
         """Start a bidirectional stream: ``requests`` are sent as they come while answers are read."""
-        rpc = self._bidi_callable(method.grpc_path)(
-            _serialized(requests), metadata=call.metadata or None, timeout=call.time_left()
-        )
+        rpc = self._start("stream_stream", method, _serialized(requests), call)
         return _ProxyStream(method, rpc)
 
 
