@@ -31,12 +31,14 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 __all__ = [
     "GC_THRESHOLDS",
     "LOG_FORMAT",
+    "LogItem",
+    "LogLine",
     "configure_logging",
     "hand_over",
     "listen",
@@ -55,18 +57,57 @@ WORKER_LOG_FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(messa
 WRITE_INTERVAL = 0.02
 
 
-class _BatchStream(logging.StreamHandler):  # type: ignore[type-arg]
-    """A stream handler that writes a batch of records with one write."""
+class LogLine(NamedTuple):
+    """A line logged with :func:`quick_log`, as the writer thread hands it to handlers that take lines
+    (``handle_lines``): its time, logger name, level and message, rendered once for all of them. A
+    handler that does not take lines gets the ``LogRecord`` ``logger.log`` would have made."""
 
-    def handle_batch(self, records: list[logging.LogRecord]) -> None:
-        try:
-            text = "".join(self.format(r) + "\n" for r in records if r.levelno >= self.level)
-            if text:
+    created: float
+    name: str
+    level: int
+    message: str
+
+    def record(self) -> logging.LogRecord:
+        """The LogRecord ``logger.log`` would have made at the line's time."""
+        return _record_of(self)
+
+
+#: What the writer thread hands a handler's ``handle_lines``: lines, and records logged the ordinary way,
+#: in the order they were logged.
+LogItem = logging.LogRecord | LogLine
+
+
+class _BatchStream(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that writes a batch with one write; a :class:`LogLine` under the default format
+    is written without making a record (the same text)."""
+
+    def handle_lines(self, items: Sequence[LogItem]) -> None:
+        formatter = self.formatter
+        direct = formatter._fmt == LOG_FORMAT and isinstance(formatter, _Formatter)  # type: ignore[union-attr]
+        level = self.level
+        parts: list[str] = []
+        for item in items:
+            if isinstance(item, LogLine):
+                if item.level < level:
+                    continue
+                if direct:
+                    clock = formatter.clock(item.created)  # type: ignore[union-attr]
+                    parts.append(f"{clock} {logging.getLevelName(item.level)} {item.name}: {item.message}\n")
+                    continue
+                item = _record_of(item)
+            if item.levelno >= level and self.filter(item):
+                try:
+                    parts.append(self.format(item) + "\n")
+                except Exception:
+                    self.handleError(item)  # that record only: the rest of the batch is written
+        if parts:
+            try:
                 with self.lock:  # type: ignore[union-attr]
-                    self.stream.write(text)
+                    self.stream.write("".join(parts))
                     self.flush()
-        except Exception:
-            self.handleError(records[0])
+            except Exception:
+                first = items[0]
+                self.handleError(first if isinstance(first, logging.LogRecord) else _record_of(first))
 
 
 class _Forwarder(logging.handlers.QueueHandler):
@@ -106,14 +147,19 @@ class _BatchListener:
                 batch.append(get())
         if not batch:
             return
-        for i, item in enumerate(batch):
-            if type(item) is tuple:
-                batch[i] = _record_of(item)
+        items: list[LogItem] = [_line_of(item) if type(item) is tuple else item for item in batch]
+        records: list[logging.LogRecord] | None = None
         for handler in self.handlers:
-            if isinstance(handler, (_BatchStream, _Forwarder)):
-                handler.handle_batch(batch)
+            take_lines = getattr(handler, "handle_lines", None)
+            if take_lines is not None and not handler.filters:
+                take_lines(items)
                 continue
-            for record in batch:
+            if records is None:
+                records = [_record_of(item) if isinstance(item, LogLine) else item for item in items]
+            if isinstance(handler, _Forwarder):
+                handler.handle_batch(records)
+                continue
+            for record in records:
                 if record.levelno >= handler.level:
                     handler.handle(record)
 
@@ -154,10 +200,22 @@ def _only_the_queue(logger: logging.Logger, handler: logging.Handler) -> bool:
     return False
 
 
-def _record_of(entry: tuple[float, str, int, str, tuple[Any, ...]]) -> logging.LogRecord:
-    """The LogRecord ``logger.log`` would have made at the entry's time (see :func:`quick_log`)."""
+def _line_of(entry: tuple[float, str, int, str, tuple[Any, ...]]) -> LogItem:
+    """The line of a :func:`quick_log` entry, its message rendered as ``LogRecord.getMessage`` would; a
+    message that does not render becomes a record (its handlers report the error as for any record)."""
     created, name, level, msg, args = entry
-    record = logging.getLogger(name).makeRecord(name, level, "(unknown file)", 0, msg, args, None)
+    try:
+        return LogLine(created, name, level, str(msg) % args if args else str(msg))
+    except Exception:
+        record = _record_of(LogLine(created, name, level, msg))
+        record.args = args
+        return record
+
+
+def _record_of(line: LogLine) -> logging.LogRecord:
+    """The LogRecord ``logger.log`` would have made at the line's time (see :func:`quick_log`)."""
+    created, name, level, message = line
+    record = logging.getLogger(name).makeRecord(name, level, "(unknown file)", 0, message, (), None)
     # As LogRecord sets them from its own clock reading.
     record.created = created
     record.msecs = int((created - int(created)) * 1000) + 0.0
@@ -189,12 +247,17 @@ class _Formatter(logging.Formatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         if datefmt is not None:
             return super().formatTime(record, datefmt)
-        whole = int(record.created)
+        return self.clock(record.created)
+
+    def clock(self, created: float) -> str:
+        """``asctime`` for a record made at ``created``."""
+        whole = int(created)
         second, text = self._second
         if whole != second:
             text = time.strftime(self.default_time_format, self.converter(whole))
             self._second = (whole, text)  # one assignment: a thread never sees half of it
-        return f"{text},{int(record.msecs):03d}"
+        # The milliseconds as LogRecord computes its msecs.
+        return f"{text},{int((created - whole) * 1000):03d}"
 
 
 def _stream_handler(fmt: str) -> _BatchStream:
@@ -374,7 +437,7 @@ def _parent_logging(level: str) -> Iterator[Any]:
 
     def write() -> None:
         while (batch := records.get()) is not None:
-            stream.handle_batch(batch)
+            stream.handle_lines(batch)
 
     writer = threading.Thread(target=write, name="protogw-log-writer", daemon=True)
     writer.start()

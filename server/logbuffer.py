@@ -18,9 +18,14 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+from protogw.gateway.workers import LogItem, LogLine
+
+#: How a record is kept: Determined's master log lines carry the logger's name and the message.
+_FORMAT = "%(name)s: %(message)s"
 
 #: Records a reader takes from the ring per lock acquisition.
 _BATCH = 256
@@ -62,7 +67,7 @@ class LogBuffer(logging.Handler):
         self._mutex = threading.Lock()
         self._wakers: dict[asyncio.AbstractEventLoop, _LoopWaker] = {}
         self._stopped = False
-        self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        self.setFormatter(logging.Formatter(_FORMAT))
 
     # -- writing ------------------------------------------------------------------------------------
 
@@ -72,11 +77,41 @@ class LogBuffer(logging.Handler):
         except Exception:
             self.handleError(record)
             return
-        timestamp = datetime.fromtimestamp(record.created, UTC)
+        self._keep([(message, record.created, record.levelno)])
+
+    def handle_lines(self, items: Sequence[LogItem]) -> None:
+        """Keep a batch from protogw's log writer thread (``protogw.gateway.workers``), in order: lines
+        under the default format without making their records, and one lock acquisition and at most
+        one wake-up per event loop for the whole batch."""
+        formatter = self.formatter
+        plain = type(formatter) is logging.Formatter and formatter._fmt == _FORMAT
+        kept: list[tuple[str, float, int]] = []
+        for item in items:
+            if isinstance(item, LogLine):
+                if item.level < self.level:
+                    continue
+                if plain:
+                    kept.append((f"{item.name}: {item.message}", item.created, item.level))
+                    continue
+                item = item.record()
+            if item.levelno < self.level or not self.filter(item):
+                continue
+            try:
+                kept.append((self.format(item), item.created, item.levelno))
+            except Exception:
+                self.handleError(item)
+        if kept:
+            self._keep(kept)
+
+    def _keep(self, lines: list[tuple[str, float, int]]) -> None:
+        """Add ``(message, time, level)`` entries; wake the loops with readers."""
+        entries = [(message, datetime.fromtimestamp(created, UTC), level) for message, created, level in lines]
         with self._mutex:
             entry_id = self._next_id
-            self._slots[entry_id % self._capacity] = LogRecordEntry(entry_id, message, timestamp, record.levelno)
-            self._next_id = entry_id + 1
+            for message, timestamp, level in entries:
+                self._slots[entry_id % self._capacity] = LogRecordEntry(entry_id, message, timestamp, level)
+                entry_id += 1
+            self._next_id = entry_id
             due = [w for w in self._wakers.values() if not w.pending]
             for waker in due:
                 waker.pending = True
