@@ -60,12 +60,14 @@ WRITE_INTERVAL = 0.02
 class LogLine(NamedTuple):
     """A line logged with :func:`quick_log`, as the writer thread hands it to handlers that take lines
     (``handle_lines``): its time, logger name, level and message, rendered once for all of them. A
-    handler that does not take lines gets the ``LogRecord`` ``logger.log`` would have made."""
+    handler that does not take lines gets the ``LogRecord`` ``logger.log`` would have made. ``process``
+    names the worker a line came from once it has crossed to the parent ("" before: this process)."""
 
     created: float
     name: str
     level: int
     message: str
+    process: str = ""
 
     def record(self) -> logging.LogRecord:
         """The LogRecord ``logger.log`` would have made at the line's time."""
@@ -77,13 +79,18 @@ class LogLine(NamedTuple):
 LogItem = logging.LogRecord | LogLine
 
 
+def _level(item: LogItem) -> int:
+    return item.level if isinstance(item, LogLine) else item.levelno
+
+
 class _BatchStream(logging.StreamHandler):  # type: ignore[type-arg]
-    """A stream handler that writes a batch with one write; a :class:`LogLine` under the default format
-    is written without making a record (the same text)."""
+    """A stream handler that writes a batch with one write; a :class:`LogLine` under either of protogw's
+    formats is written without making a record (the same text)."""
 
     def handle_lines(self, items: Sequence[LogItem]) -> None:
         formatter = self.formatter
-        direct = formatter._fmt == LOG_FORMAT and isinstance(formatter, _Formatter)  # type: ignore[union-attr]
+        fmt = formatter._fmt if isinstance(formatter, _Formatter) else None
+        direct, named = fmt in (LOG_FORMAT, WORKER_LOG_FORMAT), fmt == WORKER_LOG_FORMAT
         level = self.level
         parts: list[str] = []
         for item in items:
@@ -92,7 +99,10 @@ class _BatchStream(logging.StreamHandler):  # type: ignore[type-arg]
                     continue
                 if direct:
                     clock = formatter.clock(item.created)  # type: ignore[union-attr]
-                    parts.append(f"{clock} {logging.getLevelName(item.level)} {item.name}: {item.message}\n")
+                    head = f"{clock} {logging.getLevelName(item.level)}"
+                    if named:
+                        head = f"{head} {item.process or multiprocessing.current_process().name}"
+                    parts.append(f"{head} {item.name}: {item.message}\n")
                     continue
                 item = _record_of(item)
             if item.levelno >= level and self.filter(item):
@@ -112,10 +122,31 @@ class _BatchStream(logging.StreamHandler):  # type: ignore[type-arg]
 
 class _Forwarder(logging.handlers.QueueHandler):
     """A worker's writer: each batch goes to the parent in one put, messages rendered (the arguments
-    may not pickle); the parent adds the time, level and worker name."""
+    may not pickle): lines as lines, named after this worker, and records prepared by the stdlib; the
+    parent formats them."""
 
-    def handle_batch(self, records: list[logging.LogRecord]) -> None:
-        self.queue.put_nowait([self.prepare(r) for r in records if r.levelno >= self.level])
+    def __init__(self, parent: Any) -> None:
+        super().__init__(parent)
+        self._process = multiprocessing.current_process().name
+
+    def handle_lines(self, items: Sequence[LogItem]) -> None:
+        level = self.level
+        batch: list[LogItem] = []
+        for item in items:
+            if _level(item) < level:
+                continue
+            if isinstance(item, LogLine):
+                batch.append(item._replace(process=self._process))
+                continue
+            try:
+                batch.append(self.prepare(item))
+            except Exception:
+                self.handleError(item)  # that record only: the rest of the batch is sent
+        if batch:
+            self.queue.put_nowait(batch)
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        self.queue.put_nowait([record])  # the parent takes batches
 
 
 class _BatchListener:
@@ -156,9 +187,6 @@ class _BatchListener:
                 continue
             if records is None:
                 records = [_record_of(item) if isinstance(item, LogLine) else item for item in items]
-            if isinstance(handler, _Forwarder):
-                handler.handle_batch(records)
-                continue
             for record in records:
                 if record.levelno >= handler.level:
                     handler.handle(record)
@@ -214,8 +242,10 @@ def _line_of(entry: tuple[float, str, int, str, tuple[Any, ...]]) -> LogItem:
 
 def _record_of(line: LogLine) -> logging.LogRecord:
     """The LogRecord ``logger.log`` would have made at the line's time (see :func:`quick_log`)."""
-    created, name, level, message = line
+    created, name, level, message, process = line
     record = logging.getLogger(name).makeRecord(name, level, "(unknown file)", 0, message, (), None)
+    if process:
+        record.processName = process
     # As LogRecord sets them from its own clock reading.
     record.created = created
     record.msecs = int((created - int(created)) * 1000) + 0.0

@@ -6,12 +6,21 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import multiprocessing
+import pickle
 import queue
 from collections.abc import Callable
 
 import pytest
 
-from protogw.gateway.workers import LOG_FORMAT, WORKER_LOG_FORMAT, _BatchListener, _BatchStream, _Formatter
+from protogw.gateway.workers import (
+    LOG_FORMAT,
+    WORKER_LOG_FORMAT,
+    _BatchListener,
+    _BatchStream,
+    _Formatter,
+    _Forwarder,
+)
 from protogw.server.logbuffer import LogBuffer
 
 # Times in order, as records arrive: within one second, across a second, across a day, back in time
@@ -126,3 +135,35 @@ def test_line_lane_gives_each_handler_what_records_give_it(
     assert output() == expected()
     # The bad entry is reported the same way by both (when the handler would have written it).
     assert ("--- Logging error ---" in lane_errors) is ("--- Logging error ---" in capsys.readouterr().err)
+
+
+def test_a_workers_lines_reach_the_parent_as_records_would_write_them(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A worker's writer thread sends its batch to the parent, which writes it under the worker format.
+    monkeypatch.setattr(multiprocessing.current_process(), "name", "worker-3")
+    sent: queue.SimpleQueue[list[object]] = queue.SimpleQueue()
+    forwarder = _Forwarder(sent)
+    forwarder.setLevel(logging.INFO)
+    records: queue.SimpleQueue[object] = queue.SimpleQueue()
+    ordinary = _stdlib_record((TIMES[5], "protogw.workers", logging.WARNING, "logged the %s way", ("ordinary",)))
+    for entry in [*ENTRIES[:2], ordinary, *ENTRIES[2:]]:
+        records.put(entry)
+    _BatchListener(records, forwarder)._drain()
+    expected = [_stdlib_record(entry) for entry in ENTRIES]
+    expected.insert(2, ordinary)
+    monkeypatch.undo()  # the parent: MainProcess
+
+    out, twin_out = io.StringIO(), io.StringIO()
+    parent = _BatchStream(out)
+    parent.setFormatter(_Formatter(WORKER_LOG_FORMAT))
+    while not sent.empty():
+        parent.handle_lines(pickle.loads(pickle.dumps(sent.get())))  # as the process queue carries it
+    twin = logging.StreamHandler(twin_out)
+    twin.setFormatter(logging.Formatter(WORKER_LOG_FORMAT))
+    assert "--- Logging error ---" in capsys.readouterr().err  # the worker reports what does not render
+    for record in expected:
+        record.processName = "worker-3"
+        twin.handle(record)
+    assert out.getvalue() == twin_out.getvalue()
+    assert out.getvalue().count(" worker-3 ") == 5
