@@ -67,11 +67,30 @@ class LogBuffer(logging.Handler):
         self._mutex = threading.Lock()
         self._wakers: dict[asyncio.AbstractEventLoop, _LoopWaker] = {}
         self._stopped = False
+        # Loggers whose records are not kept (leave_out), and what was decided per logger name.
+        self._left_out: tuple[str, ...] = ()
+        self._kept_names: dict[str, bool] = {}
         self.setFormatter(logging.Formatter(_FORMAT))
+
+    def leave_out(self, logger_name: str) -> None:
+        """Keep nothing a logger of that name or one below it logs (``a.b`` leaves out ``a.b.c``, not
+        ``a.bc``). Unlike a filter, this keeps the writer thread's lines lines (see ``handle_lines``):
+        a handler with filters gets every line as a record, made only for the filter to drop it."""
+        self._left_out = (*self._left_out, logger_name)
+        self._kept_names = {}
+
+    def _keeps(self, logger_name: str) -> bool:
+        kept = self._kept_names.get(logger_name)
+        if kept is None:
+            kept = not any(logger_name == n or logger_name.startswith(n + ".") for n in self._left_out)
+            self._kept_names[logger_name] = kept
+        return kept
 
     # -- writing ------------------------------------------------------------------------------------
 
     def emit(self, record: logging.LogRecord) -> None:
+        if not self._keeps(record.name):
+            return
         try:
             message = self.format(record)
         except Exception:
@@ -87,6 +106,8 @@ class LogBuffer(logging.Handler):
         plain = type(formatter) is logging.Formatter and formatter._fmt == _FORMAT
         kept: list[tuple[str, float, int]] = []
         for item in items:
+            if not self._keeps(item.name):
+                continue
             if isinstance(item, LogLine):
                 if item.level < self.level:
                     continue

@@ -123,11 +123,6 @@ class ServiceConfig:
         return replace(self.limits, max_model_definition_bytes=self.max_model_definition_bytes)
 
 
-def _not_access_log(record: logging.LogRecord) -> bool:
-    """MasterLogs' filter: every record but the per-call access log (see ``access_log_in_master_logs``)."""
-    return not record.name.startswith(access_logger.name)
-
-
 class Service:
     """The Determined-compatible service, ready to be registered on a gRPC server or a gateway."""
 
@@ -146,7 +141,7 @@ class Service:
         self.store: StoreAPI = store if store is not None else Store(config.database_url, clock=clock, limits=limits)
         self.logs = log_buffer if log_buffer is not None else LogBuffer(config.log_buffer_size)
         if not config.access_log_in_master_logs:
-            self.logs.addFilter(_not_access_log)
+            self.logs.leave_out(access_logger.name)
         self.master_id = str(uuid.uuid4())
         self.passwords = Passwords(password_hasher, max_concurrent=config.max_concurrent_hashes)
         self.login_throttle = LoginThrottle(

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
+from protogw.gateway import workers
 from protogw.gateway.workers import (
     LOG_FORMAT,
     WORKER_LOG_FORMAT,
@@ -57,6 +58,7 @@ ENTRIES = [
     (TIMES[1], "protogw.server.access", logging.WARNING, "%s %s", ("/pkg.S/M", "NOT_FOUND")),
     (TIMES[2], "protogw.server.access", logging.INFO, "%d calls", ("many",)),
     (TIMES[3], "protogw.server.errors", logging.ERROR, "no arguments: 100%", ()),
+    (TIMES[4], "protogw.server.accessories", logging.INFO, "%s", ("a sibling, not a child",)),
     (TIMES[4], "protogw.server.access", logging.INFO, "%s", ("last",)),
 ]
 
@@ -87,13 +89,23 @@ def _stream(fmt: str, level: int = logging.NOTSET, formatter: type[logging.Forma
     return make
 
 
-def _buffer(fmt: str | None = None, level: int = logging.NOTSET, drop_all: bool = False) -> StreamCase:
+def _buffer(
+    fmt: str | None = None,
+    level: int = logging.NOTSET,
+    drop_all: bool = False,
+    leave_out: str | None = None,
+    filter_out: str | None = None,
+) -> StreamCase:
     def make() -> tuple[logging.Handler, Callable[[], object]]:
         buffer = LogBuffer(level=level)
         if fmt is not None:
             buffer.setFormatter(logging.Formatter(fmt))
         if drop_all:
             buffer.addFilter(lambda record: False)
+        if leave_out is not None:
+            buffer.leave_out(leave_out)
+        if filter_out is not None:  # what leave_out means, as a logging filter
+            buffer.addFilter(lambda r: not (r.name == filter_out or r.name.startswith(filter_out + ".")))
 
         def kept() -> object:
             async def read() -> list[tuple[str, object, int]]:
@@ -117,6 +129,11 @@ LANES = [
     ("buffer, own format", _buffer("%(levelname)s %(message)s"), _buffer("%(levelname)s %(message)s")),
     ("buffer, errors only", _buffer(level=logging.ERROR), _buffer(level=logging.ERROR)),
     ("buffer with a filter", _buffer(drop_all=True), _buffer(drop_all=True)),
+    (
+        "buffer leaving the access log out",
+        _buffer(leave_out="protogw.server.access"),
+        _buffer(filter_out="protogw.server.access"),
+    ),
 ]
 
 
@@ -135,6 +152,18 @@ def test_line_lane_gives_each_handler_what_records_give_it(
     assert output() == expected()
     # The bad entry is reported the same way by both (when the handler would have written it).
     assert ("--- Logging error ---" in lane_errors) is ("--- Logging error ---" in capsys.readouterr().err)
+
+
+def test_a_buffer_leaving_a_logger_out_takes_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    # MasterLogs leaves the access log out by default: the writer thread must still hand it lines, not
+    # records made only to be dropped (a filter on the handler would make one per line).
+    made: list[object] = []
+    real = workers._record_of
+    monkeypatch.setattr(workers, "_record_of", lambda line: made.append(line) or real(line))
+    buffer = LogBuffer()
+    buffer.leave_out("protogw.server.access")
+    _drained(buffer)
+    assert len(made) == 1  # the entry whose message does not render, as it is for every handler
 
 
 def test_a_workers_lines_reach_the_parent_as_records_would_write_them(
@@ -166,4 +195,4 @@ def test_a_workers_lines_reach_the_parent_as_records_would_write_them(
         record.processName = "worker-3"
         twin.handle(record)
     assert out.getvalue() == twin_out.getvalue()
-    assert out.getvalue().count(" worker-3 ") == 5
+    assert out.getvalue().count(" worker-3 ") == 6
