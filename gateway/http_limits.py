@@ -19,6 +19,11 @@ subclass of it that adds, with :class:`HttpLimits`:
 * ``max_anonymous_body_bytes``: the same for requests that present no credentials (none of
   ``credential_headers``, and no cookie named in ``credential_cookies``), answered 401.
 
+A refused request pipelined behind requests still being served on its connection - refused by one
+of these limits, or answered 400 because it does not parse - is answered after them, then the
+connection is closed (uvicorn alone writes its 400 and closes at once: the earlier requests lose
+their answers). Bytes after the refused request are not read.
+
 Defaults: 10 s, 64 KiB, 10,000 connections (fewer when the open-files limit is under 11,024: see
 :func:`default_max_connections`), no body limit here (the gateway's own applies), 1 MiB without
 credentials when enabled. ``protogw serve`` sets the body limit to the gateway's and the anonymous
@@ -28,9 +33,10 @@ one to 1 MiB (Determined's ``Authorization`` header or ``auth`` cookie count as 
 from __future__ import annotations
 
 import asyncio
+import functools
 import resource
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
@@ -91,6 +97,9 @@ class _LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_started = time.monotonic()
         self._head_timer: asyncio.TimerHandle | None = None
         self._refused = False
+        # A refusal (a 400 or one of ours) waiting for the answers of the requests pipelined before
+        # the one it refuses; written when the last of them is complete (see _refuse_after_answers).
+        self._waiting_refusal: Callable[[], None] | None = None
         # The current response's writer (it may hold what the response wrote in this iteration).
         self._response_writer: _HeadWithBody | None = None
 
@@ -220,9 +229,43 @@ class _LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         if self._refused:
-            return  # a refusal of ours stopped the parser; it already answered
+            return  # a refusal of ours stopped the parser; it answers (or will, after earlier answers)
+        self._refused = True
+        self._refuse_after_answers(functools.partial(super().send_400_response, msg))
+
+    def _unanswered_before(self) -> bool:
+        """Whether requests received whole before the one being refused are still to be answered.
+
+        Only whole ones: a request whose body is still arriving is the one the bad bytes belong to,
+        and it can get no answer but the refusal."""
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:
+            return False
+        return not cycle.more_body or len(self.pipeline) > 0
+
+    def _refuse_after_answers(self, refuse: Callable[[], None]) -> None:
+        """Answer a refused request - after the answers of the requests pipelined before it.
+
+        uvicorn writes its 400 and closes the connection at once, so a good request pipelined
+        before a bad one lost its answer. Here the refusal waits (reading paused, later bytes
+        ignored) until every earlier request is answered (:meth:`on_response_complete`)."""
+        self._disarm_head_timer()
+        if self._unanswered_before():
+            self._waiting_refusal = refuse
+            self.flow.pause_reading()
+            return
         self._flush_held()
-        super().send_400_response(msg)
+        refuse()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        refuse = self._waiting_refusal
+        if refuse is not None and not self._unanswered_before():
+            self._waiting_refusal = None
+            self._unset_keepalive_if_required()
+            if not self.transport.is_closing():
+                self._flush_held()
+                refuse()
 
     def shutdown(self) -> None:
         self._flush_held()
@@ -230,8 +273,9 @@ class _LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse(self, status: int, message: str) -> None:
         self._refused = True
-        self._disarm_head_timer()
-        self._flush_held()
+        self._refuse_after_answers(functools.partial(self._write_refusal, status, message))
+
+    def _write_refusal(self, status: int, message: str) -> None:
         if not self.transport.is_closing():
             self.transport.write(_response(status, message))
             self.transport.close()

@@ -186,11 +186,11 @@ HEAD_CASES = [("head without a body yet", b"", b""), ("head and body", b"body", 
 
 
 @contextlib.asynccontextmanager
-async def limited_server(app: Any) -> AsyncIterator[int]:
+async def limited_server(app: Any, limits: HttpLimits | None = None) -> AsyncIterator[int]:
     """``app`` on a real uvicorn with the limits' protocol; its port. The socket already listens: a
     connection waits in its backlog until uvicorn picks it up."""
     sock = listen("127.0.0.1", 0)
-    config = uvicorn.Config(app, http=limited_protocol(HttpLimits()), lifespan="off", log_level="error")
+    config = uvicorn.Config(app, http=limited_protocol(limits or HttpLimits()), lifespan="off", log_level="error")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
@@ -290,6 +290,7 @@ def test_the_protocol_writes_a_held_response_before_its_own(action: str) -> None
         protocol._response_writer = wrapper
         protocol.transport = raw  # type: ignore[assignment]
         protocol._refused = False
+        protocol._head_timer = None
         protocol.server_state = types.SimpleNamespace(default_headers=[])  # type: ignore[assignment]
         if action == "shutdown":
             protocol.shutdown()
@@ -306,38 +307,71 @@ def test_the_protocol_writes_a_held_response_before_its_own(action: str) -> None
 async def _answer(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
+    if scope["path"] == "/slow":
+        await asyncio.sleep(0.05)  # still being served when the requests behind it are parsed
     body = scope["path"].encode()
     headers = [(b"content-type", b"text/plain"), (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
-# (case, what the client sends in one write, the answers it must get, in order). (A bad request
-# pipelined behind a good one is answered 400 and the connection closed while the good one is still
-# being served: uvicorn drops that answer, held or not.)
+_GET = b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n"
+_BAD = b"NOT HTTP AT ALL\r\n\r\n"
+_TOO_LARGE = b"POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"x" * 100
+_BAD_CHUNK = b"POST /own HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n"
+
+# (case, limits, what the client sends in one write, the answers it must get in order, whether the
+# server then closes the connection). A request refused behind good ones (a 400 from the parser, a
+# refusal of ours) is answered after them: it never costs them their answers.
 PIPELINES = [
-    ("two requests", b"GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n", [b"/one", b"/two"]),
+    ("two requests", HttpLimits(), _GET % b"/one" + _GET % b"/two", [b"/one", b"/two"], False),
+    ("three requests", HttpLimits(), _GET % b"/a" + _GET % b"/b" + _GET % b"/c", [b"/a", b"/b", b"/c"], False),
+    ("a bad request behind a good one", HttpLimits(), _GET % b"/one" + _BAD, [b"/one", b" 400 "], True),
     (
-        "three requests",
-        b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n",
-        [b"/a", b"/b", b"/c"],
+        "a bad request behind a slow one and a queued one",
+        HttpLimits(),
+        _GET % b"/slow" + _GET % b"/two" + _BAD,
+        [b"/slow", b"/two", b" 400 "],
+        True,
     ),
+    (
+        "a body too large behind a good one",
+        HttpLimits(max_body_bytes=10),
+        _GET % b"/one" + _TOO_LARGE,
+        [b"/one", b" 413 "],
+        True,
+    ),
+    (
+        "a body too large behind a slow one",
+        HttpLimits(max_body_bytes=10),
+        _GET % b"/slow" + _TOO_LARGE,
+        [b"/slow", b" 413 "],
+        True,
+    ),
+    # The bad bytes are the request's own body: it can have no answer but the 400, at once.
+    ("a bad chunk in the request's own body", HttpLimits(), _BAD_CHUNK, [b" 400 "], True),
 ]
 
 
-@pytest.mark.parametrize(("sent", "answers"), [c[1:] for c in PIPELINES], ids=[c[0] for c in PIPELINES])
-async def test_pipelined_answers_keep_their_order(sent: bytes, answers: list[bytes]) -> None:
-    async with limited_server(_answer) as port:
+@pytest.mark.parametrize(
+    ("limits", "sent", "answers", "closes"), [c[1:] for c in PIPELINES], ids=[c[0] for c in PIPELINES]
+)
+async def test_pipelined_answers_keep_their_order(
+    limits: HttpLimits, sent: bytes, answers: list[bytes], closes: bool
+) -> None:
+    async with limited_server(_answer, limits) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(sent)
         received = b""
+        ended = False
         with contextlib.suppress(asyncio.TimeoutError):
-            while not all(a in received for a in answers):
+            while not ended and (closes or not all(a in received for a in answers)):
                 chunk = await asyncio.wait_for(reader.read(4096), 5)
-                if not chunk:
-                    break
+                ended = not chunk
                 received += chunk
         positions = [received.find(a) for a in answers]
         assert all(p >= 0 for p in positions), received
         assert positions == sorted(positions), received
+        assert received.count(b"HTTP/1.1 ") == len(answers), received
+        assert ended is closes, received
         writer.transport.abort()
