@@ -252,8 +252,8 @@ class IncomingConfig:
 def _planned_metadata(
     raw: Sequence[tuple[bytes, bytes]], head: RequestHead, config: IncomingConfig
 ) -> tuple[Metadata, float | None, str | None]:
-    """:func:`incoming_metadata` over the ASGI header bytes: one dict lookup per header, values
-    decoded only for the headers that are kept."""
+    """:func:`incoming_metadata` over header bytes: one dict lookup per header (the decisions are
+    made once per name: :meth:`IncomingConfig.plan`), values decoded only for the headers kept."""
     md: Metadata = []
     timeout: float | None = None
     request_id: str | None = None
@@ -322,54 +322,12 @@ def _finish(
 
 def incoming_metadata(head: RequestHead, config: IncomingConfig) -> tuple[Metadata, float | None, str | None]:
     """The call's metadata, its timeout in seconds (from ``Grpc-Timeout``) and the request id."""
-    if type(head.headers) is RawHeaders:
-        return _planned_metadata(head.headers.raw, head, config)
-    md: Metadata = []
-    timeout: float | None = None
-    request_id: str | None = None
-    xff: list[str] = []
-    forwarded_host: str | None = None
-    host: str | None = None
-    rid_header = config.request_id_header
-    for name, value in head.headers:
-        if name == "grpc-timeout":
-            timeout = parse_grpc_timeout(value)
-            continue
-        if name == "connection":
-            continue
-        if name == "x-forwarded-for":
-            xff.append(value)
-            continue
-        if name == "x-forwarded-host":
-            forwarded_host = value
-            continue
-        if name == "host":
-            host = value
-        if rid_header is not None and name == rid_header:
-            if acceptable_request_id(value):
-                request_id = value
-            continue
-        if name == "authorization":
-            md.append(("authorization", value))
-        key = config.header_matcher(name)
-        if key is None:
-            continue
-        _append(md, key, value)
-    return _finish(md, timeout, request_id, xff, forwarded_host, host, head, config)
-
-
-def _append(md: Metadata, key: str, value: str) -> None:
-    key = key.lower()
-    if not _KEY_RE.fullmatch(key) or key.startswith("grpc-"):
-        log.debug("dropping header %r: not a valid metadata key", key)
-        return
-    if key.endswith("-bin"):
-        md.append((key, _decode_bin(value)))
-        return
-    if not _VALUE_RE.fullmatch(value):
-        log.debug("dropping header %r: value is not printable ASCII", key)
-        return
-    md.append((key, value))
+    headers = head.headers
+    if type(headers) is RawHeaders:
+        raw = headers.raw
+    else:  # a head built from text (its headers are latin-1, as the ASGI bytes decode)
+        raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+    return _planned_metadata(raw, head, config)
 
 
 def _skip_outgoing(key: str) -> bool:
