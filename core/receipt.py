@@ -21,9 +21,7 @@ reads :func:`received` as None: such a read checks for itself.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 __all__ = ["SCOPE_KEY", "received", "receiving", "stamp"]
 
@@ -44,11 +42,19 @@ def received() -> int | None:
     return _received.get()
 
 
-@contextmanager
-def receiving(receipt: int | None) -> Iterator[None]:
-    """Make ``receipt`` this task's :func:`received` inside the block."""
-    token = _received.set(receipt)
-    try:
-        yield
-    finally:
-        _received.reset(token)
+class receiving:  # lower-case like contextlib's own context managers: it is used as a function
+    """Make ``receipt`` this task's :func:`received` inside a ``with`` block.
+
+    A class rather than a ``@contextmanager`` generator: it is entered on every unary REST call, and
+    this costs about half as much."""
+
+    __slots__ = ("_receipt", "_token")
+
+    def __init__(self, receipt: int | None) -> None:
+        self._receipt = receipt
+
+    def __enter__(self) -> None:
+        self._token: Token[int | None] = _received.set(self._receipt)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _received.reset(self._token)

@@ -147,6 +147,7 @@ class Gateway:
         self.streams = OpenStreams()
         self.transcoder = Transcoder(routes, backend, fallback, self.streams)
         self._mounts: list[MountEndpoint] = []
+        self._mount_prefixes: tuple[str, ...] = ()
         for prefix, app in mounts:
             self.mount(prefix, app)
         self._endpoints: list[Endpoint] = []
@@ -166,8 +167,13 @@ class Gateway:
         """Serve ``prefix`` and everything under it with ``app`` (checked before the routes)."""
         self._mounts.append(MountEndpoint(prefix, app))
         self._mounts.sort(key=lambda m: -len(m.prefix))
+        # A mount at "/" takes every path (even one not starting with "/"): "" starts them all.
+        self._mount_prefixes = tuple("" if m.prefix == "/" else m.prefix for m in self._mounts)
 
     def _mounted(self, scope: Scope) -> MountEndpoint | None:
+        # Most paths start with no mount's prefix: one C-level check rules them all out.
+        if not self._mounts or not scope["path"].startswith(self._mount_prefixes):
+            return None
         return next((m for m in self._mounts if m.matches(scope)), None)
 
     # -- lifespan -----------------------------------------------------------------------------------------
@@ -221,13 +227,15 @@ class Gateway:
                 await self.fallback(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        mounted = self._mounted(scope) if self._mounts else None
+        mounted = self._mounted(scope)
         if mounted is not None:
             await mounted.handle(scope, receive, send)
             return
         if not self._started:
             await self.startup()
-        endpoint = next(e for e in self._endpoints if e.matches(scope))
+        for endpoint in self._endpoints:  # the last, the transcoder, matches every request
+            if endpoint.matches(scope):
+                break
         # The one error boundary: a GatewayError is the answer; anything else is a bug (ours, a hook's
         # or a renderer's), logged and answered 500 if the response has not started (otherwise the
         # server closes the connection).

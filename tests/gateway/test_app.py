@@ -938,22 +938,29 @@ def text_app(text: str) -> Callable[[Scope, Receive, Send], Any]:
     return app
 
 
-@pytest.mark.parametrize(
-    ("url", "status", "text"),
-    [
-        ("/docs/rest-api/", 200, "docs root_path=/docs path=/docs/rest-api/"),
-        ("/docs", 200, "docs root_path=/docs path=/docs"),
-        ("/docsx", 200, "fallback root_path= path=/docsx"),
-        ("/v1/things/1", 200, '"id":"1"'),
-        ("/elsewhere", 200, "fallback root_path= path=/elsewhere"),
-    ],
-)
-async def test_mounts_and_fallback(url: str, status: int, text: str) -> None:
+DOCS = (("/docs", "docs"),)
+# (mounts as (prefix, the text its app answers with), url, status, text in the answer)
+MOUNTS = [
+    (DOCS, "/docs/rest-api/", 200, "docs root_path=/docs path=/docs/rest-api/"),
+    (DOCS, "/docs", 200, "docs root_path=/docs path=/docs"),
+    (DOCS, "/docsx", 200, "fallback root_path= path=/docsx"),
+    (DOCS, "/v1/things/1", 200, '"id":"1"'),
+    (DOCS, "/elsewhere", 200, "fallback root_path= path=/elsewhere"),
+    ((("/docs", "docs"), ("/docs/api", "api")), "/docs/api/x", 200, "api root_path=/docs/api path=/docs/api/x"),
+    ((("/docs", "docs"), ("/docs/api", "api")), "/docs/apix", 200, "docs root_path=/docs path=/docs/apix"),
+    ((("/", "root"),), "/v1/things/1", 200, "root root_path= path=/v1/things/1"),
+]
+
+
+@pytest.mark.parametrize(("mounts", "url", "status", "text"), MOUNTS)
+async def test_mounts_and_fallback(mounts: tuple[tuple[str, str], ...], url: str, status: int, text: str) -> None:
     store = ThingStore()
     backend = InProcessBackend(kitchen_interceptors())
     await add_kitchen(backend, store)
     seed(store)
-    app = create_app(kitchen_routes(), backend, mounts=[("/docs", text_app("docs"))], fallback=text_app("fallback"))
+    app = create_app(
+        kitchen_routes(), backend, mounts=[(p, text_app(t)) for p, t in mounts], fallback=text_app("fallback")
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         response = await client.get(url)
     assert response.status_code == status
