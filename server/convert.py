@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+import orjson
 from google.protobuf import struct_pb2, timestamp_pb2
 
 from protogw.gen.determined.api.v1 import pagination_pb2
@@ -95,11 +96,12 @@ class StructCache:
         self._size = size
         self._items: OrderedDict[tuple[int, str, str], struct_pb2.Struct] = OrderedDict()
 
-    def get(self, experiment_id: int, part: str, source: str, value: Mapping[str, Any]) -> struct_pb2.Struct:
+    def get(self, experiment_id: int, part: str, source: str, text: str) -> struct_pb2.Struct:
+        """The ``Struct`` of ``part`` (its JSON ``text``, decoded only when it is not remembered)."""
         key = (experiment_id, part, source)
         found = self._items.get(key)
         if found is None:
-            found = struct(value)
+            found = struct(orjson.loads(text))
             self._items[key] = found
             if len(self._items) > self._size:
                 self._items.popitem(last=False)
@@ -210,9 +212,9 @@ def _fill_experiment(message: experiment_pb2.Experiment, value: models.Experimen
     """
     set_timestamp(message.start_time, value.start_time)
     if structs is not None and value.id:
-        message.config.CopyFrom(structs.get(value.id, "config", value.original_config, value.config))
+        message.config.CopyFrom(structs.get(value.id, "config", value.original_config, value.config_json))
         message.hyperparameters.CopyFrom(
-            structs.get(value.id, "hyperparameters", value.original_config, value.hyperparameters)
+            structs.get(value.id, "hyperparameters", value.original_config, value.hyperparameters_json)
         )
     else:
         message.config.CopyFrom(struct(value.config))

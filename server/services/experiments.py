@@ -18,6 +18,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 import grpc.aio
+import orjson
 import yaml
 
 from protogw.gen.determined.api.v1 import experiment_pb2 as api_pb2
@@ -325,9 +326,9 @@ class ExperimentsServicer:
                 parent_archived=project.archived or project.workspace_archived,
                 parent_id=new.parent_id,
                 notes="",
-                config=config,
+                config_json=orjson.dumps(config).decode(),
                 original_config=new.original_config,
-                hyperparameters=dict(new.hyperparameters),
+                hyperparameters_json=orjson.dumps(dict(new.hyperparameters)).decode(),
                 searcher_type=new.searcher_type,
                 searcher_metric=new.searcher_metric,
                 resource_pool=new.resource_pool,

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 JSONMapping = Mapping[str, Any]
 
 
@@ -321,9 +323,12 @@ class Experiment:
     parent_archived: bool
     parent_id: int | None
     notes: str
-    config: dict[str, Any]
+    #: The configuration and hyperparameters as the JSON text the database holds: decoded only by
+    #: whoever reads ``config`` / ``hyperparameters`` (a page built from remembered ``Struct``s
+    #: never does, and decoding them was most of a listing row's cost).
+    config_json: str
     original_config: str
-    hyperparameters: dict[str, Any]
+    hyperparameters_json: str
     searcher_type: str
     searcher_metric: str
     resource_pool: str
@@ -335,6 +340,18 @@ class Experiment:
     job_id: str
     model_definition_size: int | None
     labels: list[str]
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The expanded configuration, decoded afresh on each read (callers may change it)."""
+        value: dict[str, Any] = orjson.loads(self.config_json)
+        return value
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        """The hyperparameters, decoded afresh on each read."""
+        value: dict[str, Any] = orjson.loads(self.hyperparameters_json)
+        return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
+import orjson
 import pytest
 
 from protogw.gen.determined.experiment.v1 import experiment_pb2
@@ -100,8 +101,8 @@ def experiment(**overrides: Any) -> models.Experiment:
         "id": 3, "name": "e", "description": "", "state": models.ExperimentState.ACTIVE, "archived": False,
         "start_time": NOW, "end_time": None, "user_id": 2, "username": "determined", "display_name": "determined",
         "project_id": 1, "project_name": "Uncategorized", "project_owner_id": 1, "workspace_id": 1,
-        "workspace_name": "Uncategorized", "parent_archived": False, "parent_id": None, "notes": "", "config": {},
-        "original_config": "name: e", "hyperparameters": {}, "searcher_type": "", "searcher_metric": "",
+        "workspace_name": "Uncategorized", "parent_archived": False, "parent_id": None, "notes": "", "config_json": "{}",
+        "original_config": "name: e", "hyperparameters_json": "{}", "searcher_type": "", "searcher_metric": "",
         "resource_pool": "", "num_trials": 0, "progress": None, "checkpoint_size": 0, "checkpoint_count": 0,
         "best_searcher_metric": None, "job_id": "j", "model_definition_size": None, "labels": [],
     }  # fmt: skip
@@ -148,14 +149,14 @@ def test_struct_cache(lookups: list[tuple[int, str, dict[str, Any]]], built: int
     cache = convert.StructCache(size=2)
     seen: list[Any] = []  # holding the objects keeps their ids from being reused
     for experiment_id, source, value in lookups:
-        result = cache.get(experiment_id, "config", source, value)
+        result = cache.get(experiment_id, "config", source, orjson.dumps(value).decode())
         assert dict(result) == value
         seen.append(result)
     assert len({id(r) for r in seen}) == built
 
 
 def test_experiment_with_struct_cache_matches_without() -> None:
-    value = experiment(config={"name": "e", "hp": {"lr": 0.1}}, hyperparameters={"lr": 0.1})
+    value = experiment(config_json='{"name": "e", "hp": {"lr": 0.1}}', hyperparameters_json='{"lr": 0.1}')
     cache = convert.StructCache()
     assert convert.experiment(value, structs=cache) == convert.experiment(value)
     assert convert.experiment(value, structs=cache) == convert.experiment(value)
