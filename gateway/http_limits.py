@@ -230,7 +230,6 @@ class _LimitedHttpToolsProtocol(HttpToolsProtocol):
     def send_400_response(self, msg: str) -> None:
         if self._refused:
             return  # a refusal of ours stopped the parser; it answers (or will, after earlier answers)
-        self._refused = True
         self._refuse_after_answers(functools.partial(super().send_400_response, msg))
 
     def _unanswered_before(self) -> bool:
@@ -249,6 +248,7 @@ class _LimitedHttpToolsProtocol(HttpToolsProtocol):
         uvicorn writes its 400 and closes the connection at once, so a good request pipelined
         before a bad one lost its answer. Here the refusal waits (reading paused, later bytes
         ignored) until every earlier request is answered (:meth:`on_response_complete`)."""
+        self._refused = True
         self._disarm_head_timer()
         if self._unanswered_before():
             self._waiting_refusal = refuse
@@ -272,7 +272,6 @@ class _LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().shutdown()
 
     def _refuse(self, status: int, message: str) -> None:
-        self._refused = True
         self._refuse_after_answers(functools.partial(self._write_refusal, status, message))
 
     def _write_refusal(self, status: int, message: str) -> None:
