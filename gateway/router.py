@@ -96,7 +96,8 @@ class _Node(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class Match(Generic[T]):
-    """A found route and its path values (field path -> unescaped text)."""
+    """A found route and its path values (field path -> unescaped text). A lookup may hand the same
+    match to many requests (:data:`REMEMBERED_PATHS`): read ``params``, never change it."""
 
     value: T
     params: dict[tuple[str, ...], str]
@@ -109,6 +110,14 @@ class MatchResult(enum.Enum):
     METHOD_NOT_ALLOWED = 405
 
 
+#: Lookups remembered per router: (HTTP method, path) -> what the trie answered. A path's answer only
+#: changes when a route is added, which forgets them all; when full, they are forgotten too (so a client
+#: walking through endless distinct paths costs a lookup each, as without the memo).
+REMEMBERED_PATHS = 1024
+#: Longer paths are looked up every time (a remembered path's text is kept as its key).
+REMEMBERED_PATH_LENGTH = 256
+
+
 class Router(Generic[T]):
     """Routes keyed by HTTP method and template; see the module docstring for the matching rules."""
 
@@ -117,6 +126,7 @@ class Router(Generic[T]):
         self._unescaping = unescaping
         self._verbs: set[str] = set()
         self._count = 0
+        self._answers: dict[tuple[str, str], Match[T] | MatchResult] = {}
 
     def __len__(self) -> int:
         return self._count
@@ -147,6 +157,7 @@ class Router(Generic[T]):
         if template.verb:
             self._verbs.add(template.verb)
         self._count += 1
+        self._answers.clear()
 
     def existing(self, http_method: str, template: Template) -> T | None:
         """The value already registered for exactly this method and path shape, if any."""
@@ -171,6 +182,18 @@ class Router(Generic[T]):
         Returns a :class:`Match`, or why there is none. Raises :class:`MalformedPathError` for a bad
         escape inside a captured value.
         """
+        key = (http_method, path)
+        answer = self._answers.get(key)
+        if answer is not None:
+            return answer
+        answer = self._look_up(http_method, path)
+        if len(path) <= REMEMBERED_PATH_LENGTH:
+            if len(self._answers) >= REMEMBERED_PATHS:
+                self._answers.clear()
+            self._answers[key] = answer
+        return answer
+
+    def _look_up(self, http_method: str, path: str) -> Match[T] | MatchResult:
         segments = path[1:].split("/")
         last = segments[-1]
         colon = last.rfind(":")

@@ -7,6 +7,8 @@ import pytest
 from protogw.core.template import parse_template
 from protogw.gateway.options import GatewayOptions
 from protogw.gateway.router import (
+    REMEMBERED_PATH_LENGTH,
+    REMEMBERED_PATHS,
     ConflictError,
     MalformedPathError,
     Match,
@@ -80,13 +82,57 @@ def router() -> Router[str]:
 def test_lookup(
     router: Router[str], method: str, path: str, expected: str | MatchResult, params: dict[str, str] | None
 ) -> None:
-    found = router.lookup(method, path)
-    if isinstance(expected, MatchResult):
-        assert found is expected
-        return
-    assert isinstance(found, Match)
-    assert found.value == expected
-    assert {".".join(k): v for k, v in found.params.items()} == params
+    # The second lookup is answered from the router's memo of paths: the same answer.
+    for found in (router.lookup(method, path), router.lookup(method, path)):
+        if isinstance(expected, MatchResult):
+            assert found is expected
+            continue
+        assert isinstance(found, Match)
+        assert found.value == expected
+        assert {".".join(k): v for k, v in found.params.items()} == params
+
+
+def _special_put(r: Router[str]) -> None:
+    r.add("PUT", parse_template("/v1/things/special"), "special-put")
+
+
+def _fill_memo(r: Router[str]) -> None:
+    for n in range(REMEMBERED_PATHS + 5):
+        assert isinstance(r.lookup("GET", f"/v1/things/{n}"), Match)
+
+
+#: (what happens between two lookups of the same path, the path, the first and the second answer):
+#: the memo never answers what the trie would not.
+MEMO_CASES = [
+    ("nothing", "PUT", "/v1/things/special", MatchResult.METHOD_NOT_ALLOWED, MatchResult.METHOD_NOT_ALLOWED),
+    ("a route for it is added", "PUT", "/v1/things/special", MatchResult.METHOD_NOT_ALLOWED, "special-put"),
+    ("the memo fills up", "GET", "/v1/things/7", "get", "get"),
+    ("nothing (a path too long to keep)", "GET", "/v1/things/" + "x" * REMEMBERED_PATH_LENGTH, "get", "get"),
+]
+BETWEEN = {"nothing": lambda r: None, "a route for it is added": _special_put, "the memo fills up": _fill_memo}
+
+
+@pytest.mark.parametrize(("between", "method", "path", "first", "second"), MEMO_CASES, ids=[c[0] for c in MEMO_CASES])
+def test_remembered_answers_follow_the_routes(
+    between: str, method: str, path: str, first: str | MatchResult, second: str | MatchResult
+) -> None:
+    r: Router[str] = Router()
+    for m, template, name in ROUTES:
+        r.add(m, parse_template(template), name)
+    answers = []
+    for step in ("first", "second"):
+        found = r.lookup(method, path)
+        answers.append(found.value if isinstance(found, Match) else found)
+        if step == "first":
+            BETWEEN[between.partition(" (")[0]](r)
+    assert answers == [first, second]
+    assert len(r._answers) <= REMEMBERED_PATHS
+
+
+def test_a_malformed_path_fails_every_time(router: Router[str]) -> None:
+    for _ in range(2):
+        with pytest.raises(MalformedPathError):
+            router.lookup("GET", "/v1/things/%zz")
 
 
 def test_registration_order_does_not_matter() -> None:
