@@ -164,7 +164,7 @@ class RequestIdInterceptor(WrappingInterceptor):
     as trailing metadata, on success and on failure alike.
     """
 
-    async def _begin(self, method: str, context: Context) -> CallState:
+    def _begin(self, method: str, context: Context) -> CallState:
         given = metadata_value(context, REQUEST_ID_KEY)
         request_id = given if given is not None and acceptable_request_id(given) else new_request_id()
         state = CallState(method=method, request_id=request_id)
@@ -178,13 +178,13 @@ class RequestIdInterceptor(WrappingInterceptor):
         return state
 
     async def around_unary(self, method: str, behavior: UnaryBehavior, request: Any, context: Context) -> Any:
-        await self._begin(method, context)
+        self._begin(method, context)
         return await behavior(request, context)
 
     async def around_stream(
         self, method: str, behavior: StreamBehavior, request: Any, context: Context
     ) -> AsyncIterator[Any]:
-        await self._begin(method, context)
+        self._begin(method, context)
         async for response in behavior(request, context):
             yield response
 
@@ -343,15 +343,15 @@ class AuthInterceptor(WrappingInterceptor):
         if state is not None:
             state.principal = principal
 
+    # Only methods ``applies_to`` accepts are wrapped, so every call that reaches these is to a method
+    # that needs a token: the public check was made once, when the method's handler was wrapped.
     async def around_unary(self, method: str, behavior: UnaryBehavior, request: Any, context: Context) -> Any:
-        if not self.is_public(method):
-            await self._authenticate(context)
+        await self._authenticate(context)
         return await behavior(request, context)
 
     async def around_stream(
         self, method: str, behavior: StreamBehavior, request: Any, context: Context
     ) -> AsyncIterator[Any]:
-        if not self.is_public(method):
-            await self._authenticate(context)
+        await self._authenticate(context)
         async for response in behavior(request, context):
             yield response
