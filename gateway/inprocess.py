@@ -263,6 +263,19 @@ def method_scoped(interceptor: grpc.aio.ServerInterceptor) -> bool:
     return getattr(interceptor, METHOD_SCOPED, False) is True
 
 
+class _Kind(NamedTuple):
+    """A single-response kind of call: the handler's behaviour attribute, whether the request is a
+    stream, and the error's wording for a method of another kind."""
+
+    behaviour: str
+    streams: bool
+    wrong: str
+
+
+_UNARY = _Kind("unary_unary", False, "is not a unary method")
+_CLIENT_STREAM = _Kind("stream_unary", True, "is not a client-streaming method")
+
+
 def _unexpected(exc: BaseException) -> GatewayError:
     # The same status grpc.aio gives an exception that escapes a servicer.
     return GatewayError(grpc.StatusCode.UNKNOWN, f"Unexpected {type(exc)}: {exc}")
@@ -368,33 +381,32 @@ class InProcessBackend:
 
     async def unary(self, method: MethodInfo, request: Message, call: Call) -> UnaryResult:
         """Run a unary RPC through the interceptors and the handler."""
-        return await self._single_response(
-            method, call, lambda h: (h.unary_unary, self._request_for(request, h)), "is not a unary method"
-        )
+        return await self._single_response(method, call, _UNARY, request)
 
     async def client_stream(self, method: MethodInfo, requests: AsyncIterator[Message], call: Call) -> UnaryResult:
         """Run a client-streaming RPC; the handler reads ``requests`` as its request iterator."""
-        return await self._single_response(
-            method,
-            call,
-            lambda h: (h.stream_unary, self._requests_for(requests, h)),
-            "is not a client-streaming method",
-        )
+        return await self._single_response(method, call, _CLIENT_STREAM, requests)
 
-    async def _single_response(
-        self, method: MethodInfo, call: Call, pick: Callable[[Handler], tuple[Any, Any]], wrong_kind: str
-    ) -> UnaryResult:
-        call.time_left()  # a deadline that passed before the call starts fails it here
+    async def _single_response(self, method: MethodInfo, call: Call, kind: _Kind, argument: Any) -> UnaryResult:
         deadline = call.deadline
+        if deadline is not None:
+            call.time_left()  # a deadline that passed before the call starts fails it here
         context = InProcessContext(call.metadata, deadline, call.peer)
         cancelled = False
         try:
             try:
                 async with _timeout_at(deadline):
-                    handler = await self._handler(method, context)
-                    behaviour, argument = pick(handler)
+                    resolved = self._resolved
+                    handler = resolved.get(method.grpc_path) if resolved is not None else None
+                    if handler is None:
+                        handler = await self._handler(method, context)
+                    behaviour = getattr(handler, kind.behaviour)
                     if behaviour is None:
-                        raise GatewayError(grpc.StatusCode.UNIMPLEMENTED, f"{method.full_name} {wrong_kind}")
+                        raise GatewayError(grpc.StatusCode.UNIMPLEMENTED, f"{method.full_name} {kind.wrong}")
+                    if kind.streams:
+                        argument = self._requests_for(argument, handler)
+                    else:
+                        argument = self._request_for(argument, handler)
                     result = behaviour(argument, cast(Any, context))
                     if inspect.isawaitable(result):
                         result = await result
