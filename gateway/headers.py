@@ -88,9 +88,19 @@ class RawHeaders(Sequence[tuple[str, str]]):
         return None
 
 
+#: The ASGI scope key under which protogw's HTTP server keeps the connection's TCP peer: uvicorn's
+#: proxy-headers step replaces ``scope["client"]`` with the address a trusted proxy forwarded, and
+#: ``X-Forwarded-For`` must still end with the address the request came from (grpc-gateway appends
+#: its ``RemoteAddr``).
+TCP_PEER_KEY = "protogw.tcp_peer"
+
+
 @dataclass(frozen=True, slots=True)
 class RequestHead:
-    """What hooks may look at: method, path, query string, lower-cased headers and the peer."""
+    """What hooks may look at: method, path, query string, lower-cased headers and the peer.
+
+    ``client`` is the caller as the HTTP server reports it (behind a trusted proxy, the address it
+    forwarded); ``remote``, when not None, is the TCP peer the request came from, if that differs."""
 
     method: str
     path: str
@@ -98,6 +108,7 @@ class RequestHead:
     headers: Sequence[tuple[str, str]]
     client: tuple[str, int] | None = None
     scheme: str = "http"
+    remote: tuple[str, int] | None = None
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (lower-case), if present."""
@@ -305,8 +316,9 @@ def _finish(
         md.append(("x-forwarded-host", forwarded_host))
     elif host is not None:
         md.append(("x-forwarded-host", host))
-    if head.client is not None:
-        xff.append(head.client[0])
+    sender = head.remote if head.remote is not None else head.client
+    if sender is not None:
+        xff.append(sender[0])
     if xff:
         md.append(("x-forwarded-for", ", ".join(xff)))
     rid_header = config.request_id_header

@@ -11,7 +11,7 @@ import grpc
 from google.protobuf.message import Message
 
 from protogw.gateway.errors import ErrorRenderer, GatewayError, Headers, render_error
-from protogw.gateway.headers import RawHeaders, RequestHead, outgoing_headers
+from protogw.gateway.headers import TCP_PEER_KEY, RawHeaders, RequestHead, outgoing_headers
 from protogw.gateway.types import Receive, Scope, Send
 
 __all__ = ["frame", "http_body", "parse_query", "peer", "read_body", "request_head", "send_error"]
@@ -24,6 +24,7 @@ def request_head(scope: Scope) -> RequestHead:
     """The request line and headers as text, for header mapping and hooks (the headers are decoded
     only if a hook iterates them; header mapping reads their bytes)."""
     client = scope.get("client")
+    tcp_peer = scope.get(TCP_PEER_KEY)
     return RequestHead(
         scope["method"],
         scope["path"],
@@ -31,6 +32,7 @@ def request_head(scope: Scope) -> RequestHead:
         RawHeaders(scope["headers"]),
         tuple(client) if client else None,
         scope.get("scheme", "http"),
+        tuple(tcp_peer) if tcp_peer and tcp_peer != client else None,
     )
 
 

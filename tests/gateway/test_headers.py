@@ -95,6 +95,15 @@ INCOMING = [
         None,
     ),
     (
+        # Behind a proxy the HTTP server trusts, "client" is the address it forwarded and "remote"
+        # the proxy itself: X-Forwarded-For ends with the TCP peer, as grpc-gateway's RemoteAddr.
+        "forwarded-by-a-trusted-proxy",
+        RequestHead("GET", "/x", "", [("x-forwarded-for", "1.1.1.1")], ("1.1.1.1", 0), remote=("10.0.0.2", 80)),
+        IncomingConfig(request_id_header=None),
+        [("x-forwarded-for", "1.1.1.1, 10.0.0.2")],
+        None,
+    ),
+    (
         "metadata-prefix-and-binary",
         head(
             ("grpc-metadata-a", "1"),

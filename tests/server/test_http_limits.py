@@ -14,6 +14,8 @@ import httpx
 import pytest
 import uvicorn
 
+from protogw.gateway.headers import IncomingConfig, incoming_metadata
+from protogw.gateway.http import peer, request_head
 from protogw.gateway.http_limits import HOLD_LIMIT, HttpLimits, _HeadWithBody, limited_protocol
 from protogw.gateway.workers import listen
 from protogw.server.rest import RestGateway, http_limits
@@ -375,3 +377,32 @@ async def test_pipelined_answers_keep_their_order(
         assert received.count(b"HTTP/1.1 ") == len(answers), received
         assert ended is closes, received
         writer.transport.abort()
+
+
+async def _forwarding(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Answers with the X-Forwarded-For metadata and the peer the gateway makes of this request."""
+    head = request_head(scope)
+    metadata, _, _ = incoming_metadata(head, IncomingConfig())
+    forwarded = dict(metadata)["x-forwarded-for"]
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": f"{forwarded}|{peer(head.client)}".encode()})
+
+
+#: (X-Forwarded-For sent from 127.0.0.1, a proxy uvicorn trusts by default; the metadata's
+#: X-Forwarded-For, which ends with the TCP peer as grpc-gateway's does; the call's peer: the address
+#: the trusted proxy forwarded, as uvicorn reports the client).
+FORWARDED = [
+    (None, "127.0.0.1", "ipv4:127.0.0.1:"),
+    ("1.2.3.4", "1.2.3.4, 127.0.0.1", "ipv4:1.2.3.4:0"),
+    ("5.6.7.8, 1.2.3.4", "5.6.7.8, 1.2.3.4, 127.0.0.1", "ipv4:1.2.3.4:0"),
+]
+
+
+@pytest.mark.parametrize(("sent", "metadata", "peer_prefix"), FORWARDED)
+async def test_forwarded_for_ends_with_the_tcp_peer(sent: str | None, metadata: str, peer_prefix: str) -> None:
+    headers = {"X-Forwarded-For": sent} if sent is not None else {}
+    async with limited_server(_forwarding) as port, httpx.AsyncClient() as client:
+        answer = await client.get(f"http://127.0.0.1:{port}/", headers=headers)
+    forwarded, _, call_peer = answer.text.partition("|")
+    assert forwarded == metadata
+    assert call_peer.startswith(peer_prefix)
