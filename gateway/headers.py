@@ -25,7 +25,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import overload
+from typing import NamedTuple, overload
 
 from protogw.core.requestid import acceptable_request_id, new_request_id
 
@@ -95,12 +95,12 @@ class RawHeaders(Sequence[tuple[str, str]]):
 TCP_PEER_KEY = "protogw.tcp_peer"
 
 
-@dataclass(frozen=True, slots=True)
-class RequestHead:
+class RequestHead(NamedTuple):
     """What hooks may look at: method, path, query string, lower-cased headers and the peer.
 
     ``client`` is the caller as the HTTP server reports it (behind a trusted proxy, the address it
-    forwarded); ``remote``, when not None, is the TCP peer the request came from, if that differs."""
+    forwarded); ``remote``, when not None, is the TCP peer the request came from, if that differs.
+    Immutable; a named tuple because one is made per request (a third of a frozen dataclass's time)."""
 
     method: str
     path: str

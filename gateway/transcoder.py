@@ -176,7 +176,7 @@ class Transcoder:
         except MetadataError as exc:
             raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
         # The deadline runs from the arrival of the headers, as grpc-gateway's request context does.
-        call = Call.with_timeout(metadata, timeout, peer=peer(head.client), request_id=request_id, binding=binding)
+        call = Call.with_timeout(metadata, timeout, peer(head.client), request_id, binding)
         extra: Headers = []
         if request_id is not None and self.options.request_id_header:
             extra.append((self.options.request_id_header.encode("latin-1"), request_id.encode("latin-1")))
