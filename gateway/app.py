@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Protocol
 
 import grpc
@@ -75,7 +75,7 @@ class Endpoint(Protocol):
 
     def matches(self, scope: Scope) -> bool: ...
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None: ...
+    def handle(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]: ...
 
 
 class MountEndpoint:
@@ -262,8 +262,9 @@ class _TranscoderEndpoint:
     def matches(self, scope: Scope) -> bool:
         return True
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.transcoder(scope, receive, send)
+    def handle(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # The transcoder's coroutine itself: no coroutine of this endpoint's around it.
+        return self.transcoder(scope, receive, send)
 
 
 def create_app(

@@ -45,7 +45,7 @@ import functools
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, NoReturn, TypeAlias, cast
 
@@ -379,13 +379,17 @@ class InProcessBackend:
 
         return converted()
 
-    async def unary(self, method: MethodInfo, request: Message, call: Call) -> UnaryResult:
+    # These two return the call's coroutine rather than awaiting it in one of their own: the same to
+    # the caller, one coroutine less per call.
+    def unary(self, method: MethodInfo, request: Message, call: Call) -> Coroutine[Any, Any, UnaryResult]:
         """Run a unary RPC through the interceptors and the handler."""
-        return await self._single_response(method, call, _UNARY, request)
+        return self._single_response(method, call, _UNARY, request)
 
-    async def client_stream(self, method: MethodInfo, requests: AsyncIterator[Message], call: Call) -> UnaryResult:
+    def client_stream(
+        self, method: MethodInfo, requests: AsyncIterator[Message], call: Call
+    ) -> Coroutine[Any, Any, UnaryResult]:
         """Run a client-streaming RPC; the handler reads ``requests`` as its request iterator."""
-        return await self._single_response(method, call, _CLIENT_STREAM, requests)
+        return self._single_response(method, call, _CLIENT_STREAM, requests)
 
     async def _single_response(self, method: MethodInfo, call: Call, kind: _Kind, argument: Any) -> UnaryResult:
         deadline = call.deadline
