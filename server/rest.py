@@ -102,16 +102,20 @@ def _at_root(app: ASGIApp) -> ASGIApp:
 AUTH_COOKIE_MAX_AGE = 7 * 24 * 3600
 
 
+_LOGIN, _LOGOUT = f"{SERVICE_NAME}.Login", f"{SERVICE_NAME}.Logout"
+
+
 def login_cookie(method: MethodInfo, request: Message, response: Message) -> Iterable[tuple[str, str]]:
     """Set the ``auth`` cookie on Login and expire it on Logout, as Determined's master does.
 
-    Browsers (Determined's web UI, Swagger UI) then stay logged in without handling the token.
+    Browsers (Determined's web UI, Swagger UI) then stay logged in without handling the token. (It
+    runs after every REST call: the two names it looks for are made once.)
     """
-    if method.full_name == f"{SERVICE_NAME}.Login":
+    if method.full_name == _LOGIN:
         token = getattr(response, "token", "")
         if token:
             return (("set-cookie", f"{AUTH_COOKIE}={token}; Path=/; Max-Age={AUTH_COOKIE_MAX_AGE}; SameSite=Lax"),)
-    elif method.full_name == f"{SERVICE_NAME}.Logout":
+    elif method.full_name == _LOGOUT:
         return (("set-cookie", f"{AUTH_COOKIE}=; Path=/; Max-Age=0; SameSite=Lax"),)
     return ()
 
