@@ -30,4 +30,5 @@ def acceptable_request_id(value: str | None) -> bool:
 
 def new_request_id() -> str:
     """A fresh request id: 32 hex digits."""
-    return f"{_ids.getrandbits(128):032x}"
+    # The bytes' hex: the same 32 lower-case digits as formatting the number, in half the time.
+    return _ids.getrandbits(128).to_bytes(16, "big").hex()
