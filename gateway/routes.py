@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from google.protobuf import descriptor_pool
 
 from protogw.core.bindings import Binding, HttpRuleError, bindings_for
-from protogw.core.codec import Codec, codec_for
+from protogw.core.codec import Codec, codec_for, codec_for_dumps
 from protogw.core.descriptors import load_descriptor_set, services_in
 from protogw.gateway.errors import ErrorRenderer, bind
 from protogw.gateway.options import GatewayOptions
@@ -59,6 +59,14 @@ class Route:
     http_body: bool
     # Why this binding answers 501 instead of being served (None: it is served).
     unservable: str | None = None
+    # The response codec for compact bodies (core.codec.codec_for_dumps: listing items seen before
+    # are written from their remembered JSON); ``codec`` for ``?pretty`` and anything that reads values.
+    compact: Codec | None = None
+
+    @property
+    def compact_codec(self) -> Codec:
+        """:attr:`compact`, or :attr:`codec` when the route has none."""
+        return self.compact if self.compact is not None else self.codec
 
 
 class RouteTable:
@@ -104,7 +112,15 @@ class RouteTable:
             # A client stream's body is its messages, whatever the rule says (as grpc-gateway reads it).
             binding = dataclasses.replace(binding, body=())
         builder = RequestBuilder(binding, opts, reject_unknown_query=self.options.reject_unknown_query)
-        return Route(binding, builder, codec_for(out, opts), response_key, http_body, binding.unservable)
+        return Route(
+            binding,
+            builder,
+            codec_for(out, opts),
+            response_key,
+            http_body,
+            binding.unservable,
+            codec_for_dumps(out, opts),
+        )
 
     @classmethod
     def from_pool(

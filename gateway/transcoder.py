@@ -260,8 +260,9 @@ class Transcoder:
             return await self.backend.unary(binding.method, request, call), request
 
     @staticmethod
-    def _value(route: Route, response: Message) -> object:
-        value = route.codec.encode(response)
+    def _value(route: Route, response: Message, pretty: bool = False) -> object:
+        # Compact output takes the codec whose values may hold remembered JSON (written as it is).
+        value = (route.codec if pretty else route.compact_codec).encode(response)
         if route.response_key is not None:
             value = value.get(route.response_key) if isinstance(value, dict) else None
         return value
@@ -269,7 +270,7 @@ class Transcoder:
     def _encode(self, route: Route, response: Message, pretty: bool) -> bytes:
         memo = self._bodies
         if memo is None or pretty:
-            return dumps(self._value(route, response), pretty=pretty)
+            return dumps(self._value(route, response, pretty), pretty=pretty)
         lane = self._lanes.get(route)
         if lane is None:
             # Tagged with the route: two routes of one method may answer with different parts.
@@ -396,7 +397,7 @@ class Transcoder:
     def _chunk(self, route: Route, message: Message, sse: bool, pretty: bool) -> bytes:
         if route.http_body and not sse:
             return bytes(message.data)  # type: ignore[attr-defined]
-        return frame(dumps({"result": self._value(route, message)}, pretty=pretty), sse)
+        return frame(dumps({"result": self._value(route, message, pretty)}, pretty=pretty), sse)
 
 
 def _wants_trailers(headers: list[tuple[bytes, bytes]]) -> bool:

@@ -4,6 +4,8 @@ The public surface is small and stable; the gateway only uses what is exported h
 
 * :class:`JsonOptions` - the marshaler options (grpc-gateway's defaults are the defaults here).
 * :func:`codec_for` - the codec of one message type, compiled once from its descriptor and cached.
+* :func:`codec_for_dumps` - the same for values written straight out by :func:`dumps`: items of
+  repeated message fields seen before come back as their remembered JSON (``orjson.Fragment``).
 * :func:`encode_any` - an ``Any``'s JSON from its type URL and bytes, its type looked up in given pools.
 * :func:`dumps` / :func:`loads` - bytes <-> JSON values with orjson.
 * :class:`WireMemo` / :class:`MemoLane` - JSON texts remembered by the wire form of the message they
@@ -23,6 +25,7 @@ from protogw.core.codec._api import (
     JsonOptions,
     ReferenceCodec,
     codec_for,
+    codec_for_dumps,
     dumps,
     encode_any,
     loads,
@@ -37,6 +40,7 @@ __all__ = [
     "ReferenceCodec",
     "WireMemo",
     "codec_for",
+    "codec_for_dumps",
     "dumps",
     "encode_any",
     "loads",

@@ -22,8 +22,19 @@ from google.protobuf.message_factory import GetMessageClass
 
 from protogw.core.codec._compiled import CompiledCodec, Compiler
 from protogw.core.codec._errors import CodecError, Fail
+from protogw.core.codec._memo import WireMemo
 
-__all__ = ["Codec", "CodecError", "JsonOptions", "ReferenceCodec", "codec_for", "dumps", "encode_any", "loads"]
+__all__ = [
+    "Codec",
+    "CodecError",
+    "JsonOptions",
+    "ReferenceCodec",
+    "codec_for",
+    "codec_for_dumps",
+    "dumps",
+    "encode_any",
+    "loads",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,15 +88,34 @@ class ReferenceCodec:
         return msg
 
 
+#: The memo of each :func:`codec_for_dumps` compiler: items of repeated message fields kept by their
+#: wire form. Smaller items cost about as much to look up as to encode; larger ones are rare in lists.
+ITEM_MEMO_ENTRIES = 4096
+ITEM_MEMO_BUDGET = 16 * 1024 * 1024
+ITEM_MEMO_MIN_BYTES = 256
+ITEM_MEMO_MAX_BYTES = 64 * 1024
+
+
 @functools.cache
-def _compiler(options: JsonOptions) -> Compiler:
-    # One compiler per option set: it caches the generated code of every type it has seen.
+def _compiler(options: JsonOptions, for_dumps: bool = False) -> Compiler:
+    # One compiler per option set (and use): it caches the generated code of every type it has seen.
+    item_memo = (
+        WireMemo(
+            entries=ITEM_MEMO_ENTRIES,
+            budget=ITEM_MEMO_BUDGET,
+            min_bytes=ITEM_MEMO_MIN_BYTES,
+            max_bytes=ITEM_MEMO_MAX_BYTES,
+        )
+        if for_dumps
+        else None
+    )
     return Compiler(
         emit_unpopulated=options.emit_unpopulated,
         unset_message_as_null=options.unset_message_as_null,
         use_proto_names=options.use_proto_names,
         use_enum_numbers=options.use_enum_numbers,
         discard_unknown=options.discard_unknown,
+        item_memo=item_memo,
     )
 
 
@@ -95,23 +125,29 @@ def _compiler(options: JsonOptions) -> Compiler:
 _BUILD_LOCK = threading.RLock()
 
 
-def _build(descriptor: Descriptor, options: JsonOptions) -> Codec:
+def _build(descriptor: Descriptor, options: JsonOptions, for_dumps: bool = False) -> Codec:
     with _BUILD_LOCK:
-        return _build_locked(descriptor, options)
-
-
-def _build_locked(descriptor: Descriptor, options: JsonOptions) -> Codec:
-    if descriptor.is_extendable:
-        # Extensions print as "[full.name]" keys; json_format handles them and they are rare enough
-        # (proto2 only) not to warrant generated code.
-        return ReferenceCodec(descriptor, options)
-    return CompiledCodec(descriptor, _compiler(options))
+        if descriptor.is_extendable:
+            # Extensions print as "[full.name]" keys; json_format handles them and they are rare enough
+            # (proto2 only) not to warrant generated code.
+            return ReferenceCodec(descriptor, options)
+        return CompiledCodec(descriptor, _compiler(options, for_dumps))
 
 
 @functools.cache
 def codec_for(descriptor: Descriptor, options: JsonOptions = JsonOptions()) -> Codec:
     """The codec for ``descriptor`` under ``options``; built once, then cached."""
     return _build(descriptor, options)
+
+
+@functools.cache
+def codec_for_dumps(descriptor: Descriptor, options: JsonOptions = JsonOptions()) -> Codec:
+    """:func:`codec_for`'s codec for values that go straight to :func:`dumps` (not ``pretty``): the
+    same bytes, but an item of a repeated message field it has encoded before, unchanged, is its
+    remembered JSON as an ``orjson.Fragment`` (a listing's items come back page after page: each then
+    costs a serialisation and a lookup instead of a walk). Its values are for ``dumps`` only: do not
+    inspect them, and indent (``pretty``) with :func:`codec_for`'s (a Fragment is written as it is)."""
+    return _build(descriptor, options, for_dumps=True)
 
 
 def encode_any(

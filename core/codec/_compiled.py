@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
 from google.protobuf import descriptor_pool, json_format
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.descriptor_pool import DescriptorPool
@@ -47,6 +48,7 @@ from protogw.core.codec._fields import (
     real_oneof,
     synthetic_oneofs,
 )
+from protogw.core.codec._memo import MemoLane, WireMemo
 from protogw.core.codec._runtime import (
     MAX_DEPTH,
     SPECIAL_DECODERS,
@@ -81,6 +83,23 @@ def _attr(name: str) -> str:
     return f"getattr(m, {name!r})" if keyword.iskeyword(name) else f"m.{name}"
 
 
+def _remembering(lane: MemoLane, memo: WireMemo, names: dict[str, Any], name: str) -> EncodeFn:
+    """The encoder ``names[name]`` (looked up when called: a recursive type's is not built yet when
+    this is made) with its JSON texts kept in ``memo``; a remembered text comes back as a Fragment."""
+    recall, remember, fragment, dumps = lane.recall, memo.remember, orjson.Fragment, orjson.dumps
+
+    def encode(message: Message) -> Any:
+        key, text = recall(message)
+        if text is not None:
+            return fragment(text)
+        value = names[name](message)  # raises (a NaN...) before anything is remembered
+        if key is not None:
+            remember(key, dumps(value))
+        return value
+
+    return encode
+
+
 class Compiler:
     """Builds and caches the encoders and decoders of every message type for one set of options."""
 
@@ -92,6 +111,7 @@ class Compiler:
         use_proto_names: bool,
         use_enum_numbers: bool,
         discard_unknown: bool,
+        item_memo: WireMemo | None = None,
     ) -> None:
         self.emit_unpopulated = emit_unpopulated
         self.unset_message_as_null = unset_message_as_null and emit_unpopulated
@@ -114,6 +134,10 @@ class Compiler:
         self._decoders: dict[Descriptor, DecodeFn] = {}
         self._enum_decoders: dict[EnumDescriptor, Callable[[Any], Any]] = {}
         self._struct_encoder_sets: dict[Descriptor, tuple[EncodeFn, EncodeFn, EncodeFn]] = {}
+        # With an item memo (a compiler for output that goes straight to orjson.dumps), the items of
+        # repeated message fields are encoded through it: see ``_item_encoder_name``.
+        self.item_memo = item_memo
+        self._item_encoder_names: dict[Descriptor, str] = {}
 
     # -----------------------------------------------------------------------------------------------
     # Encoding
@@ -138,6 +162,25 @@ class Compiler:
             source = self._encoder_source(desc, name)
             exec(compile(source, f"<protogw codec encoder {desc.full_name}>", "exec"), self._globals)
         return name
+
+    def _item_encoder_name(self, desc: Descriptor) -> str:
+        """The encoder of ``desc`` as an item of a repeated field: without an item memo, its encoder;
+        with one, an encoder that answers an item it has seen before, unchanged, with its remembered
+        JSON as an ``orjson.Fragment`` (the items of a listing come back page after page) and
+        remembers the JSON of the others. Equal wire forms are equal messages, so the text is the one
+        encoding would give. Types with a JSON form of their own (Timestamp, Struct...) are encoded as
+        they are (their encoders have memos of their own where it pays)."""
+        name = self._encoder_name(desc)
+        memo = self.item_memo
+        if memo is None or is_special(desc):
+            return name
+        item_name = self._item_encoder_names.get(desc)
+        if item_name is None:
+            item_name = f"{name}i"
+            self._item_encoder_names[desc] = item_name
+            # Tagged with the type: two types may share a wire form and not a JSON form.
+            self._globals[item_name] = _remembering(memo.lane(desc.full_name), memo, self._globals, name)
+        return item_name
 
     def _enum_table(self, enum: EnumDescriptor) -> str:
         name = self._enum_tables.get(enum)
@@ -187,7 +230,7 @@ class Compiler:
         if t in INT64_TYPES:
             return f"list(map(str, {v}[:]))"
         if is_message(field):
-            return f"list(map({self._encoder_name(msg_type(field))}, {v}[:]))"
+            return f"list(map({self._item_encoder_name(msg_type(field))}, {v}[:]))"
         if t == FD.TYPE_BYTES:
             return f"list(map(_b64, {v}[:]))"
         if t == FD.TYPE_FLOAT:

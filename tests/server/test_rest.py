@@ -263,3 +263,25 @@ async def test_model_definition_limits_over_rest(module_database_url: str, size:
     assert response.status_code == status, response.text[:300]
     if status == 400:
         assert response.json()["error"]["error"] == f"model definition is {size} bytes, over the limit of 1000 bytes"
+
+
+async def test_listings_read_again_are_the_same_bytes_and_pretty_stays_indented(
+    http: httpx.AsyncClient, token: str
+) -> None:
+    # A listing's items are written from their remembered JSON once seen (core.codec.codec_for_dumps);
+    # ?pretty takes the codec without the memo, so remembered items are indented like the rest.
+    config = "name: listed\nlabels: [listed]\nhyperparameters:\n" + "".join(f"  h{i}: {i}\n" for i in range(20))
+    for _ in range(3):
+        created = await http.post("/api/v1/experiments", json={"config": config}, headers=auth(token))
+        assert created.status_code == 200, created.text
+    query = {"labels": "listed", "limit": 10}
+    reads = [(await http.get("/api/v1/experiments", params=query, headers=auth(token))).content for _ in range(4)]
+    assert len(set(reads)) == 1
+    listed = orjson.loads(reads[0])["experiments"]
+    assert [e["name"] for e in listed] == ["listed"] * 3
+    pretty = await http.get("/api/v1/experiments", params={**query, "pretty": "true"}, headers=auth(token))
+    assert pretty.content == orjson.dumps(orjson.loads(reads[0]), option=orjson.OPT_INDENT_2)
+    renamed = await http.patch(f"/api/v1/experiments/{listed[1]['id']}", json={"name": "changed"}, headers=auth(token))
+    assert renamed.status_code == 200
+    after = orjson.loads((await http.get("/api/v1/experiments", params=query, headers=auth(token))).content)
+    assert [e["name"] for e in after["experiments"]] == ["listed", "changed", "listed"]
