@@ -96,19 +96,8 @@ ITEM_MEMO_MIN_BYTES = 256
 ITEM_MEMO_MAX_BYTES = 64 * 1024
 
 
-@functools.cache
-def _compiler(options: JsonOptions, for_dumps: bool = False) -> Compiler:
-    # One compiler per option set (and use): it caches the generated code of every type it has seen.
-    item_memo = (
-        WireMemo(
-            entries=ITEM_MEMO_ENTRIES,
-            budget=ITEM_MEMO_BUDGET,
-            min_bytes=ITEM_MEMO_MIN_BYTES,
-            max_bytes=ITEM_MEMO_MAX_BYTES,
-        )
-        if for_dumps
-        else None
-    )
+def new_compiler(options: JsonOptions, item_memo: WireMemo | None = None) -> Compiler:
+    """A compiler for ``options`` (and, for output that goes straight to ``dumps``, an item memo)."""
     return Compiler(
         emit_unpopulated=options.emit_unpopulated,
         unset_message_as_null=options.unset_message_as_null,
@@ -117,6 +106,17 @@ def _compiler(options: JsonOptions, for_dumps: bool = False) -> Compiler:
         discard_unknown=options.discard_unknown,
         item_memo=item_memo,
     )
+
+
+@functools.cache
+def _compiler(options: JsonOptions, for_dumps: bool = False) -> Compiler:
+    # One compiler per option set (and use): it caches the generated code of every type it has seen.
+    if not for_dumps:
+        return new_compiler(options)
+    memo = WireMemo(
+        entries=ITEM_MEMO_ENTRIES, budget=ITEM_MEMO_BUDGET, min_bytes=ITEM_MEMO_MIN_BYTES, max_bytes=ITEM_MEMO_MAX_BYTES
+    )
+    return new_compiler(options, memo)
 
 
 # Compiling registers a type's name before its body exists (so recursive types work); a second thread

@@ -15,6 +15,7 @@ from google.protobuf.message_factory import GetMessageClass
 from hypothesis import given
 
 from protogw.core.codec import JsonOptions, codec_for, codec_for_dumps, dumps
+from protogw.core.codec._api import new_compiler
 from protogw.core.codec._compiled import CompiledCodec, Compiler
 from protogw.core.codec._memo import WireMemo
 from tests.core.test_codec import KITCHEN_TYPES, OPTION_SETS, SETTINGS, messages
@@ -25,14 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _remembering_everything(options: JsonOptions) -> Compiler:
     """A compiler like ``codec_for_dumps``'s whose memo keeps every item, however small (the public
     one skips items under 256 bytes, which most generated examples are)."""
-    return Compiler(
-        emit_unpopulated=options.emit_unpopulated,
-        unset_message_as_null=options.unset_message_as_null,
-        use_proto_names=options.use_proto_names,
-        use_enum_numbers=options.use_enum_numbers,
-        discard_unknown=options.discard_unknown,
-        item_memo=WireMemo(entries=100_000, budget=1 << 30, max_bytes=1 << 20),
-    )
+    return new_compiler(options, WireMemo(entries=100_000, budget=1 << 30, max_bytes=1 << 20))
 
 
 COMPILERS = {options: _remembering_everything(options) for options in OPTION_SETS}
