@@ -4,7 +4,7 @@ stream framing and error responses."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from urllib.parse import parse_qsl
 
 import grpc
@@ -12,9 +12,9 @@ from google.protobuf.message import Message
 
 from protogw.gateway.errors import ErrorRenderer, GatewayError, Headers, render_error
 from protogw.gateway.headers import TCP_PEER_KEY, RawHeaders, RequestHead, outgoing_headers
-from protogw.gateway.types import Receive, Scope, Send
+from protogw.gateway.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["frame", "http_body", "parse_query", "peer", "read_body", "request_head", "send_error"]
+__all__ = ["TcpPeerRecorder", "frame", "http_body", "parse_query", "peer", "read_body", "request_head", "send_error"]
 
 JSON = b"application/json"
 SSE = b"text/event-stream"
@@ -81,6 +81,24 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+class TcpPeerRecorder:
+    """ASGI middleware that keeps a request's TCP peer (``scope["client"]`` as the server reports it)
+    under :data:`~protogw.gateway.headers.TCP_PEER_KEY`, for HTTP requests and WebSocket handshakes:
+    put it in front of a proxy-headers step, which replaces ``client`` with the address a trusted
+    proxy forwarded."""
+
+    __slots__ = ("app",)
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # The app's own coroutine, not one of this step's around it.
+        if scope["type"] != "lifespan":
+            scope[TCP_PEER_KEY] = scope.get("client")
+        return self.app(scope, receive, send)
 
 
 def peer(client: tuple[str, int] | None) -> str:

@@ -43,7 +43,6 @@ from typing import Any, ClassVar, cast
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from protogw.core import receipt
-from protogw.gateway.headers import TCP_PEER_KEY
 
 __all__ = ["HttpLimits", "default_max_connections", "limited_protocol"]
 
@@ -184,10 +183,7 @@ class _LimitedHttpToolsProtocol(HttpToolsProtocol):
             # Stop the parser here: nothing after the head is read.
             raise _Refused
         # Stamped as the head is parsed, before any request task runs: see protogw.core.receipt.
-        scope = cast(dict[str, Any], self.scope)
-        scope[receipt.SCOPE_KEY] = receipt.stamp()
-        # Kept before uvicorn's proxy-headers step can replace "client" (see TCP_PEER_KEY).
-        scope[TCP_PEER_KEY] = scope.get("client")
+        cast(dict[str, Any], self.scope)[receipt.SCOPE_KEY] = receipt.stamp()
         super().on_headers_complete()
         # The cycle just made writes the response through this (its task has not run yet). What an
         # earlier response on this connection still holds goes first: one writer holds at a time.

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
 import signal
 import socket
 import threading
@@ -28,8 +29,10 @@ from typing import Self
 
 import grpc
 import uvicorn
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from protogw.gateway.errors import GatewayError
+from protogw.gateway.http import TcpPeerRecorder
 from protogw.gateway.http_limits import HttpLimits, limited_protocol
 from protogw.gateway.types import ASGIApp
 
@@ -119,10 +122,19 @@ class GatewayServer(uvicorn.Server):
         """The server for ``app`` as every protogw HTTP port runs it: uvicorn's httptools protocol with
         ``limits``, lifespan on, no access log or ``Server`` header (calls are logged by the service),
         and ``grace`` seconds for requests in flight at shutdown (rounded up: uvicorn counts whole
-        seconds); ``streams`` are the app's open streams (:attr:`Gateway.streams`), ended first."""
+        seconds); ``streams`` are the app's open streams (:attr:`Gateway.streams`), ended first.
+
+        uvicorn's proxy-headers step (trusting ``FORWARDED_ALLOW_IPS``, by default the loopback
+        addresses, as uvicorn does) is applied here rather than by uvicorn, behind a step that first
+        records the TCP peer (:class:`~protogw.gateway.http.TcpPeerRecorder`), for HTTP requests and
+        WebSocket handshakes alike."""
+        trusted = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+        served = TcpPeerRecorder(ProxyHeadersMiddleware(app, trusted_hosts=trusted))  # type: ignore[arg-type]
         # No ``loop``: that setting is read by ``uvicorn.run`` only; this server runs on the caller's loop.
         config = uvicorn.Config(
-            app,
+            served,
+            interface="asgi3",
+            proxy_headers=False,
             http=limited_protocol(limits),
             lifespan="on",
             log_level=log_level,

@@ -13,10 +13,12 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from websockets.asyncio.client import connect
 
 from protogw.gateway.headers import IncomingConfig, incoming_metadata
 from protogw.gateway.http import peer, request_head
 from protogw.gateway.http_limits import HOLD_LIMIT, HttpLimits, _HeadWithBody, limited_protocol
+from protogw.gateway.shutdown import GatewayServer
 from protogw.gateway.workers import listen
 from protogw.server.rest import RestGateway, http_limits
 from tests.server.harness import Running
@@ -380,29 +382,59 @@ async def test_pipelined_answers_keep_their_order(
 
 
 async def _forwarding(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Answers with the X-Forwarded-For metadata and the peer the gateway makes of this request."""
-    head = request_head(scope)
+    """Answers (over HTTP, or as a WebSocket's one text message) with the X-Forwarded-For metadata
+    and the peer the gateway makes of the request."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            await send({"type": message["type"] + ".complete"})
+            if message["type"] == "lifespan.shutdown":
+                return
+    head = request_head({"method": "GET", **scope})
     metadata, _, _ = incoming_metadata(head, IncomingConfig())
-    forwarded = dict(metadata)["x-forwarded-for"]
+    answer = f"{dict(metadata)['x-forwarded-for']}|{peer(head.client)}"
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": answer})
+        await send({"type": "websocket.close", "code": 1000})
+        return
     await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": f"{forwarded}|{peer(head.client)}".encode()})
+    await send({"type": "http.response.body", "body": answer.encode()})
 
 
-#: (X-Forwarded-For sent from 127.0.0.1, a proxy uvicorn trusts by default; the metadata's
-#: X-Forwarded-For, which ends with the TCP peer as grpc-gateway's does; the call's peer: the address
-#: the trusted proxy forwarded, as uvicorn reports the client).
+#: (how the request arrives, X-Forwarded-For sent from 127.0.0.1 - a proxy uvicorn trusts by default;
+#: the metadata's X-Forwarded-For, which ends with the TCP peer as grpc-gateway's does; the start of
+#: the call's peer: the address the trusted proxy forwarded, as uvicorn reports the client).
 FORWARDED = [
-    (None, "127.0.0.1", "ipv4:127.0.0.1:"),
-    ("1.2.3.4", "1.2.3.4, 127.0.0.1", "ipv4:1.2.3.4:0"),
-    ("5.6.7.8, 1.2.3.4", "5.6.7.8, 1.2.3.4, 127.0.0.1", "ipv4:1.2.3.4:0"),
+    ("http", None, "127.0.0.1", "ipv4:127.0.0.1:"),
+    ("http", "1.2.3.4", "1.2.3.4, 127.0.0.1", "ipv4:1.2.3.4:0"),
+    ("http", "5.6.7.8, 1.2.3.4", "5.6.7.8, 1.2.3.4, 127.0.0.1", "ipv4:1.2.3.4:0"),
+    ("websocket", None, "127.0.0.1", "ipv4:127.0.0.1:"),
+    ("websocket", "1.2.3.4", "1.2.3.4, 127.0.0.1", "ipv4:1.2.3.4:0"),
 ]
 
 
-@pytest.mark.parametrize(("sent", "metadata", "peer_prefix"), FORWARDED)
-async def test_forwarded_for_ends_with_the_tcp_peer(sent: str | None, metadata: str, peer_prefix: str) -> None:
+@pytest.mark.parametrize(("kind", "sent", "metadata", "peer_prefix"), FORWARDED)
+async def test_forwarded_for_ends_with_the_tcp_peer(
+    kind: str, sent: str | None, metadata: str, peer_prefix: str
+) -> None:
+    """Through the server every protogw HTTP port runs (GatewayServer.for_app)."""
     headers = {"X-Forwarded-For": sent} if sent is not None else {}
-    async with limited_server(_forwarding) as port, httpx.AsyncClient() as client:
-        answer = await client.get(f"http://127.0.0.1:{port}/", headers=headers)
-    forwarded, _, call_peer = answer.text.partition("|")
+    sock = listen("127.0.0.1", 0)
+    server = GatewayServer.for_app(_forwarding, None, HttpLimits(), log_level="error", grace=1)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        url = f"127.0.0.1:{sock.getsockname()[1]}/"
+        if kind == "http":
+            async with httpx.AsyncClient() as client:
+                text = (await client.get(f"http://{url}", headers=headers)).text
+        else:
+            async with connect(f"ws://{url}", additional_headers=headers) as ws:
+                text = str(await ws.recv())
+    finally:
+        server.should_exit = True
+        await task
+    forwarded, _, call_peer = text.partition("|")
     assert forwarded == metadata
     assert call_peer.startswith(peer_prefix)
