@@ -385,11 +385,10 @@ async def _forwarding(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Answers (over HTTP, or as a WebSocket's one text message) with the X-Forwarded-For metadata
     and the peer the gateway makes of the request."""
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            await send({"type": message["type"] + ".complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
+        for step in ("startup", "shutdown"):
+            await receive()
+            await send({"type": f"lifespan.{step}.complete"})
+        return
     head = request_head({"method": "GET", **scope})
     metadata, _, _ = incoming_metadata(head, IncomingConfig())
     answer = f"{dict(metadata)['x-forwarded-for']}|{peer(head.client)}"
