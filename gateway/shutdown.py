@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
 import signal
 import socket
 import threading
@@ -128,11 +127,9 @@ class GatewayServer(uvicorn.Server):
         addresses, as uvicorn does) is applied here rather than by uvicorn, behind a step that first
         records the TCP peer (:class:`~protogw.gateway.http.TcpPeerRecorder`), for HTTP requests and
         WebSocket handshakes alike."""
-        trusted = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
-        served = TcpPeerRecorder(ProxyHeadersMiddleware(app, trusted_hosts=trusted))  # type: ignore[arg-type]
         # No ``loop``: that setting is read by ``uvicorn.run`` only; this server runs on the caller's loop.
         config = uvicorn.Config(
-            served,
+            app,
             interface="asgi3",
             proxy_headers=False,
             http=limited_protocol(limits),
@@ -142,6 +139,10 @@ class GatewayServer(uvicorn.Server):
             server_header=False,
             timeout_graceful_shutdown=math.ceil(grace),
         )
+        # The trusted proxies as uvicorn resolved them (its FORWARDED_ALLOW_IPS and default). uvicorn's
+        # ASGI types and ours differ in name only.
+        trusted = config.forwarded_allow_ips
+        config.app = TcpPeerRecorder(ProxyHeadersMiddleware(app, trusted_hosts=trusted))  # type: ignore[arg-type]
         return cls(config, streams)
 
     @contextlib.contextmanager
