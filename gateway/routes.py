@@ -55,18 +55,13 @@ class Route:
     binding: Binding
     builder: RequestBuilder
     codec: Codec
+    # The response codec for compact bodies (core.codec.codec_for_dumps: listing items seen before
+    # are written from their remembered JSON); ``codec`` for ``?pretty`` and anything that reads values.
+    compact: Codec
     response_key: str | None
     http_body: bool
     # Why this binding answers 501 instead of being served (None: it is served).
     unservable: str | None = None
-    # The response codec for compact bodies (core.codec.codec_for_dumps: listing items seen before
-    # are written from their remembered JSON); ``codec`` for ``?pretty`` and anything that reads values.
-    compact: Codec | None = None
-
-    @property
-    def compact_codec(self) -> Codec:
-        """:attr:`compact`, or :attr:`codec` when the route has none."""
-        return self.compact if self.compact is not None else self.codec
 
 
 class RouteTable:
@@ -116,10 +111,10 @@ class RouteTable:
             binding,
             builder,
             codec_for(out, opts),
+            codec_for_dumps(out, opts),
             response_key,
             http_body,
             binding.unservable,
-            codec_for_dumps(out, opts),
         )
 
     @classmethod

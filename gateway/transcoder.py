@@ -262,7 +262,7 @@ class Transcoder:
     @staticmethod
     def _value(route: Route, response: Message, pretty: bool = False) -> object:
         # Compact output takes the codec whose values may hold remembered JSON (written as it is).
-        value = (route.codec if pretty else route.compact_codec).encode(response)
+        value = (route.codec if pretty else route.compact).encode(response)
         if route.response_key is not None:
             value = value.get(route.response_key) if isinstance(value, dict) else None
         return value
