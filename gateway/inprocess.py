@@ -329,12 +329,15 @@ class InProcessBackend:
                 return found
         return None
 
-    async def _handler(self, method: MethodInfo, context: InProcessContext) -> Handler:
+    def _known_handler(self, method: MethodInfo) -> Handler | None:
+        """The handler the interceptors resolved for ``method`` before, if they are resolved once per
+        method and have been; plain code, so a call that finds it awaits nothing for it."""
         resolved = self._resolved
-        if resolved is not None:
-            handler = resolved.get(method.grpc_path)
-            if handler is not None:
-                return handler
+        return resolved.get(method.grpc_path) if resolved is not None else None
+
+    async def _resolve_handler(self, method: MethodInfo, context: InProcessContext) -> Handler:
+        """Run the interceptors to find ``method``'s handler (remembered when they allow)."""
+        resolved = self._resolved
         details = _HandlerCallDetails(method.grpc_path, tuple(context._raw_metadata))
         if self._interceptors:
             handler = await _run_interceptors(iter(self._interceptors), self._query, details)
@@ -400,10 +403,9 @@ class InProcessBackend:
         try:
             try:
                 async with _timeout_at(deadline):
-                    resolved = self._resolved
-                    handler = resolved.get(method.grpc_path) if resolved is not None else None
+                    handler = self._known_handler(method)
                     if handler is None:
-                        handler = await self._handler(method, context)
+                        handler = await self._resolve_handler(method, context)
                     behaviour = getattr(handler, kind.behaviour)
                     if behaviour is None:
                         raise GatewayError(grpc.StatusCode.UNIMPLEMENTED, f"{method.full_name} {kind.wrong}")
@@ -487,7 +489,9 @@ class _InProcessStream:
         cancelled = False
         try:
             try:
-                handler = await self._step(self._backend._handler(method, context))
+                handler = self._backend._known_handler(method)
+                if handler is None:
+                    handler = await self._step(self._backend._resolve_handler(method, context))
                 behaviour, argument = self._pick(handler)
                 if behaviour is None:
                     raise GatewayError(grpc.StatusCode.UNIMPLEMENTED, f"{method.full_name} is not a streaming method")
