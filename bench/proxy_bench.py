@@ -19,6 +19,9 @@ every contender keeps :class:`ProxyBackend`'s):
                  future with ``loop.call_soon_threadsafe`` (no thread per call);
 * ``sync-batch`` the same, with one loop wake-up per burst of completions instead of one per call;
 * ``sync-pool``  the sync channel's blocking ``with_call`` on a ``ThreadPoolExecutor`` of 8.
+* ``curl``       not grpcio at all: libcurl's HTTP/2 client (``pycurl``, its multi-socket API driven by the
+                 event loop) making the unary call, gRPC framing and status read here (no TLS, compression
+                 or load balancing: a measurement of what a client outside grpcio costs, not a backend).
 
 Each round measures every one twice, rounds alternated and their order rotated: as fast as it goes (wrk,
 ``--connections``) for req/s against ``direct`` (h2load sending pre-encoded frames straight to the
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import collections
 import concurrent.futures
 import contextlib
@@ -42,6 +46,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,6 +232,152 @@ class SyncPool(SyncChannel):
         )
 
 
+class _CurlExchange:
+    """One unary call's easy handle and what libcurl hands back: header lines (the trailers follow
+    the blank line that ends the headers) and body chunks."""
+
+    __slots__ = ("body", "curl", "lines", "waiter")
+
+    def __init__(self, pycurl: Any) -> None:
+        self.curl = pycurl.Curl()
+        self.lines: list[bytes] = []
+        self.body: list[bytes] = []
+        self.waiter: asyncio.Future[int] | None = None
+        self.curl.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
+        self.curl.setopt(pycurl.PIPEWAIT, 1)  # wait to multiplex on the open connection, not open another
+        self.curl.setopt(pycurl.POST, 1)
+        self.curl.setopt(pycurl.WRITEFUNCTION, self.body.append)
+        self.curl.setopt(pycurl.HEADERFUNCTION, self.lines.append)
+
+
+class CurlUnary(ProxyBackend):
+    """Unary calls through libcurl's HTTP/2 client (pycurl, multi-socket API driven by the event loop):
+    gRPC framing, metadata, ``grpc-timeout``, status and trailers handled here. Not a gateway backend
+    (no TLS, compression or load balancing): a measurement of what a non-grpcio client costs per call."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        import pycurl
+
+        self._pycurl = pycurl
+        self._idle: list[_CurlExchange] = []
+        self._active: dict[Any, _CurlExchange] = {}
+        self._multi = multi = pycurl.CurlMulti()
+        multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
+        multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
+        multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # libcurl asks which sockets to watch and when to wake it; the loop then tells it what happened.
+    def _on_socket(self, what: int, fd: int, multi: Any, data: Any) -> None:
+        pycurl, loop = self._pycurl, self._loop
+        assert loop is not None
+        loop.remove_reader(fd)
+        loop.remove_writer(fd)
+        if what in (pycurl.POLL_IN, pycurl.POLL_INOUT):
+            loop.add_reader(fd, self._act, fd, pycurl.CSELECT_IN)
+        if what in (pycurl.POLL_OUT, pycurl.POLL_INOUT):
+            loop.add_writer(fd, self._act, fd, pycurl.CSELECT_OUT)
+
+    def _on_timer(self, ms: int) -> None:
+        assert self._loop is not None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if ms >= 0:
+            self._timer = self._loop.call_later(ms / 1000, self._act, self._pycurl.SOCKET_TIMEOUT, 0)
+
+    def _act(self, fd: int, events: int) -> None:
+        multi = self._multi
+        while multi.socket_action(fd, events)[0] == self._pycurl.E_CALL_MULTI_PERFORM:
+            pass
+        while True:
+            queued, ok, failed = multi.info_read()
+            for curl in ok:
+                self._settle(curl, 0)
+            for curl, code, _ in failed:
+                self._settle(curl, code)
+            if not queued:
+                break
+
+    def _settle(self, curl: Any, code: int) -> None:
+        self._multi.remove_handle(curl)
+        exchange = self._active.pop(curl, None)
+        if exchange is not None and exchange.waiter is not None and not exchange.waiter.done():
+            exchange.waiter.set_result(code)
+
+    async def unary(self, method: MethodInfo, request: Any, call: Call) -> UnaryResult:
+        pycurl = self._pycurl
+        self._loop = asyncio.get_running_loop()
+        exchange = self._idle.pop() if self._idle else _CurlExchange(pycurl)
+        curl = exchange.curl
+        payload = request.SerializeToString()
+        headers = ["content-type: application/grpc", "te: trailers"]
+        timeout = call.time_left()
+        if timeout is not None:
+            headers.append(f"grpc-timeout: {max(1, int(timeout * 1000))}m")
+            curl.setopt(pycurl.TIMEOUT_MS, max(1, int(timeout * 1000)))
+        else:
+            curl.setopt(pycurl.TIMEOUT_MS, 0)
+        for key, value in call.metadata or ():
+            if isinstance(value, bytes):
+                value = base64.b64encode(value).decode("ascii")
+            headers.append(f"{key}: {value}")
+        curl.setopt(pycurl.URL, f"http://{self._target}{method.grpc_path}")
+        curl.setopt(pycurl.HTTPHEADER, headers)
+        curl.setopt(pycurl.POSTFIELDS, b"\0" + len(payload).to_bytes(4, "big") + payload)
+        exchange.lines.clear()
+        exchange.body.clear()
+        exchange.waiter = waiter = self._loop.create_future()
+        self._active[curl] = exchange
+        self._multi.add_handle(curl)
+        try:
+            code = await waiter
+        except asyncio.CancelledError:
+            if self._active.pop(curl, None) is not None:
+                self._multi.remove_handle(curl)
+            raise
+        self._idle.append(exchange)
+        if code == pycurl.E_OPERATION_TIMEDOUT:
+            raise GatewayError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
+        if code:
+            raise GatewayError(grpc.StatusCode.UNAVAILABLE, f"libcurl error {code}")
+        header, trailing, status, message = _curl_metadata(exchange.lines)
+        if status != 0:
+            raise GatewayError(_STATUS_BY_NUMBER.get(status, grpc.StatusCode.UNKNOWN), message)
+        frame = b"".join(exchange.body)
+        if len(frame) < 5 or frame[0] != 0:
+            raise GatewayError(grpc.StatusCode.INTERNAL, "a response frame this contender cannot read")
+        return UnaryResult(method.response_class.FromString(frame[5:]), header, trailing)
+
+
+_STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def _curl_metadata(lines: list[bytes]) -> tuple[list[tuple[str, str]], list[tuple[str, str]], int, str]:
+    """Header and trailer metadata, grpc-status and grpc-message from libcurl's header lines."""
+    header: list[tuple[str, str]] = []
+    trailing: list[tuple[str, str]] = []
+    into, status, message = header, 2, ""
+    for raw in lines:
+        line = raw.decode("latin-1").rstrip("\r\n")
+        if not line:
+            into = trailing
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            continue  # the status line
+        name, value = name.strip().lower(), value.strip()
+        if name == "grpc-status":
+            status = int(value)
+        elif name == "grpc-message":
+            message = urllib.parse.unquote(value)
+        elif not name.startswith((":", "grpc-")) and name not in ("content-type", "content-length"):
+            into.append((name, value))
+    return header, trailing, status, message
+
+
 @dataclass(frozen=True)
 class Contender:
     make: Callable[[str], ProxyBackend]
@@ -244,6 +395,7 @@ CONTENDERS: dict[str, Contender] = {
     "sync-future": Contender(lambda t: SyncFuture(t, batched=False)),
     "sync-batch": Contender(lambda t: SyncFuture(t, batched=True)),
     "sync-pool": Contender(SyncPool),
+    "curl": Contender(CurlUnary),
 }
 
 
