@@ -62,7 +62,8 @@ class LogBuffer(logging.Handler):
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self._capacity = capacity
-        self._slots: list[LogRecordEntry | None] = [None] * capacity
+        # Slot ``id % capacity`` holds record ``id`` as ``(message, time, level)``.
+        self._slots: list[tuple[str, float, int] | None] = [None] * capacity
         self._next_id = 1
         self._mutex = threading.Lock()
         self._wakers: dict[asyncio.AbstractEventLoop, _LoopWaker] = {}
@@ -125,12 +126,14 @@ class LogBuffer(logging.Handler):
             self._keep(kept)
 
     def _keep(self, lines: list[tuple[str, float, int]]) -> None:
-        """Add ``(message, time, level)`` entries; wake the loops with readers."""
-        entries = [(message, datetime.fromtimestamp(created, UTC), level) for message, created, level in lines]
+        """Add ``(message, time, level)`` entries; wake the loops with readers. The ring holds them as
+        they come: a reader makes the :class:`LogRecordEntry` (the writer thread keeps every line, a
+        reader wants few of them)."""
         with self._mutex:
             entry_id = self._next_id
-            for message, timestamp, level in entries:
-                self._slots[entry_id % self._capacity] = LogRecordEntry(entry_id, message, timestamp, level)
+            slots, capacity = self._slots, self._capacity
+            for line in lines:
+                slots[entry_id % capacity] = line
                 entry_id += 1
             self._next_id = entry_id
             due = [w for w in self._wakers.values() if not w.pending]
@@ -200,8 +203,13 @@ class LogBuffer(logging.Handler):
             if stop is not None:
                 end = min(end, stop)
             slots, capacity = self._slots, self._capacity
-            batch = [slots[i % capacity] for i in range(cursor, end)]
-        return [e for e in batch if e is not None], max(cursor, end)
+            batch = [(i, slots[i % capacity]) for i in range(cursor, end)]
+        entries = [
+            LogRecordEntry(i, line[0], datetime.fromtimestamp(line[1], UTC), line[2])
+            for i, line in batch
+            if line is not None
+        ]
+        return entries, max(cursor, end)
 
     def _attach(self) -> _LoopWaker:
         loop = asyncio.get_running_loop()
