@@ -21,6 +21,7 @@ import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeAlias
 
 from protogw.gateway.workers import LogItem, LogLine
 
@@ -29,6 +30,10 @@ _FORMAT = "%(name)s: %(message)s"
 
 #: Records a reader takes from the ring per lock acquisition.
 _BATCH = 256
+
+#: A kept line as the ring holds it: its formatted message, time (``time.time()``) and level. A reader
+#: makes the :class:`LogRecordEntry` from it.
+_Line: TypeAlias = tuple[str, float, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +67,8 @@ class LogBuffer(logging.Handler):
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self._capacity = capacity
-        # Slot ``id % capacity`` holds record ``id`` as ``(message, time, level)``.
-        self._slots: list[tuple[str, float, int] | None] = [None] * capacity
+        # Slot ``id % capacity`` holds record ``id``.
+        self._slots: list[_Line | None] = [None] * capacity
         self._next_id = 1
         self._mutex = threading.Lock()
         self._wakers: dict[asyncio.AbstractEventLoop, _LoopWaker] = {}
@@ -105,7 +110,7 @@ class LogBuffer(logging.Handler):
         one wake-up per event loop for the whole batch."""
         formatter = self.formatter
         plain = type(formatter) is logging.Formatter and formatter._fmt == _FORMAT
-        kept: list[tuple[str, float, int]] = []
+        kept: list[_Line] = []
         for item in items:
             if not self._keeps(item.name):
                 continue
@@ -125,7 +130,7 @@ class LogBuffer(logging.Handler):
         if kept:
             self._keep(kept)
 
-    def _keep(self, lines: list[tuple[str, float, int]]) -> None:
+    def _keep(self, lines: list[_Line]) -> None:
         """Add ``(message, time, level)`` entries; wake the loops with readers. The ring holds them as
         they come: a reader makes the :class:`LogRecordEntry` (the writer thread keeps every line, a
         reader wants few of them)."""
